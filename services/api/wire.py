@@ -1,0 +1,81 @@
+"""AWS JSON 1.1 on ``POST /``: one route, one dispatch table, one error renderer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from services.api import model
+from services.api.auth import verify_sigv4
+from services.api.errors import (
+    InternalServerException,
+    KendraError,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
+from services.settings import Settings
+
+TARGET_PREFIX = "AWSKendraFrontendService."
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+log = logging.getLogger("kensaku.api")
+
+
+def _response(status: int, body: Mapping[str, Any] | None, request_id: str) -> Response:
+    payload = json.dumps(model.to_wire(body or {}), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(
+        payload, status_code=status, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id}
+    )
+
+
+def not_built(operation: str, feature: str) -> Handler:
+    """A handler for an operation that exists in Kendra but not (yet) here: a typed, named refusal."""
+
+    def handler(_: dict[str, Any]) -> None:
+        raise ValidationException(f"{operation} is not supported by this Kensaku server yet ({feature}).")
+
+    return handler
+
+
+def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIRouter:
+    """The Kendra endpoint. ``operations`` maps operation names to handlers taking validated input."""
+    router = APIRouter()
+
+    @router.post("/")
+    async def kendra(request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            body = await request.body()
+            if settings.auth_mode == "sigv4":
+                verify_sigv4(
+                    "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys
+                )
+            target = request.headers.get("x-amz-target", "")
+            name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+            handler = operations.get(name)
+            if handler is None:
+                raise UnknownOperationException(f"Unknown operation {target!r}")
+            try:
+                raw = json.loads(body or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                raise SerializationException("The request body is not valid JSON") from None
+            params = model.parse_input(name, raw)
+            result = await run_in_threadpool(handler, params)
+            return _response(200, result, request_id)
+        except KendraError as error:
+            return _response(error.status, error.body(), request_id)
+        except Exception:  # a bug of ours: say so, log it, keep serving
+            log.exception("operation failed (request %s)", request_id)
+            return _response(500, InternalServerException("Internal error; see the server log").body(), request_id)
+
+    return router

@@ -1,0 +1,44 @@
+"""The embedded application: every service in one process on one data folder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api.operations import operations
+from services.api.wire import kendra_router
+from services.index.indexer import Indexer
+from services.index.service import IndexService
+from services.index.store import Store
+from services.query.service import QueryService
+from services.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the store opens and the indexer starts when the server starts."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.data_dir / "kensaku.sqlite3")
+    indexes = IndexService(settings, store)
+    queries = QueryService(indexes)
+    indexer = Indexer(indexes)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        indexer.start()
+        try:
+            yield
+        finally:
+            indexer.stop()
+            indexes.close()
+            store.close()
+
+    app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.include_router(kendra_router(settings, operations(indexes, queries)))
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,138 @@
+"""From a Kendra ``Document`` to what the stores keep: checks, extraction, analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.api.errors import ValidationException
+from services.engine.analysis import analyzer_for
+from services.engine.lexical import PUBLIC, STRING, STRING_LIST, FieldSpec, LexicalDocument
+from services.index.fields import ACL_PSEUDO_ATTRIBUTES, RESERVED_ATTRIBUTES, attribute_value
+
+MAX_ACL_PRINCIPALS = 200
+DEFAULT_LANGUAGE = "en"
+
+
+class DocumentRejected(Exception):
+    """A document that fails on its own (Kendra's per-document ``FailedDocuments``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedDocument:
+    """A document that passed the synchronous checks; what the pending queue keeps."""
+
+    doc_id: str
+    title: str | None
+    content_type: str | None
+    attributes: dict[str, Any]
+    acl: list[dict[str, Any]]
+
+
+def check_document(doc: dict[str, Any], fields: dict[str, dict[str, Any]], max_bytes: int) -> AcceptedDocument:
+    """Kendra's per-document checks at BatchPutDocument time. Raises DocumentRejected."""
+    if "S3Path" in doc:
+        raise DocumentRejected(
+            "InvalidRequest", "S3Path documents need an S3-compatible store, which this server has not configured"
+        )
+    if "Blob" not in doc:
+        raise DocumentRejected("InvalidRequest", "A document needs a Blob (or an S3Path)")
+    if len(doc["Blob"]) > max_bytes:
+        raise DocumentRejected(
+            "InvalidRequest", f"The document is {len(doc['Blob'])} bytes; the limit is {max_bytes} bytes"
+        )
+    for unsupported in ("HierarchicalAccessControlList", "AccessControlConfigurationId"):
+        if unsupported in doc:
+            raise DocumentRejected("InvalidRequest", f"{unsupported} is not supported by this server yet")
+    acl = doc.get("AccessControlList", [])
+    if len(acl) > MAX_ACL_PRINCIPALS:
+        raise DocumentRejected("InvalidRequest", f"At most {MAX_ACL_PRINCIPALS} principals per document")
+    attributes: dict[str, Any] = {}
+    for attr in doc.get("Attributes", []):
+        key = attr["Key"]
+        if key in attributes:
+            raise DocumentRejected("InvalidRequest", f"Attribute {key} is given twice")
+        if key in RESERVED_ATTRIBUTES:
+            attributes[key] = attr["Value"].get("StringValue")
+            continue
+        if key in ACL_PSEUDO_ATTRIBUTES:
+            raise DocumentRejected("InvalidRequest", f"{key} is a query-only attribute")
+        field = fields.get(key)
+        if field is None:
+            raise DocumentRejected(
+                "InvalidRequest", f"Attribute {key} is not a field of this index; declare it with UpdateIndex first"
+            )
+        try:
+            attributes[key] = attribute_value(field["Type"], attr["Value"], f"Attribute {key}")
+        except ValidationException as error:
+            raise DocumentRejected("InvalidRequest", error.message) from None
+    if "_data_source_id" in attributes or "_data_source_sync_job_execution_id" in attributes:
+        raise DocumentRejected(
+            "InvalidRequest", "Data sources are not supported by this server yet (_data_source_id was given)"
+        )
+    return AcceptedDocument(doc["Id"], doc.get("Title"), doc.get("ContentType"), attributes, acl)
+
+
+def principals(acl: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(allow, deny) principal terms of a document's AccessControlList. No ALLOW entry = public."""
+    allow: list[str] = []
+    deny: list[str] = []
+    for p in acl:
+        term = principal_term(p["Type"], p["Name"], p.get("DataSourceId"))
+        (allow if p["Access"] == "ALLOW" else deny).append(term)
+    return (allow or [PUBLIC]), deny
+
+
+def principal_term(kind: str, name: str, data_source_id: str | None = None) -> str:
+    term = f"{'u' if kind == 'USER' else 'g'}:{name}"
+    return f"{term}@{data_source_id}" if data_source_id else term
+
+
+def language_of(attributes: dict[str, Any]) -> str:
+    return str(attributes.get("_language_code") or DEFAULT_LANGUAGE)
+
+
+def lexical_document(
+    doc_id: str,
+    title: str | None,
+    body: str,
+    attributes: dict[str, Any],
+    acl: list[dict[str, Any]],
+    fields: dict[str, dict[str, Any]],
+) -> LexicalDocument:
+    """Analyse a document for the lexical index with the analyzer of its language."""
+    analyzer = analyzer_for(language_of(attributes))
+    values = dict(attributes)
+    values.setdefault("_language_code", language_of(attributes))
+    if title:
+        values["_document_title"] = title
+    searchable = [
+        v
+        for name, f in fields.items()
+        if not name.startswith("_") and f["Type"] in (STRING, STRING_LIST) and f["Search"].get("Searchable")
+        and name in values
+        for v in (values[name] if isinstance(values[name], list) else [values[name]])
+    ]
+    meta = "\n".join(searchable)
+    allow, deny = principals(acl)
+    return LexicalDocument(
+        doc_id=doc_id,
+        title=title or "",
+        title_tokens=analyzer.tokens(title) if title else [],
+        body=body,
+        body_tokens=analyzer.tokens(body),
+        meta=meta,
+        meta_tokens=analyzer.tokens(meta) if meta else [],
+        acl_allow=allow,
+        acl_deny=deny,
+        attributes={k: v for k, v in values.items() if k in fields},
+    )
+
+
+def field_specs(fields: dict[str, dict[str, Any]]) -> list[FieldSpec]:
+    return [FieldSpec(name, f["Type"], bool(f["Search"].get("Sortable"))) for name, f in sorted(fields.items())]

@@ -1,0 +1,205 @@
+"""The indexer: moves queued document changes into the lexical index, then marks them INDEXED.
+
+Order of durability: a change is committed to the ``pending`` table before BatchPutDocument
+answers; the indexer extracts, analyses and writes it to tantivy, commits tantivy, and only then,
+in one SQLite transaction, records the document and removes the pending row. A crash at any point
+replays the pending row (idempotent: delete-by-id then add), so nothing is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.extraction import ExtractionError, extract
+from services.index.documents import lexical_document
+from services.index.service import IndexService
+from services.index.store import PendingChange
+
+log = logging.getLogger("kensaku.indexer")
+
+_INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+
+
+@dataclass(slots=True)
+class _Outcome:
+    change: PendingChange
+    title: str | None = None
+    body: str = ""
+    attributes: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+class Indexer:
+    """One background thread per process; the only writer of every lexical index."""
+
+    def __init__(self, service: IndexService) -> None:
+        self.service = service
+        self.store = service.store
+        self.settings = service.settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.service.changed.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        for row in self.store.index_rows():
+            if row["status"] == "DELETING":
+                self.service.finish_delete(row["id"])
+        while not self._stop.is_set():
+            try:
+                worked = self.rebuild_updated_schemas() | self.drain_once()
+            except Exception:  # keep indexing other work; the failed batch stays queued
+                log.exception("indexer step failed")
+                worked = False
+                self._stop.wait(1.0)
+            if not worked:
+                self.service.changed.wait(timeout=1.0)
+                self.service.changed.clear()
+                # Let a burst of puts gather into one commit.
+                self._stop.wait(self.settings.commit_interval_seconds)
+
+    # -- pending changes ------------------------------------------------------------------------
+
+    def drain_once(self) -> bool:
+        """Apply one batch of pending changes; False when there was nothing to do."""
+        changes = self.store.next_pending(self.settings.indexer_batch_size)
+        if not changes:
+            return False
+        by_index: dict[str, list[PendingChange]] = defaultdict(list)
+        for change in changes:
+            by_index[change.index_id].append(change)
+        for index_id, group in by_index.items():
+            self._apply(index_id, group)
+        return True
+
+    def _apply(self, index_id: str, changes: list[PendingChange]) -> None:
+        row = self.store.index_row(index_id)
+        if row is None or row["status"] == "DELETING":
+            self._forget(changes)
+            return
+        fields = {f["Name"]: f for f in json.loads(row["fields"])}
+        lex = self.service.lexical(index_id)
+        outcomes: list[_Outcome] = []
+        for change in changes:
+            if change.op == "delete":
+                lex.delete([change.doc_id])
+                outcomes.append(_Outcome(change))
+                continue
+            outcome = self._prepare(change)
+            if outcome.failure is None:
+                assert outcome.attributes is not None
+                lex.upsert(
+                    [lexical_document(change.doc_id, outcome.title, outcome.body, outcome.attributes,
+                                      change.payload.get("acl", []), fields)]
+                )
+            outcomes.append(outcome)
+        lex.commit()
+        self._record(index_id, outcomes)
+
+    def _prepare(self, change: PendingChange) -> _Outcome:
+        payload = change.payload
+        try:
+            extracted = extract(change.blob or b"", payload.get("content_type"),
+                                max_text_chars=self.settings.max_text_bytes)
+        except ExtractionError as error:
+            return _Outcome(change, failure=str(error))
+        text_bytes = len(extracted.text.encode("utf-8"))
+        if text_bytes > self.settings.max_text_bytes:
+            return _Outcome(change, failure=f"Extracted text is {text_bytes} bytes; the limit is "
+                                            f"{self.settings.max_text_bytes} bytes")
+        attributes = dict(payload.get("attributes", {}))
+        attributes.setdefault("_file_type", extracted.file_type)
+        title = payload.get("title") or extracted.title
+        return _Outcome(change, title=title, body=extracted.text, attributes=attributes)
+
+    def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
+        now = time.time()
+        with self.store.write() as conn:
+            for o in outcomes:
+                doc_id = o.change.doc_id
+                if o.change.op == "delete":
+                    conn.execute("DELETE FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id))
+                    continue
+                prev = conn.execute(
+                    "SELECT status FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id)
+                ).fetchone()
+                was_indexed = prev is not None and prev["status"] in _INDEXED_STATES
+                if o.failure is not None:
+                    if was_indexed:  # the previous version stays searchable
+                        conn.execute(
+                            "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = 'InvalidRequest',"
+                            " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
+                            (o.failure[:2048], now, index_id, doc_id),
+                        )
+                    else:
+                        conn.execute(
+                            "INSERT OR REPLACE INTO documents (index_id, doc_id, status, failure_code,"
+                            " failure_reason, updated_at) VALUES (?, ?, 'FAILED', 'InvalidRequest', ?, ?)",
+                            (index_id, doc_id, o.failure[:2048], now),
+                        )
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO documents (index_id, doc_id, status, title, body, attributes, acl,"
+                    " text_bytes, failure_code, failure_reason, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                    (
+                        index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", o.title, o.body,
+                        json.dumps(o.attributes, ensure_ascii=False),
+                        json.dumps(o.change.payload.get("acl", []), ensure_ascii=False),
+                        len(o.body.encode("utf-8")), now,
+                    ),
+                )
+            conn.executemany("DELETE FROM pending WHERE seq = ?", [(o.change.seq,) for o in outcomes])
+
+    def _forget(self, changes: list[PendingChange]) -> None:
+        with self.store.write() as conn:
+            conn.executemany("DELETE FROM pending WHERE seq = ?", [(c.seq,) for c in changes])
+
+    # -- schema rebuilds (UpdateIndex declared new fields) ----------------------------------------
+
+    def rebuild_updated_schemas(self) -> bool:
+        worked = False
+        for row in self.store.index_rows():
+            if row["status"] == "UPDATING":
+                self._rebuild(row)
+                worked = True
+        return worked
+
+    def _rebuild(self, row: Any) -> None:
+        index_id, generation, fields_json = row["id"], row["schema_gen"] + 1, row["fields"]
+        fields_list = json.loads(fields_json)
+        fields = {f["Name"]: f for f in fields_list}
+        target = self.service.lexical_dir(index_id, generation)
+        shutil.rmtree(target, ignore_errors=True)
+        lex = self.service.open_lexical(index_id, generation, fields_list)
+        for batch in self.store.iter_indexed(index_id):
+            lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields) for d in batch)
+        lex.commit()
+        with self.store.write() as conn:
+            # Only finish if no further UpdateIndex changed the fields meanwhile (else build again).
+            done = conn.execute(
+                "UPDATE indexes SET schema_gen = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
+                (generation, index_id, fields_json),
+            ).rowcount
+            if not done:
+                conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))
+        old = self.service.swap_lexical(index_id, lex)
+        if old is not None:
+            old.close()
+            if old.path != lex.path:
+                shutil.rmtree(old.path, ignore_errors=True)

@@ -1,0 +1,302 @@
+"""The index service: index lifecycle and the document write path (the only writer of an index)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from services.api.errors import (
+    ConflictException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+    ValidationException,
+)
+from services.engine.lexical import LexicalIndex
+from services.index.documents import DocumentRejected, check_document, field_specs
+from services.index.fields import apply_updates, default_fields
+from services.index.store import Store
+from services.settings import Settings
+
+log = logging.getLogger("kensaku.index")
+
+_CONFIG_MEMBERS = (
+    "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "Tags", "UserTokenConfigurations",
+    "UserContextPolicy", "UserGroupResolutionConfiguration", "CapacityUnits",
+)
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+class IndexService:
+    """Index lifecycle, documents, and the lexical index of every index (one per process)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._lexical: dict[str, LexicalIndex] = {}
+        self._lock = threading.RLock()
+        self.changed = threading.Event()  # set when work is queued for the indexer
+
+    # -- paths and lexical indexes --------------------------------------------------------------
+
+    def index_dir(self, index_id: str) -> Path:
+        return self.settings.data_dir / "indexes" / index_id
+
+    def lexical_dir(self, index_id: str, generation: int) -> Path:
+        return self.index_dir(index_id) / f"lexical-{generation}"
+
+    def lexical(self, index_id: str) -> LexicalIndex:
+        """The current lexical index (opened on first use)."""
+        with self._lock:
+            lex = self._lexical.get(index_id)
+            if lex is None:
+                row = self._row(index_id)
+                lex = self.open_lexical(index_id, row["schema_gen"], json.loads(row["fields"]))
+                self._lexical[index_id] = lex
+            return lex
+
+    def open_lexical(self, index_id: str, generation: int, fields: list[dict[str, Any]]) -> LexicalIndex:
+        specs = field_specs({f["Name"]: f for f in fields})
+        return LexicalIndex(self.lexical_dir(index_id, generation), specs, self.settings.writer_heap_bytes)
+
+    def swap_lexical(self, index_id: str, lex: LexicalIndex) -> LexicalIndex | None:
+        with self._lock:
+            old = self._lexical.get(index_id)
+            self._lexical[index_id] = lex
+            return old
+
+    def close(self) -> None:
+        with self._lock:
+            for lex in self._lexical.values():
+                lex.close()
+            self._lexical.clear()
+
+    # -- index rows ------------------------------------------------------------------------------
+
+    def _row(self, index_id: str) -> Any:
+        row = self.store.index_row(index_id)
+        if row is None:
+            raise ResourceNotFoundException(f"Index {index_id} does not exist")
+        if row["status"] == "CREATING" and time.time() - row["created_at"] >= self.settings.index_creating_seconds:
+            with self.store.write() as conn:
+                conn.execute("UPDATE indexes SET status = 'ACTIVE' WHERE id = ? AND status = 'CREATING'", (index_id,))
+            row = self.store.index_row(index_id)
+        return row
+
+    def fields(self, index_id: str) -> dict[str, dict[str, Any]]:
+        return {f["Name"]: f for f in json.loads(self._row(index_id)["fields"])}
+
+    def config(self, index_id: str) -> dict[str, Any]:
+        return dict(json.loads(self._row(index_id)["config"]))
+
+    def require_active(self, index_id: str, *, allow_updating: bool = True) -> Any:
+        row = self._row(index_id)
+        ok = ("ACTIVE", "UPDATING") if allow_updating else ("ACTIVE",)
+        if row["status"] == "DELETING":
+            raise ResourceNotFoundException(f"Index {index_id} is being deleted")
+        if row["status"] not in ok:
+            raise ConflictException(f"Index {index_id} is {row['status']}; try again when it is ACTIVE")
+        return row
+
+    # -- lifecycle operations ----------------------------------------------------------------------
+
+    def create_index(self, p: dict[str, Any]) -> dict[str, Any]:
+        edition = p.get("Edition", "ENTERPRISE_EDITION")
+        if edition == "GEN_AI_ENTERPRISE_EDITION" and (
+            p.get("UserTokenConfigurations") or p.get("UserContextPolicy") == "USER_TOKEN"
+        ):
+            raise ValidationException("GEN_AI_ENTERPRISE_EDITION indexes do not support user tokens")
+        token = p.get("ClientToken")
+        if token:
+            row = self.store.read().execute("SELECT id FROM indexes WHERE client_token = ?", (token,)).fetchone()
+            if row is not None:
+                return {"Id": row["id"]}
+        if len(self.store.index_rows()) >= self.settings.max_indexes:
+            raise ServiceQuotaExceededException(f"At most {self.settings.max_indexes} indexes")
+        index_id = str(uuid.uuid4())
+        config = {k: p[k] for k in _CONFIG_MEMBERS if k in p}
+        config["Edition"] = edition
+        config.setdefault("UserContextPolicy", "ATTRIBUTE_FILTER")
+        fields = default_fields()
+        self.open_lexical(index_id, 0, fields).close()
+        now = time.time()
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, config,"
+                " fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?)",
+                (index_id, p["Name"], now, now, token, json.dumps(config), json.dumps(fields)),
+            )
+        return {"Id": index_id}
+
+    def describe_index(self, p: dict[str, Any]) -> dict[str, Any]:
+        row = self._row(p["Id"])
+        config = json.loads(row["config"])
+        docs, text_bytes = self.store.statistics(row["id"])
+        out = {
+            "Name": row["name"],
+            "Id": row["id"],
+            "Edition": config["Edition"],
+            "RoleArn": config.get("RoleArn"),
+            "ServerSideEncryptionConfiguration": config.get("ServerSideEncryptionConfiguration"),
+            "Status": row["status"],
+            "Description": config.get("Description"),
+            "CreatedAt": _dt(row["created_at"]),
+            "UpdatedAt": _dt(row["updated_at"]),
+            "DocumentMetadataConfigurations": json.loads(row["fields"]),
+            "IndexStatistics": {
+                "FaqStatistics": {"IndexedQuestionAnswersCount": 0},
+                "TextDocumentStatistics": {"IndexedTextDocumentsCount": docs, "IndexedTextBytes": text_bytes},
+            },
+            "CapacityUnits": config.get("CapacityUnits"),
+            "UserTokenConfigurations": config.get("UserTokenConfigurations"),
+            "UserContextPolicy": config.get("UserContextPolicy"),
+            "UserGroupResolutionConfiguration": config.get("UserGroupResolutionConfiguration"),
+        }
+        return out
+
+    def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
+        start = _offset(p.get("NextToken"))
+        size = p.get("MaxResults", 100)
+        rows = [self._row(r["id"]) for r in self.store.index_rows()]
+        page = rows[start : start + size]
+        out: dict[str, Any] = {
+            "IndexConfigurationSummaryItems": [
+                {
+                    "Name": r["name"],
+                    "Id": r["id"],
+                    "Edition": json.loads(r["config"])["Edition"],
+                    "CreatedAt": _dt(r["created_at"]),
+                    "UpdatedAt": _dt(r["updated_at"]),
+                    "Status": r["status"],
+                }
+                for r in page
+            ]
+        }
+        if start + size < len(rows):
+            out["NextToken"] = _token(start + size)
+        return out
+
+    def update_index(self, p: dict[str, Any]) -> None:
+        row = self._row(p["Id"])
+        if row["status"] not in ("ACTIVE", "UPDATING"):
+            raise ConflictException(f"Index {row['id']} is {row['status']}")
+        config = json.loads(row["config"])
+        if "CapacityUnits" in p and config["Edition"] == "DEVELOPER_EDITION":
+            raise ValidationException("CapacityUnits cannot be set on a DEVELOPER_EDITION index")
+        for key in ("RoleArn", "Description", "CapacityUnits", "UserTokenConfigurations", "UserContextPolicy",
+                    "UserGroupResolutionConfiguration"):
+            if key in p:
+                config[key] = p[key]
+        old_fields = json.loads(row["fields"])
+        fields = apply_updates(old_fields, p.get("DocumentMetadataConfigurationUpdates", []))
+        new_schema = {(f["Name"], f["Type"]) for f in fields} != {(f["Name"], f["Type"]) for f in old_fields}
+        with self.store.write() as conn:
+            conn.execute(
+                "UPDATE indexes SET name = ?, config = ?, fields = ?, updated_at = ?,"
+                " status = CASE WHEN ? THEN 'UPDATING' ELSE status END WHERE id = ?",
+                (p.get("Name", row["name"]), json.dumps(config), json.dumps(fields), time.time(), new_schema,
+                 row["id"]),
+            )
+        if new_schema:
+            self.changed.set()  # the indexer rebuilds the lexical index with the new fields
+
+    def delete_index(self, p: dict[str, Any]) -> None:
+        row = self._row(p["Id"])
+        if row["status"] == "DELETING":
+            return
+        with self.store.write() as conn:
+            conn.execute("UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (time.time(), row["id"]))
+        timer = threading.Timer(self.settings.index_deleting_seconds, self.finish_delete, args=(row["id"],))
+        timer.daemon = True
+        timer.start()
+
+    def finish_delete(self, index_id: str) -> None:
+        with self._lock:
+            lex = self._lexical.pop(index_id, None)
+        if lex is not None:
+            lex.close()
+        shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
+            conn.execute("DELETE FROM documents WHERE index_id = ?", (index_id,))
+            conn.execute("DELETE FROM indexes WHERE id = ?", (index_id,))
+
+    # -- documents -------------------------------------------------------------------------------
+
+    def batch_put_document(self, p: dict[str, Any]) -> dict[str, Any]:
+        if "CustomDocumentEnrichmentConfiguration" in p:
+            raise ValidationException("CustomDocumentEnrichmentConfiguration is not supported by this server yet")
+        index_id = p["IndexId"]
+        self.require_active(index_id)
+        fields = self.fields(index_id)
+        failed: list[dict[str, Any]] = []
+        changes: list[tuple[str, str, str, dict[str, Any] | None, bytes | None]] = []
+        for doc in p["Documents"]:
+            try:
+                accepted = check_document(doc, fields, self.settings.max_document_bytes)
+            except DocumentRejected as rejected:
+                failed.append({"Id": doc["Id"], "ErrorCode": rejected.code, "ErrorMessage": rejected.message})
+                continue
+            payload = {
+                "title": accepted.title,
+                "content_type": accepted.content_type,
+                "attributes": accepted.attributes,
+                "acl": accepted.acl,
+            }
+            changes.append((index_id, accepted.doc_id, "put", payload, doc["Blob"]))
+        if changes:
+            self.store.enqueue(changes)
+            self.changed.set()
+        return {"FailedDocuments": failed}
+
+    def batch_delete_document(self, p: dict[str, Any]) -> dict[str, Any]:
+        if "DataSourceSyncJobMetricTarget" in p:
+            raise ValidationException("Data sources are not supported by this server yet")
+        index_id = p["IndexId"]
+        self.require_active(index_id)
+        self.store.enqueue([(index_id, doc_id, "delete", None, None) for doc_id in p["DocumentIdList"]])
+        self.changed.set()
+        return {"FailedDocuments": []}
+
+    def batch_get_document_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        index_id = p["IndexId"]
+        self._row(index_id)
+        ids = [info["DocumentId"] for info in p["DocumentInfoList"]]
+        pending = self.store.pending_ops(index_id, ids)
+        stored = self.store.documents(index_id, ids)
+        statuses: list[dict[str, Any]] = []
+        for doc_id in ids:
+            status: dict[str, Any] = {"DocumentId": doc_id}
+            doc = stored.get(doc_id)
+            if doc_id in pending:
+                status["DocumentStatus"] = "PROCESSING"
+            elif doc is None:
+                status["DocumentStatus"] = "NOT_FOUND"
+            else:
+                status["DocumentStatus"] = doc.status
+                if doc.failure_code:
+                    status["FailureCode"] = doc.failure_code
+                    status["FailureReason"] = doc.failure_reason
+            statuses.append(status)
+        return {"Errors": [], "DocumentStatusList": statuses}
+
+
+def _token(offset: int) -> str:
+    return f"o{offset}"
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    if not token.startswith("o") or not token[1:].isdigit():
+        raise ValidationException("NextToken is not a token this server issued")
+    return int(token[1:])

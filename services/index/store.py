@@ -1,0 +1,211 @@
+"""The durable record of everything: indexes, documents, and the queue of pending document changes.
+
+One SQLite file in the data folder (WAL). A document change is first written to ``pending`` and
+committed before BatchPutDocument answers; the indexer moves it into the lexical index and only
+then marks it INDEXED, so a status of INDEXED always means "in a committed segment".
+SQL is kept portable (no SQLite-only syntax beyond ``INSERT OR REPLACE``/``ON CONFLICT``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS indexes (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    client_token TEXT UNIQUE,
+    schema_gen INTEGER NOT NULL DEFAULT 0,
+    config TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    index_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    title TEXT,
+    body TEXT,
+    attributes TEXT,
+    acl TEXT,
+    text_bytes INTEGER NOT NULL DEFAULT 0,
+    failure_code TEXT,
+    failure_reason TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (index_id, doc_id)
+);
+CREATE TABLE IF NOT EXISTS pending (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    index_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    payload TEXT,
+    blob BLOB
+);
+CREATE INDEX IF NOT EXISTS pending_doc ON pending (index_id, doc_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    doc_id: str
+    status: str
+    title: str | None
+    body: str
+    attributes: dict[str, Any]
+    acl: list[dict[str, Any]]
+    text_bytes: int
+    failure_code: str | None
+    failure_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    seq: int
+    index_id: str
+    doc_id: str
+    op: str  # "put" | "delete"
+    payload: dict[str, Any]
+    blob: bytes | None
+
+
+class Store:
+    """Thread-safe access: one writer connection behind a lock, one reader connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (only power loss can drop the last commits).
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on the writer connection."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def read(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    # -- indexes -----------------------------------------------------------------------------
+
+    def index_rows(self) -> list[sqlite3.Row]:
+        return list(self.read().execute("SELECT * FROM indexes ORDER BY created_at, id"))
+
+    def index_row(self, index_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.read().execute("SELECT * FROM indexes WHERE id = ?", (index_id,)).fetchone()
+        return row
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def documents(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.read().execute(
+            f"SELECT * FROM documents WHERE index_id = ? AND doc_id IN ({marks})", (index_id, *doc_ids)
+        )
+        return {row["doc_id"]: _document(row) for row in rows}
+
+    def pending_ops(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The latest queued operation per document id, for those that have one."""
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.read().execute(
+            f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) ORDER BY seq",
+            (index_id, *doc_ids),
+        )
+        return {row["doc_id"]: row["op"] for row in rows}
+
+    def statistics(self, index_id: str) -> tuple[int, int]:
+        row = self.read().execute(
+            "SELECT COUNT(*), COALESCE(SUM(text_bytes), 0) FROM documents"
+            " WHERE index_id = ? AND status IN ('INDEXED', 'UPDATED')",
+            (index_id,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def iter_indexed(self, index_id: str, batch: int = 500) -> Iterator[list[StoredDocument]]:
+        """Every searchable document of an index, in batches (for schema rebuilds)."""
+        last = ""
+        while True:
+            rows = list(
+                self.read().execute(
+                    "SELECT * FROM documents WHERE index_id = ? AND doc_id > ?"
+                    " AND status IN ('INDEXED', 'UPDATED', 'UPDATE_FAILED') ORDER BY doc_id LIMIT ?",
+                    (index_id, last, batch),
+                )
+            )
+            if not rows:
+                return
+            yield [_document(r) for r in rows]
+            last = rows[-1]["doc_id"]
+
+    # -- the pending queue -------------------------------------------------------------------
+
+    def enqueue(self, changes: Sequence[tuple[str, str, str, dict[str, Any] | None, bytes | None]]) -> None:
+        """Queue (index_id, doc_id, op, payload, blob) changes durably, in order."""
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT INTO pending (index_id, doc_id, op, payload, blob) VALUES (?, ?, ?, ?, ?)",
+                [(i, d, op, json.dumps(p) if p is not None else None, b) for i, d, op, p, b in changes],
+            )
+
+    def next_pending(self, limit: int) -> list[PendingChange]:
+        rows = self.read().execute("SELECT * FROM pending ORDER BY seq LIMIT ?", (limit,))
+        return [
+            PendingChange(
+                r["seq"], r["index_id"], r["doc_id"], r["op"], json.loads(r["payload"] or "null") or {}, r["blob"]
+            )
+            for r in rows
+        ]
+
+    def pending_count(self) -> int:
+        return int(self.read().execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+
+
+def _document(row: sqlite3.Row) -> StoredDocument:
+    return StoredDocument(
+        doc_id=row["doc_id"],
+        status=row["status"],
+        title=row["title"],
+        body=row["body"] or "",
+        attributes=json.loads(row["attributes"] or "{}"),
+        acl=json.loads(row["acl"] or "[]"),
+        text_bytes=row["text_bytes"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
+    )

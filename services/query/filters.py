@@ -1,0 +1,233 @@
+"""Kendra's AttributeFilter, user context and language rules, compiled into tantivy queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import tantivy
+from tantivy import FieldType, Occur, Query
+
+from services.api.errors import ValidationException
+from services.engine.lexical import DATE, LONG, PUBLIC, STRING, STRING_LIST, attr_field, date_micros
+from services.index.documents import principal_term
+from services.index.fields import MEMBER_TYPE
+
+MAX_FILTER_ITEMS = 10
+MAX_FILTER_DEPTH = 2
+LANGUAGE_KEY = "_language_code"
+_LOGICAL = ("AndAllFilters", "OrAllFilters", "NotFilter")
+_LEAVES = ("EqualsTo", "ContainsAll", "ContainsAny", "GreaterThan", "GreaterThanOrEquals", "LessThan",
+           "LessThanOrEquals")
+_RANGE = {
+    "GreaterThan": (True, False), "GreaterThanOrEquals": (True, True),
+    "LessThan": (False, False), "LessThanOrEquals": (False, True),
+}
+
+
+@dataclass(slots=True)
+class Principals:
+    """Who is asking: user and group principal terms (empty = no user context)."""
+
+    terms: list[str] = field(default_factory=list)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.terms)
+
+
+def no_score(query: Query) -> Query:
+    """A query used as a filter: it selects documents but adds nothing to their score."""
+    return Query.const_score_query(query, 0.0)
+
+
+def all_of(queries: Iterable[Query]) -> Query:
+    parts = [(Occur.Must, q) for q in queries]
+    return Query.boolean_query(parts) if parts else Query.all_query()
+
+
+def any_of(queries: Iterable[Query]) -> Query:
+    parts = [(Occur.Should, q) for q in queries]
+    return Query.boolean_query(parts) if parts else Query.empty_query()
+
+
+def _only_operator(node: dict[str, Any]) -> str:
+    ops = [k for k in (*_LOGICAL, *_LEAVES) if k in node]
+    if len(ops) != 1:
+        raise ValidationException("Each AttributeFilter must have exactly one operator")
+    return ops[0]
+
+
+def split_acl_filter(node: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Principals]:
+    """Take ``_user_id``/``_group_ids`` conditions out of a filter (top level or top-level AndAll)."""
+    principals = Principals()
+    if node is None:
+        return None, principals
+
+    def is_acl(n: dict[str, Any]) -> bool:
+        op = next((k for k in _LEAVES if k in n), None)
+        return op is not None and n[op]["Key"] in ("_user_id", "_group_ids")
+
+    def take(n: dict[str, Any]) -> None:
+        op = _only_operator(n)
+        key, value = n[op]["Key"], n[op]["Value"]
+        if key == "_user_id" and op == "EqualsTo" and "StringValue" in value:
+            principals.terms.append(principal_term("USER", value["StringValue"]))
+        elif key == "_group_ids" and op in ("EqualsTo", "ContainsAny", "ContainsAll"):
+            groups = value.get("StringListValue") or ([value["StringValue"]] if "StringValue" in value else [])
+            principals.terms.extend(principal_term("GROUP", g) for g in groups)
+        else:
+            raise ValidationException(f"{key} filters must be EqualsTo (_user_id) or ContainsAny (_group_ids)")
+
+    if is_acl(node):
+        take(node)
+        return None, principals
+    if "AndAllFilters" in node:
+        rest = []
+        for child in node["AndAllFilters"]:
+            if is_acl(child):
+                take(child)
+            else:
+                rest.append(child)
+        return ({"AndAllFilters": rest} if rest else None), principals
+    return node, principals
+
+
+def languages(node: dict[str, Any] | None) -> set[str] | None:
+    """Languages named positively by a filter (None when the filter never mentions ``_language_code``)."""
+    found: set[str] = set()
+    mentioned = False
+
+    def walk(n: dict[str, Any], negated: bool) -> None:
+        nonlocal mentioned
+        for op in ("AndAllFilters", "OrAllFilters"):
+            for child in n.get(op, []):
+                walk(child, negated)
+        if "NotFilter" in n:
+            walk(n["NotFilter"], not negated)
+        for op in _LEAVES:
+            if op in n and n[op]["Key"] == LANGUAGE_KEY:
+                mentioned = True
+                value = n[op]["Value"]
+                if not negated:
+                    found.update([value["StringValue"]] if "StringValue" in value else value.get("StringListValue", []))
+
+    if node is not None:
+        walk(node, False)
+    return found if mentioned else None
+
+
+def compile_filter(node: dict[str, Any], fields: dict[str, dict[str, Any]], schema: tantivy.Schema,
+                   depth: int = 0) -> Query:
+    """Translate an AttributeFilter. Raises ValidationException with Kendra's wording for limits."""
+    op = _only_operator(node)
+    if op in _LOGICAL:
+        if depth + 1 > MAX_FILTER_DEPTH:
+            raise ValidationException(f"AttributeFilter cannot have a depth of more than {MAX_FILTER_DEPTH}")
+        if op == "NotFilter":
+            inner = compile_filter(node[op], fields, schema, depth + 1)
+            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
+        children = node[op]
+        if len(children) > MAX_FILTER_ITEMS:
+            raise ValidationException(f"AttributeFilter cannot have a length of more than {MAX_FILTER_ITEMS}")
+        compiled = [compile_filter(c, fields, schema, depth + 1) for c in children]
+        if not compiled:
+            raise ValidationException(f"{op} must not be empty")
+        return all_of(compiled) if op == "AndAllFilters" else any_of(compiled)
+    return _leaf(op, node[op], fields, schema)
+
+
+def _leaf(op: str, attr: dict[str, Any], fields: dict[str, dict[str, Any]], schema: tantivy.Schema) -> Query:
+    key, value = attr["Key"], attr["Value"]
+    if key in ("_user_id", "_group_ids"):
+        raise ValidationException(f"{key} can only be used at the top level of a filter or of its AndAllFilters")
+    f = fields.get(key)
+    if f is None:
+        raise ValidationException(f"{key} is not a field of this index")
+    kind = f["Type"]
+    members = [m for m in MEMBER_TYPE if m in value]
+    if len(members) != 1:
+        raise ValidationException(f"The filter value of {key} must have exactly one value member")
+    given = MEMBER_TYPE[members[0]]
+    target = attr_field(key)
+    if op in _RANGE:
+        if kind not in (LONG, DATE) or given != kind:
+            raise ValidationException(f"{op} needs a LONG_VALUE or DATE_VALUE field and a value of its type ({key})")
+        bound = _number(kind, value)
+        lower, inclusive = _RANGE[op]
+        return Query.range_query(
+            schema, target, FieldType.Integer,
+            lower_bound=bound if lower else None, upper_bound=None if lower else bound,
+            include_lower=inclusive or not lower, include_upper=inclusive or lower,
+        )
+    if op in ("ContainsAny", "ContainsAll"):
+        if given != STRING_LIST or kind not in (STRING, STRING_LIST):
+            raise ValidationException(f"{op} needs a StringListValue and a string field ({key})")
+        items = value["StringListValue"]
+        if op == "ContainsAny":
+            return Query.term_set_query(schema, target, items)
+        return all_of(Query.term_query(schema, target, item) for item in items)
+    # EqualsTo
+    if kind == STRING_LIST and given == STRING_LIST:
+        return all_of(Query.term_query(schema, target, item) for item in value["StringListValue"])
+    if kind == STRING_LIST and given == STRING:
+        return Query.term_query(schema, target, value["StringValue"])
+    if given != kind:
+        raise ValidationException(f"{key} is a {kind} field; the filter gives a {given}")
+    if kind == STRING:
+        return Query.term_query(schema, target, value["StringValue"])
+    n = _number(kind, value)
+    return Query.range_query(schema, target, FieldType.Integer, n, n)
+
+
+def _number(kind: str, value: dict[str, Any]) -> int:
+    return date_micros(value["DateValue"]) if kind == DATE else int(value["LongValue"])
+
+
+def user_principals(context: dict[str, Any] | None, index_config: dict[str, Any]) -> Principals:
+    """Principal terms of a Query's UserContext. Raises ValidationException on conflicting members."""
+    principals = Principals()
+    if not context:
+        return principals
+    if "Token" in context:
+        if any(k in context for k in ("UserId", "Groups", "DataSourceGroups")):
+            raise ValidationException("UserContext takes either a Token or UserId/Groups, not both")
+        return _token_principals(context["Token"], index_config)
+    if "UserId" in context:
+        principals.terms.append(principal_term("USER", context["UserId"]))
+    principals.terms.extend(principal_term("GROUP", g) for g in context.get("Groups", []))
+    principals.terms.extend(
+        principal_term("GROUP", g["GroupId"], g["DataSourceId"]) for g in context.get("DataSourceGroups", [])
+    )
+    return principals
+
+
+def _token_principals(token: str, index_config: dict[str, Any]) -> Principals:
+    import json
+
+    configs = index_config.get("UserTokenConfigurations") or []
+    json_config = next((c["JsonTokenTypeConfiguration"] for c in configs if "JsonTokenTypeConfiguration" in c), None)
+    if json_config is None:
+        raise ValidationException("This index has no JSON user token configuration; pass UserId and Groups instead")
+    try:
+        claims = json.loads(token)
+    except ValueError:
+        raise ValidationException("UserContext.Token is not a JSON token") from None
+    if not isinstance(claims, dict):
+        raise ValidationException("UserContext.Token must be a JSON object")
+    principals = Principals()
+    user = claims.get(json_config["UserNameAttributeField"])
+    if isinstance(user, str):
+        principals.terms.append(principal_term("USER", user))
+    groups = claims.get(json_config["GroupAttributeField"], [])
+    if isinstance(groups, list):
+        principals.terms.extend(principal_term("GROUP", str(g)) for g in groups)
+    return principals
+
+
+def acl_query(schema: tantivy.Schema, principals: Principals) -> Query:
+    """Documents visible to the principals: public or allowed, and not denied (deny wins)."""
+    allowed = Query.term_set_query(schema, "acl_allow", [PUBLIC, *principals.terms])
+    denied = Query.term_set_query(schema, "acl_deny", principals.terms)
+    return Query.boolean_query([(Occur.Must, allowed), (Occur.MustNot, denied)])

@@ -1,0 +1,45 @@
+"""The one settings object. Built once by the CLI (or a test) and passed down; never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting, each readable from a ``KENSAKU_<NAME>`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="KENSAKU_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path("kensaku-data")
+
+    # Authentication of Kendra API calls. "off": Authorization is ignored (localhost default).
+    # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
+    auth_mode: Literal["off", "sigv4"] = "off"
+    access_keys: dict[str, str] = Field(default_factory=dict)
+
+    # Kendra's quotas.
+    max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    max_text_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    max_indexes: int = Field(100, gt=0)
+
+    # Indexing: how long the indexer gathers documents before one commit makes them searchable.
+    commit_interval_seconds: float = Field(0.25, ge=0)
+    indexer_batch_size: int = Field(512, gt=0)
+    writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)
+    # CreateIndex returns at once; the index stays CREATING at least this long, as Kendra's does.
+    index_creating_seconds: float = Field(0.2, ge=0)
+    # DeleteIndex answers at once; the index stays DELETING at least this long before it is gone.
+    index_deleting_seconds: float = Field(1.0, ge=0)
+
+    log_level: str = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()

@@ -1,0 +1,184 @@
+"""Shared fixtures: a real ``kensaku serve`` process on a free port and real boto3 clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from tests.shapes import check_shape
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))
+ROLE = "arn:aws:iam::000000000000:role/kendra"
+TEST_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+JA = {"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": "ja"}}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``kensaku serve`` child process."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "KENSAKU_INDEX_CREATING_SECONDS": "0.05",
+            "KENSAKU_INDEX_DELETING_SECONDS": "0.3",
+            "KENSAKU_COMMIT_INTERVAL_SECONDS": "0.05",
+            "KENSAKU_MAX_DOCUMENT_BYTES": str(TEST_MAX_DOCUMENT_BYTES),
+            "KENSAKU_LOG_LEVEL": "warning",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            cwd=REPO, env=self.env,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown hooks run
+        self.proc.wait()
+
+
+def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any:
+    client = boto3.client(
+        "kendra", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id=kwargs.pop("key", "test"), aws_secret_access_key=kwargs.pop("secret", "test"),
+        config=kwargs.pop("config", Config(retries={"mode": "standard", "max_attempts": 3})), **kwargs,
+    )
+    if check_responses:
+        model = client.meta.service_model
+
+        def check(http_response: Any, model: Any = None, **_: Any) -> None:
+            if http_response.status_code == 200 and model is not None and model.output_shape is not None:
+                check_shape(model.output_shape, json.loads(http_response.content or b"{}"), model.name)
+
+        client.meta.events.register("after-call.kendra.*", check)
+    return client
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    with tempfile.TemporaryDirectory(prefix="kensaku-test-") as tmp:
+        srv = Server(Path(tmp)).start()
+        yield srv
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def kendra(server: Server) -> Any:
+    return make_client(server.url)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def wait_active(client: Any, index_id: str) -> None:
+    wait_for(lambda: client.describe_index(Id=index_id)["Status"] == "ACTIVE", what="ACTIVE index")
+
+
+def wait_indexed(client: Any, index_id: str, ids: list[str], timeout: float = 60) -> list[dict[str, Any]]:
+    def done() -> list[dict[str, Any]] | None:
+        statuses: list[dict[str, Any]] = []
+        for i in range(0, len(ids), 10):
+            r = client.batch_get_document_status(
+                IndexId=index_id, DocumentInfoList=[{"DocumentId": d} for d in ids[i : i + 10]]
+            )
+            statuses.extend(r["DocumentStatusList"])
+        finished = all(s["DocumentStatus"] in ("INDEXED", "UPDATED", "FAILED") for s in statuses)
+        return statuses if finished else None
+
+    result: list[dict[str, Any]] = wait_for(done, timeout, "documents indexed")
+    return result
+
+
+@pytest.fixture
+def new_index(kendra: Any) -> Callable[..., str]:
+    """Creates an ACTIVE index (deleted after the test)."""
+    created: list[str] = []
+
+    def make(**kwargs: Any) -> str:
+        index_id: str = kendra.create_index(Name=f"t-{uuid.uuid4().hex[:8]}", RoleArn=ROLE, **kwargs)["Id"]
+        created.append(index_id)
+        wait_active(kendra, index_id)
+        return index_id
+
+    yield make  # type: ignore[misc]
+    for index_id in created:
+        kendra.delete_index(Id=index_id)
+
+
+def text_doc(doc_id: str, text: str, title: str | None = None, lang: str | None = None,
+             attributes: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"Id": doc_id, "Blob": text.encode("utf-8"), "ContentType": "PLAIN_TEXT", **extra}
+    if title is not None:
+        doc["Title"] = title
+    attrs = list(attributes or [])
+    if lang is not None:
+        attrs.append({"Key": "_language_code", "Value": {"StringValue": lang}})
+    if attrs:
+        doc["Attributes"] = attrs
+    return doc
+
+
+def put_and_wait(client: Any, index_id: str, docs: list[dict[str, Any]]) -> None:
+    for i in range(0, len(docs), 10):
+        r = client.batch_put_document(IndexId=index_id, Documents=docs[i : i + 10])
+        assert r["FailedDocuments"] == [], r["FailedDocuments"]
+    statuses = wait_indexed(client, index_id, [d["Id"] for d in docs])
+    assert all(s["DocumentStatus"] in ("INDEXED", "UPDATED") for s in statuses), statuses
+
+
+def ids_of(response: dict[str, Any]) -> list[str]:
+    return [item["DocumentId"] for item in response["ResultItems"]]

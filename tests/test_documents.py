@@ -1,0 +1,137 @@
+"""Documents through boto3: ingest, statuses, real file formats, deletes, durability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import JA, SHARED, Server, ids_of, make_client, put_and_wait, text_doc, wait_active, \
+    wait_indexed, ROLE
+
+OFFICE = SHARED / "data/corpora/office"
+
+
+def test_put_three_documents_then_statistics_and_updated(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    docs = [text_doc(f"doc{i}", f"document number {i} about kendra", title=f"Doc {i}") for i in range(3)]
+    put_and_wait(kendra, index_id, docs)
+    stats = kendra.describe_index(Id=index_id)["IndexStatistics"]["TextDocumentStatistics"]
+    assert stats["IndexedTextDocumentsCount"] == 3
+    assert stats["IndexedTextBytes"] > 0
+    assert kendra.batch_put_document(IndexId=index_id, Documents=[docs[0]])["FailedDocuments"] == []
+    assert wait_indexed(kendra, index_id, ["doc0"])[0]["DocumentStatus"] == "UPDATED"
+    status = kendra.batch_get_document_status(IndexId=index_id, DocumentInfoList=[{"DocumentId": "nope"}])
+    assert status["DocumentStatusList"][0]["DocumentStatus"] == "NOT_FOUND"
+
+
+def test_status_is_processing_until_indexed(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    docs = [text_doc(f"p{i}", "processing " * 50) for i in range(10)]
+    kendra.batch_put_document(IndexId=index_id, Documents=docs)
+    first = kendra.batch_get_document_status(IndexId=index_id, DocumentInfoList=[{"DocumentId": "p9"}])
+    assert first["DocumentStatusList"][0]["DocumentStatus"] in ("PROCESSING", "INDEXED")
+    wait_indexed(kendra, index_id, [d["Id"] for d in docs])
+
+
+def test_deleted_document_stops_matching(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    put_and_wait(kendra, index_id, [text_doc("a", "zebra crossing"), text_doc("b", "zebra stripes")])
+    assert sorted(ids_of(kendra.query(IndexId=index_id, QueryText="zebra"))) == ["a", "b"]
+    assert kendra.batch_delete_document(IndexId=index_id, DocumentIdList=["a"])["FailedDocuments"] == []
+
+    def gone() -> bool:
+        s = kendra.batch_get_document_status(IndexId=index_id, DocumentInfoList=[{"DocumentId": "a"}])
+        return s["DocumentStatusList"][0]["DocumentStatus"] == "NOT_FOUND"
+
+    from tests.conftest import wait_for
+
+    wait_for(gone, what="deletion")
+    assert ids_of(kendra.query(IndexId=index_id, QueryText="zebra")) == ["b"]
+
+
+def test_per_document_failures_carry_kendra_error_codes(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    docs = [
+        text_doc("undeclared", "x", attributes=[{"Key": "dept", "Value": {"StringValue": "HR"}}]),
+        text_doc("wrongtype", "x", attributes=[{"Key": "_view_count", "Value": {"StringValue": "many"}}]),
+        {"Id": "s3", "S3Path": {"Bucket": "bucket", "Key": "k"}},
+        {"Id": "nothing"},
+        text_doc("fine", "a good document"),
+    ]
+    r = kendra.batch_put_document(IndexId=index_id, Documents=docs)
+    failed = {f["Id"]: f for f in r["FailedDocuments"]}
+    assert set(failed) == {"undeclared", "wrongtype", "s3", "nothing"}
+    assert {f["ErrorCode"] for f in failed.values()} == {"InvalidRequest"}
+    assert "UpdateIndex" in failed["undeclared"]["ErrorMessage"]
+    assert wait_indexed(kendra, index_id, ["fine"])[0]["DocumentStatus"] == "INDEXED"
+
+
+def test_unreadable_file_is_failed_with_a_reason(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    kendra.batch_put_document(IndexId=index_id, Documents=[{"Id": "bad", "Blob": b"%PDF-1.4 garbage",
+                                                            "ContentType": "PDF"}])
+    status = wait_indexed(kendra, index_id, ["bad"])[0]
+    assert status["DocumentStatus"] == "FAILED"
+    assert status["FailureCode"] == "InvalidRequest" and status["FailureReason"]
+
+
+def _manifest() -> list[dict[str, Any]]:
+    lines = (OFFICE / "MANIFEST.jsonl").read_text(encoding="utf-8").splitlines()
+    return [e for e in map(json.loads, lines) if e.get("must_contain")]
+
+
+@pytest.mark.parametrize("entry", _manifest(), ids=lambda e: e["path"])
+def test_real_files_are_searchable_by_their_content(kendra: Any, new_index: Any, entry: dict[str, Any]) -> None:
+    index_id = new_index()
+    blob = (OFFICE / entry["path"]).read_bytes()
+    lang = entry.get("lang", "en")
+    doc = {"Id": "file", "Blob": blob, "ContentType": entry["content_type"],
+           "Attributes": [{"Key": "_language_code", "Value": {"StringValue": lang}}]}
+    put_and_wait(kendra, index_id, [doc])
+    phrase = entry["must_contain"][0]
+    lang_filter = {"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
+    r = kendra.query(IndexId=index_id, QueryText=phrase, AttributeFilter=lang_filter)
+    assert ids_of(r) == ["file"], phrase
+
+
+def test_indexed_documents_survive_kill_9(tmp_path: Path) -> None:
+    srv = Server(tmp_path).start()
+    client = make_client(srv.url)
+    index_id = client.create_index(Name="durable", RoleArn=ROLE)["Id"]
+    wait_active(client, index_id)
+    docs = [text_doc(f"k{i}", f"東京都の文書 その{i}", lang="ja") for i in range(25)]
+    put_and_wait(client, index_id, docs)
+    srv.kill()
+    srv2 = Server(tmp_path)
+    srv2.port, srv2.url = srv.port, srv.url
+    srv2.start()
+    try:
+        client = make_client(srv2.url)
+        statuses = wait_indexed(client, index_id, [d["Id"] for d in docs])
+        assert {s["DocumentStatus"] for s in statuses} == {"INDEXED"}
+        r = client.query(IndexId=index_id, QueryText="東京都", AttributeFilter=JA, PageSize=100)
+        assert r["TotalNumberOfResults"] == 25
+    finally:
+        srv2.stop()
+
+
+def test_documents_queued_before_a_crash_are_indexed_after_restart(tmp_path: Path) -> None:
+    srv = Server(tmp_path, env={"KENSAKU_COMMIT_INTERVAL_SECONDS": "5"}).start()
+    client = make_client(srv.url)
+    index_id = client.create_index(Name="queued", RoleArn=ROLE)["Id"]
+    wait_active(client, index_id)
+    docs = [text_doc(f"q{i}", f"queued document {i}") for i in range(10)]
+    assert client.batch_put_document(IndexId=index_id, Documents=docs)["FailedDocuments"] == []
+    srv.kill()
+    srv2 = Server(tmp_path)
+    srv2.start()
+    try:
+        client = make_client(srv2.url)
+        statuses = wait_indexed(client, index_id, [d["Id"] for d in docs])
+        assert {s["DocumentStatus"] for s in statuses} == {"INDEXED"}
+        assert client.query(IndexId=index_id, QueryText="queued", PageSize=100)["TotalNumberOfResults"] == 10
+    finally:
+        srv2.stop()

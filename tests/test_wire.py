@@ -1,0 +1,157 @@
+"""The Kendra wire protocol: routing, typed errors, signing, and what boto3 lets through."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import botocore
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from services.api import errors
+from services.api.model import operation_names
+from services.api.operations import feature_of
+from tests.conftest import ROLE, TEST_MAX_DOCUMENT_BYTES, Server, make_client, text_doc, wait_indexed
+
+TARGET = "AWSKendraFrontendService."
+
+
+def raw_post(url: str, target: str, body: bytes | str) -> httpx.Response:
+    return httpx.post(
+        url + "/", content=body,
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+    )
+
+
+def test_list_indices_returns_request_id(kendra: Any) -> None:
+    r = kendra.list_indices()
+    assert isinstance(r.get("IndexConfigurationSummaryItems", []), list)
+    assert r["ResponseMetadata"]["RequestId"]
+
+
+def test_unknown_target_is_unknown_operation_exception(server: Server) -> None:
+    r = raw_post(server.url, TARGET + "Nope", "{}")
+    assert r.status_code == 400
+    assert r.json()["__type"] == "UnknownOperationException"
+    assert r.headers["x-amzn-RequestId"]
+
+
+def test_malformed_json_is_a_typed_400_and_the_server_keeps_serving(server: Server, kendra: Any) -> None:
+    r = raw_post(server.url, TARGET + "ListIndices", b"{not json")
+    assert r.status_code == 400
+    assert r.json()["__type"] == "SerializationException"
+    r = raw_post(server.url, TARGET + "DescribeIndex", "[1, 2]")
+    assert r.status_code == 400 and r.json()["__type"] == "ValidationException"
+    assert "RequestId" in kendra.list_indices()["ResponseMetadata"]
+
+
+def test_wrong_member_types_are_validation_errors(server: Server) -> None:
+    for body in (
+        {"IndexId": "a" * 36, "PageSize": "ten"},
+        {"IndexId": 12},
+        {"IndexId": "a" * 36, "QueryText": "x", "AttributeFilter": {"EqualsTo": "dept"}},
+        {"IndexId": "a" * 36, "QueryText": "x", "PageSize": 2**40},
+    ):
+        r = raw_post(server.url, TARGET + "Query", json.dumps(body))
+        assert r.status_code == 400, body
+        assert r.json()["__type"] == "ValidationException", body
+
+
+def test_client_mistakes_are_not_retried(kendra: Any) -> None:
+    with pytest.raises(kendra.exceptions.ResourceNotFoundException) as info:
+        kendra.describe_index(Id=str(uuid.uuid4()))
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+    with pytest.raises(kendra.exceptions.ValidationException) as info:
+        kendra.describe_index(Id="!" * 36)
+    assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
+def test_unknown_result_type_filter_is_refused(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.query(IndexId=index_id, QueryText="x", QueryResultTypeFilter="FOO")
+
+
+def test_server_enforces_what_boto3_lets_through(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    docs = [text_doc(f"d{i}", "hello") for i in range(11)]
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.batch_put_document(IndexId=index_id, Documents=docs)
+    assert kendra.describe_index(Id=index_id)["IndexStatistics"]["TextDocumentStatistics"][
+        "IndexedTextDocumentsCount"] == 0
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.describe_index(Id="a" * 37)
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.query(IndexId=index_id, QueryText="x",
+                     AttributeFilter={"EqualsTo": {"Key": "bad key!", "Value": {"StringValue": "v"}}})
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.create_index(Name="x" * 1001, RoleArn=ROLE)
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.create_index(Name="ok", RoleArn="not-an-arn")
+    with pytest.raises(kendra.exceptions.ValidationException):
+        kendra.batch_get_document_status(IndexId=index_id, DocumentInfoList=[{"DocumentId": "x"}] * 11)
+
+
+def test_oversized_blob_fails_that_document_only(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    big = {"Id": "big", "Blob": b"a" * (TEST_MAX_DOCUMENT_BYTES + 1), "ContentType": "PLAIN_TEXT"}
+    r = kendra.batch_put_document(IndexId=index_id, Documents=[big, text_doc("small", "fine")])
+    assert [(f["Id"], f["ErrorCode"]) for f in r["FailedDocuments"]] == [("big", "InvalidRequest")]
+    assert wait_indexed(kendra, index_id, ["small"])[0]["DocumentStatus"] == "INDEXED"
+
+
+def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    with pytest.raises(kendra.exceptions.ValidationException, match="data sources"):
+        kendra.list_data_sources(IndexId=index_id)
+    with pytest.raises(kendra.exceptions.ValidationException, match="Retrieve"):
+        kendra.retrieve(IndexId=index_id, QueryText="x")
+
+
+def test_every_kendra_operation_is_routed() -> None:
+    names = operation_names()
+    assert len(names) == 66
+    for name in names:
+        assert feature_of(name), name
+
+
+@pytest.mark.parametrize("error", errors.ALL_ERRORS, ids=lambda e: e.type_name)
+def test_every_error_renders_the_canonical_body(error: type[errors.KendraError]) -> None:
+    e = error("something is wrong")
+    assert e.body() == {"__type": e.type_name, "message": "something is wrong", "Message": "something is wrong"}
+    assert e.status == (500 if e.type_name == "InternalServerException" else 403 if "Signature" in e.type_name
+                        or "Unrecognized" in e.type_name else 400)
+
+
+def test_any_credentials_and_unsigned_requests_work_when_auth_is_off(server: Server) -> None:
+    for client in (
+        make_client(server.url, key=uuid.uuid4().hex, secret=uuid.uuid4().hex),
+        make_client(server.url, aws_session_token="session-token"),
+        make_client(server.url, config=Config(signature_version=botocore.UNSIGNED)),
+    ):
+        assert client.list_indices()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_sigv4_auth_accepts_the_right_secret_and_refuses_a_wrong_one(tmp_path: Path) -> None:
+    srv = Server(tmp_path, env={"KENSAKU_AUTH_MODE": "sigv4", "KENSAKU_ACCESS_KEYS": '{"AKIDTEST": "s3cret"}'})
+    srv.start()
+    try:
+        good = make_client(srv.url, key="AKIDTEST", secret="s3cret")
+        assert good.list_indices()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert make_client(srv.url, key="AKIDTEST", secret="s3cret", aws_session_token="tok").list_indices()
+        for key, secret, code in (("AKIDTEST", "wrong", "InvalidSignatureException"),
+                                  ("NOBODY", "s3cret", "UnrecognizedClientException")):
+            with pytest.raises(ClientError) as info:
+                make_client(srv.url, key=key, secret=secret).list_indices()
+            assert info.value.response["Error"]["Code"] == code
+            assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+        with pytest.raises(ClientError):
+            make_client(srv.url, config=Config(signature_version=botocore.UNSIGNED)).list_indices()
+    finally:
+        srv.stop()
