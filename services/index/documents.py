@@ -7,7 +7,7 @@ from typing import Any
 
 from services.api.errors import ValidationException
 from services.engine.analysis import analyzer_for
-from services.engine.lexical import PUBLIC, STRING, STRING_LIST, FieldSpec, LexicalDocument
+from services.engine.lexical import PUBLIC, STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
 from services.index.fields import ACL_PSEUDO_ATTRIBUTES, RESERVED_ATTRIBUTES, attribute_value
 
 MAX_ACL_PRINCIPALS = 200
@@ -123,11 +123,11 @@ def lexical_document(
     return LexicalDocument(
         doc_id=doc_id,
         title=title or "",
-        title_tokens=analyzer.tokens(title) if title else [],
+        title_tokens=token_rows(analyzer.tokens(title)) if title else [],
         body=body,
-        body_tokens=analyzer.tokens(body),
+        body_tokens=token_rows(analyzer.tokens(body)),
         meta=meta,
-        meta_tokens=analyzer.tokens(meta) if meta else [],
+        meta_tokens=token_rows(analyzer.tokens(meta)) if meta else [],
         acl_allow=allow,
         acl_deny=deny,
         attributes={k: v for k, v in values.items() if k in fields},

@@ -17,7 +17,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 from connectors.extraction import ExtractionError, extract
+from services.engine.lexical import LexicalDocument
 from services.index.documents import lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
@@ -28,12 +33,45 @@ _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
 
 
 @dataclass(slots=True)
-class _Outcome:
-    change: PendingChange
+class _Prepared:
+    """A put after extraction and analysis (or the reason it failed)."""
+
     title: str | None = None
     body: str = ""
     attributes: dict[str, Any] | None = None
+    lexical: LexicalDocument | None = None
     failure: str | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    change: PendingChange
+    prepared: _Prepared
+
+
+def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str, dict[str, Any]],
+            max_text_bytes: int) -> _Prepared:
+    """Extract and analyse one document (CPU-bound; runs in the analysis worker processes)."""
+    try:
+        extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
+    except ExtractionError as error:
+        return _Prepared(failure=str(error))
+    text_bytes = len(extracted.text.encode("utf-8"))
+    if text_bytes > max_text_bytes:
+        return _Prepared(failure=f"Extracted text is {text_bytes} bytes; the limit is {max_text_bytes} bytes")
+    attributes = dict(payload.get("attributes", {}))
+    attributes.setdefault("_file_type", extracted.file_type)
+    title = payload.get("title") or extracted.title
+    lexical = lexical_document(doc_id, title, extracted.text, attributes, payload.get("acl", []), fields)
+    return _Prepared(title, extracted.text, attributes, lexical)
+
+
+def settings_workers(configured: int | None) -> int:
+    """Analysis worker processes: the setting, or one per core when there is more than one."""
+    if configured is not None:
+        return configured
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
 
 
 class Indexer:
@@ -45,8 +83,13 @@ class Indexer:
         self.settings = service.settings
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._workers = settings_workers(self.settings.analysis_workers)
+        self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
+        if self._workers > 0:
+            # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
         self._thread.start()
 
@@ -55,6 +98,8 @@ class Indexer:
         self.service.changed.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def _run(self) -> None:
         for row in self.store.index_rows():
@@ -93,39 +138,26 @@ class Indexer:
             self._forget(changes)
             return
         fields = {f["Name"]: f for f in json.loads(row["fields"])}
+        puts = [c for c in changes if c.op == "put"]
+        jobs = ([c.doc_id for c in puts], [c.blob or b"" for c in puts], [c.payload for c in puts],
+                [fields] * len(puts), [self.settings.max_text_bytes] * len(puts))
+        if self._pool is not None and len(puts) > 1:
+            prepared = iter(self._pool.map(prepare, *jobs, chunksize=max(1, len(puts) // (4 * self._workers))))
+        else:
+            prepared = iter(map(prepare, *jobs))
         lex = self.service.lexical(index_id)
         outcomes: list[_Outcome] = []
         for change in changes:
             if change.op == "delete":
                 lex.delete([change.doc_id])
-                outcomes.append(_Outcome(change))
+                outcomes.append(_Outcome(change, _Prepared()))
                 continue
-            outcome = self._prepare(change)
-            if outcome.failure is None:
-                assert outcome.attributes is not None
-                lex.upsert(
-                    [lexical_document(change.doc_id, outcome.title, outcome.body, outcome.attributes,
-                                      change.payload.get("acl", []), fields)]
-                )
-            outcomes.append(outcome)
+            done = next(prepared)
+            if done.lexical is not None:
+                lex.upsert([done.lexical])
+            outcomes.append(_Outcome(change, done))
         lex.commit()
         self._record(index_id, outcomes)
-
-    def _prepare(self, change: PendingChange) -> _Outcome:
-        payload = change.payload
-        try:
-            extracted = extract(change.blob or b"", payload.get("content_type"),
-                                max_text_chars=self.settings.max_text_bytes)
-        except ExtractionError as error:
-            return _Outcome(change, failure=str(error))
-        text_bytes = len(extracted.text.encode("utf-8"))
-        if text_bytes > self.settings.max_text_bytes:
-            return _Outcome(change, failure=f"Extracted text is {text_bytes} bytes; the limit is "
-                                            f"{self.settings.max_text_bytes} bytes")
-        attributes = dict(payload.get("attributes", {}))
-        attributes.setdefault("_file_type", extracted.file_type)
-        title = payload.get("title") or extracted.title
-        return _Outcome(change, title=title, body=extracted.text, attributes=attributes)
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()
@@ -139,18 +171,19 @@ class Indexer:
                     "SELECT status FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id)
                 ).fetchone()
                 was_indexed = prev is not None and prev["status"] in _INDEXED_STATES
-                if o.failure is not None:
+                done = o.prepared
+                if done.failure is not None:
                     if was_indexed:  # the previous version stays searchable
                         conn.execute(
                             "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = 'InvalidRequest',"
                             " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
-                            (o.failure[:2048], now, index_id, doc_id),
+                            (done.failure[:2048], now, index_id, doc_id),
                         )
                     else:
                         conn.execute(
                             "INSERT OR REPLACE INTO documents (index_id, doc_id, status, failure_code,"
                             " failure_reason, updated_at) VALUES (?, ?, 'FAILED', 'InvalidRequest', ?, ?)",
-                            (index_id, doc_id, o.failure[:2048], now),
+                            (index_id, doc_id, done.failure[:2048], now),
                         )
                     continue
                 conn.execute(
@@ -158,10 +191,10 @@ class Indexer:
                     " text_bytes, failure_code, failure_reason, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
                     (
-                        index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", o.title, o.body,
-                        json.dumps(o.attributes, ensure_ascii=False),
+                        index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", done.title, done.body,
+                        json.dumps(done.attributes, ensure_ascii=False),
                         json.dumps(o.change.payload.get("acl", []), ensure_ascii=False),
-                        len(o.body.encode("utf-8")), now,
+                        len(done.body.encode("utf-8")), now,
                     ),
                 )
             conn.executemany("DELETE FROM pending WHERE seq = ?", [(o.change.seq,) for o in outcomes])

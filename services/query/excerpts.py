@@ -1,8 +1,8 @@
 """Excerpts cut around the best passage, and highlights that land exactly on the matched words.
 
 Offsets are code points into the returned text (Kendra's unit; identical to UTF-16 for BMP text).
-Only a few candidate windows are analysed: windows are first ranked by a cheap substring count
-of the query's normalised surfaces, so long documents cost little.
+Windows are ranked by a cheap substring count of the query's normalised surfaces and only the
+best one is analysed, so long documents cost little.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from services.engine.analysis import Analyzer, normalize
 MAX_TEXT = 2048  # TextWithHighlights.Text limit in the model
 _SENTENCE_END = re.compile(r"(?<=[。．！？!?\n])|(?<=[.;:] )")
 _SPACE = re.compile(r"\s+")
-_CANDIDATES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,26 +59,20 @@ def _windows(text: str, size: int) -> list[tuple[int, int]]:
 
 
 def excerpt(text: str, analyzer: Analyzer, terms: frozenset[str], hints: list[str], size: int) -> Highlighted:
-    """The best window of ``text`` for the query, whitespace-collapsed, with highlights."""
+    """The best window of ``text`` for the query, whitespace-collapsed, with highlights.
+
+    Windows are ranked by how many distinct query surfaces they contain, then how often; only the
+    winner is analysed (analysis is the expensive step).
+    """
     if not text:
         return Highlighted("", [], frozenset())
     windows = _windows(text, size)
+    best = 0
     if hints and len(windows) > 1:
-        scored = []
-        for i, (s, e) in enumerate(windows):
+        scores = []
+        for s, e in windows:
             window = normalize(text[s:e])
-            distinct = sum(1 for h in hints if h in window)
-            total = sum(window.count(h) for h in hints)
-            scored.append((distinct, total, -i))
-        order = sorted(range(len(windows)), key=lambda i: scored[i], reverse=True)
-        candidates = [windows[i] for i in order[:_CANDIDATES] if scored[i][0] > 0] or windows[:1]
-    else:
-        candidates = windows[:1]
-    best: Highlighted | None = None
-    for s, e in candidates:
-        shown = _SPACE.sub(" ", text[s:e]).strip()[:MAX_TEXT]
-        result = highlight(shown, analyzer, terms)
-        if best is None or (len(result.matched), len(result.spans)) > (len(best.matched), len(best.spans)):
-            best = result
-    assert best is not None
-    return best
+            scores.append((sum(1 for h in hints if h in window), sum(window.count(h) for h in hints)))
+        best = max(range(len(windows)), key=lambda i: (scores[i], -i))
+    s, e = windows[best]
+    return highlight(_SPACE.sub(" ", text[s:e]).strip()[:MAX_TEXT], analyzer, terms)

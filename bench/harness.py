@@ -1,0 +1,403 @@
+"""Shared plumbing of the benchmarks: start/stop a Kensaku server, a boto3 ``kendra`` client, index
+lifecycle (create, wait ACTIVE, put documents, wait INDEXED) and small statistics helpers.
+
+Only the public Kendra API is used (an unmodified boto3 client), so the same code runs against a server
+started here (``python -m services.cli serve``) or any endpoint given with ``--endpoint``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROLE_ARN = "arn:aws:iam::000000000000:role/kendra"
+DONE_STATUSES = {"INDEXED", "UPDATED"}
+FAILED_STATUSES = {"FAILED", "UPDATE_FAILED"}
+RETRYABLE_CODES = {"ThrottlingException", "ServiceQuotaExceededException"}
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed (usually: the server answered something unexpected)."""
+
+
+# ------------------------------------------------------------------------------------------- client
+
+
+def make_client(endpoint: str, pool: int = 16, read_timeout: float = 300.0):
+    """A plain boto3 Kendra client. botocore's own retries are off: errors must be seen, not hidden
+    (``call`` below retries throttling only, and counts it)."""
+    return boto3.client(
+        "kendra",
+        endpoint_url=endpoint,
+        region_name="ap-northeast-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(
+            retries={"total_max_attempts": 1},
+            max_pool_connections=pool,
+            connect_timeout=10,
+            read_timeout=read_timeout,
+        ),
+    )
+
+
+class Counters:
+    """Thread-safe counters (throttling retries, errors) collected while a benchmark runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values: dict[str, int] = {}
+        self.examples: dict[str, str] = {}
+
+    def add(self, key: str, n: int = 1, example: str | None = None) -> None:
+        with self._lock:
+            self.values[key] = self.values.get(key, 0) + n
+            if example and key not in self.examples:
+                self.examples[key] = example[:500]
+
+
+COUNTERS = Counters()
+
+
+def call(fn: Callable[..., Any], /, retries: int = 8, **kwargs: Any) -> Any:
+    """``fn(**kwargs)``, retrying only Kendra's throttling errors (with backoff); other errors raise."""
+    delay = 0.1
+    for attempt in range(retries + 1):
+        try:
+            return fn(**kwargs)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in RETRYABLE_CODES and attempt < retries:
+                COUNTERS.add(f"retried {code}", example=str(e))
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def error_text(e: BaseException) -> str:
+    if isinstance(e, ClientError):
+        err = e.response.get("Error", {})
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"{err.get('Code')} (HTTP {status}): {err.get('Message')}"
+    return f"{type(e).__name__}: {e}"
+
+
+# ------------------------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """``<python> -m services.cli serve --host 127.0.0.1 --port <free> --data-dir <tempdir>``.
+
+    Used as a context manager; waits until ``list_indices()`` answers, stops the server on exit.
+    """
+
+    def __init__(self, ready_timeout: float = 180.0, keep_data: bool = False, extra_args: Sequence[str] = ()):
+        self.ready_timeout = ready_timeout
+        self.keep_data = keep_data
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen | None = None
+        self.tmp = Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
+        self.data_dir = self.tmp / "data"
+        self.log_path = self.tmp / "server.log"
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._log = None
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def __enter__(self) -> LocalServer:
+        cmd = [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--data-dir", str(self.data_dir), *self.extra_args]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = self.log_path.open("wb")
+        print(f"# starting server: {' '.join(cmd)} (log: {self.log_path})", file=sys.stderr)
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        client = make_client(self.endpoint, read_timeout=10)
+        t0 = time.monotonic()
+        last = ""
+        while time.monotonic() - t0 < self.ready_timeout:
+            if self.proc.poll() is not None:
+                raise BenchError(f"server exited with code {self.proc.returncode} before it was ready\n"
+                                 f"--- server log (tail) ---\n{self.log_tail()}")
+            try:
+                client.list_indices()
+                print(f"# server ready after {time.monotonic() - t0:.1f} s at {self.endpoint}"
+                      f" (pid {self.proc.pid})", file=sys.stderr)
+                return
+            except Exception as e:  # not listening yet, or not answering yet
+                last = error_text(e)
+                time.sleep(0.25)
+        raise BenchError(f"server not ready after {self.ready_timeout:.0f} s (last error: {last})\n"
+                         f"--- server log (tail) ---\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-n:])
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print("# server did not stop within 30 s of SIGTERM; killing it", file=sys.stderr)
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.returncode = self.proc.returncode
+        if self._log:
+            self._log.close()
+        if not self.keep_data:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print(f"# server data and log kept in {self.tmp}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------- process stats
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                text = Path(f"/proc/{pid}/task/{tid}/children").read_text()
+            except OSError:
+                continue
+            out.extend(int(c) for c in text.split())
+    except OSError:
+        pass
+    return out
+
+
+def process_tree(pid: int) -> list[int]:
+    seen, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(_children(p))
+    return seen
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# ------------------------------------------------------------------------------------------- index lifecycle
+
+
+def wait_index_active(client, index_id: str, timeout: float = 300.0) -> dict:
+    t0 = time.monotonic()
+    while True:
+        desc = call(client.describe_index, Id=index_id)
+        status = desc.get("Status")
+        if status == "ACTIVE":
+            return desc
+        if status in ("FAILED", "SYSTEM_UPDATING_FAILED") or desc.get("ErrorMessage"):
+            raise BenchError(f"index {index_id} status {status}: {desc.get('ErrorMessage')}")
+        if time.monotonic() - t0 > timeout:
+            raise BenchError(f"index {index_id} not ACTIVE after {timeout:.0f} s (status {status})")
+        time.sleep(0.1)
+
+
+def create_index(client, name: str, timeout: float = 300.0) -> str:
+    resp = call(client.create_index, Name=name, RoleArn=ROLE_ARN)
+    index_id = resp["Id"]
+    wait_index_active(client, index_id, timeout)
+    return index_id
+
+
+def chunks(items: Iterable[Any], n: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def put_documents(client, index_id: str, batches: Iterable[list[dict]], workers: int = 4,
+                  on_batch: Callable[[int], None] | None = None) -> dict:
+    """``batch_put_document`` for every batch (10 documents each), ``workers`` calls in flight.
+
+    Batches are consumed lazily (at most ``2 * workers`` pending), so a generator of documents is never
+    materialised. Returns {"documents", "calls", "seconds", "failed": [FailedDocuments...], "errors": [...]}.
+    """
+    failed: list[dict] = []
+    errors: list[str] = []
+    n_docs = 0
+    n_calls = 0
+    lock = threading.Lock()
+
+    def put(batch: list[dict]) -> int:
+        resp = call(client.batch_put_document, IndexId=index_id, Documents=batch)
+        fd = resp.get("FailedDocuments") or []
+        if fd:
+            with lock:
+                failed.extend(fd)
+        return len(batch)
+
+    t0 = time.perf_counter()
+    with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: set[cf.Future] = set()
+
+        def drain(block_until: int) -> None:
+            nonlocal n_docs, n_calls, pending
+            while len(pending) > block_until:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for f in done:
+                    try:
+                        k = f.result()
+                        n_docs += k
+                        n_calls += 1
+                        if on_batch:
+                            on_batch(k)
+                    except Exception as e:  # noqa: BLE001 - reported, not hidden
+                        errors.append(error_text(e))
+
+        for batch in batches:
+            pending.add(pool.submit(put, batch))
+            drain(2 * workers)
+        drain(0)
+    return {"documents": n_docs, "calls": n_calls, "seconds": time.perf_counter() - t0,
+            "failed": failed, "errors": errors}
+
+
+def document_statuses(client, index_id: str, doc_ids: Sequence[str], workers: int = 4) -> dict[str, dict]:
+    """DocumentId -> status entry, via batch_get_document_status in groups of 10."""
+    out: dict[str, dict] = {}
+    lock = threading.Lock()
+
+    def get(group: list[str]) -> None:
+        resp = call(client.batch_get_document_status, IndexId=index_id,
+                    DocumentInfoList=[{"DocumentId": d} for d in group])
+        with lock:
+            for st in resp.get("DocumentStatusList") or []:
+                out[st["DocumentId"]] = st
+            for err in resp.get("Errors") or []:
+                out[err.get("DocumentId", "?")] = {"DocumentId": err.get("DocumentId"), "DocumentStatus": "ERROR",
+                                                   "FailureCode": err.get("ErrorCode"),
+                                                   "FailureReason": err.get("ErrorMessage")}
+
+    with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(get, list(chunks(doc_ids, 10))))
+    return out
+
+
+def wait_documents_indexed(client, index_id: str, doc_ids: Sequence[str], timeout: float = 900.0,
+                           workers: int = 4, poll: float = 0.2) -> dict:
+    """Poll batch_get_document_status until every document is INDEXED/UPDATED (or failed).
+
+    Returns {"seconds", "done": n, "failed": {id: entry}, "pending": [ids still not done at timeout],
+    "statuses": {status: count} of the last round}.
+    """
+    t0 = time.perf_counter()
+    todo = list(doc_ids)
+    failed: dict[str, dict] = {}
+    last_counts: dict[str, int] = {}
+    while todo:
+        st = document_statuses(client, index_id, todo, workers)
+        last_counts = {}
+        nxt = []
+        for d in todo:
+            s = st.get(d, {}).get("DocumentStatus", "MISSING")
+            last_counts[s] = last_counts.get(s, 0) + 1
+            if s in DONE_STATUSES:
+                continue
+            if s in FAILED_STATUSES or s == "ERROR":
+                failed[d] = st.get(d, {})
+                continue
+            nxt.append(d)
+        todo = nxt
+        if todo:
+            if time.perf_counter() - t0 > timeout:
+                break
+            time.sleep(poll)
+    return {"seconds": time.perf_counter() - t0, "done": len(doc_ids) - len(todo) - len(failed),
+            "failed": failed, "pending": todo, "statuses": last_counts}
+
+
+def indexed_count(client, index_id: str) -> int | None:
+    desc = call(client.describe_index, Id=index_id)
+    stats = (desc.get("IndexStatistics") or {}).get("TextDocumentStatistics") or {}
+    return stats.get("IndexedTextDocumentsCount")
+
+
+# ------------------------------------------------------------------------------------------- statistics
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank-with-interpolation percentile (numpy's default 'linear')."""
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    if len(xs) == 1:
+        return xs[0]
+    pos = (len(xs) - 1) * p / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def fmt_rate(n: float, seconds: float) -> str:
+    return f"{n / seconds:.0f}" if seconds > 0 else "inf"
