@@ -128,7 +128,7 @@ class BigramBM25:
                 self.allowed[lang] = [d.lang == lang for d in docs]
         else:
             by_lang: dict[str, tuple[list[str], list[list[str]]]] = {}
-            for doc, toks in zip(docs, tokens):
+            for doc, toks in zip(docs, tokens, strict=True):
                 ids, tl = by_lang.setdefault(doc.lang, ([], []))
                 ids.append(doc.id)
                 tl.append(toks)

@@ -33,7 +33,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -231,7 +231,7 @@ class Corpus:
         self.year[i] = year
         tags = rng.sample(TAGS, rng.randint(1, 3))
         created = datetime(YEARS[year], rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
-                           rng.randint(0, 59), tzinfo=timezone.utc)
+                           rng.randint(0, 59), tzinfo=UTC)
         title, text = self._ja_text(rng) if lang == "ja" else self._en_text(rng)
         blob = text.encode("utf-8")
         self.bytes_total += len(blob)

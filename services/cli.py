@@ -15,7 +15,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from services.app import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)) if v is not None}
+    given = (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+    overrides = {k: v for k, v in given if v is not None}
     settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)

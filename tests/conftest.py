@@ -90,7 +90,6 @@ def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any
         config=kwargs.pop("config", Config(retries={"mode": "standard", "max_attempts": 3})), **kwargs,
     )
     if check_responses:
-        model = client.meta.service_model
 
         def check(http_response: Any, model: Any = None, **_: Any) -> None:
             if http_response.status_code == 200 and model is not None and model.output_shape is not None:

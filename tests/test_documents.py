@@ -8,8 +8,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JA, SHARED, Server, ids_of, make_client, put_and_wait, text_doc, wait_active, \
-    wait_indexed, ROLE
+from tests.conftest import (
+    JA,
+    ROLE,
+    SHARED,
+    Server,
+    ids_of,
+    make_client,
+    put_and_wait,
+    text_doc,
+    wait_active,
+    wait_indexed,
+)
 
 OFFICE = SHARED / "data/corpora/office"
 
@@ -133,5 +143,28 @@ def test_documents_queued_before_a_crash_are_indexed_after_restart(tmp_path: Pat
         statuses = wait_indexed(client, index_id, [d["Id"] for d in docs])
         assert {s["DocumentStatus"] for s in statuses} == {"INDEXED"}
         assert client.query(IndexId=index_id, QueryText="queued", PageSize=100)["TotalNumberOfResults"] == 10
+    finally:
+        srv2.stop()
+
+
+def test_index_built_by_another_analyzer_version_is_rebuilt_on_start(tmp_path: Path) -> None:
+    import sqlite3
+
+    srv = Server(tmp_path).start()
+    client = make_client(srv.url)
+    index_id = client.create_index(Name="analyzer", RoleArn=ROLE)["Id"]
+    wait_active(client, index_id)
+    put_and_wait(client, index_id, [text_doc("ja1", "有給休暇の申請方法", lang="ja")])
+    srv.stop()
+    with sqlite3.connect(tmp_path / "kensaku.sqlite3") as conn:
+        conn.execute("UPDATE indexes SET analyzer = 'an-older-analyzer' WHERE id = ?", (index_id,))
+    srv2 = Server(tmp_path).start()
+    try:
+        client = make_client(srv2.url)
+        wait_active(client, index_id)
+        assert ids_of(client.query(IndexId=index_id, QueryText="休暇", AttributeFilter=JA)) == ["ja1"]
+        with sqlite3.connect(tmp_path / "kensaku.sqlite3") as conn:
+            (version,) = conn.execute("SELECT analyzer FROM indexes WHERE id = ?", (index_id,)).fetchone()
+        assert version != "an-older-analyzer"
     finally:
         srv2.stop()

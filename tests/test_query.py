@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -86,12 +86,12 @@ def hr(kendra: Any, new_index: Any) -> str:
         ])
 
     put_and_wait(kendra, index_id, [
-        doc("d1", "HR", "pay", ["a", "b"], 2019, datetime(2023, 5, 1, tzinfo=timezone.utc)),
-        doc("d2", "HR", "hiring", ["a"], 2020, datetime(2024, 2, 1, tzinfo=timezone.utc)),
-        doc("d3", "HR", "pay", ["x"], 2021, datetime(2022, 1, 1, tzinfo=timezone.utc)),
-        doc("d4", "ENG", "infra", ["b"], 2022, datetime(2024, 6, 1, tzinfo=timezone.utc)),
-        doc("d5", "ENG", "web", ["a", "b", "x"], 2018, datetime(2021, 3, 1, tzinfo=timezone.utc)),
-        doc("d6", "SALES", "emea", [], 2023, datetime(2023, 12, 31, tzinfo=timezone.utc)),
+        doc("d1", "HR", "pay", ["a", "b"], 2019, datetime(2023, 5, 1, tzinfo=UTC)),
+        doc("d2", "HR", "hiring", ["a"], 2020, datetime(2024, 2, 1, tzinfo=UTC)),
+        doc("d3", "HR", "pay", ["x"], 2021, datetime(2022, 1, 1, tzinfo=UTC)),
+        doc("d4", "ENG", "infra", ["b"], 2022, datetime(2024, 6, 1, tzinfo=UTC)),
+        doc("d5", "ENG", "web", ["a", "b", "x"], 2018, datetime(2021, 3, 1, tzinfo=UTC)),
+        doc("d6", "SALES", "emea", [], 2023, datetime(2023, 12, 31, tzinfo=UTC)),
     ])
     return index_id
 
@@ -110,7 +110,7 @@ def test_attribute_filters_select_exactly(kendra: Any, hr: str) -> None:
     assert _filtered(kendra, hr, {"GreaterThan": attr("year", {"LongValue": 2020})}) == {"d3", "d4", "d6"}
     assert _filtered(kendra, hr, {"LessThanOrEquals": attr("year", {"LongValue": 2019})}) == {"d1", "d5"}
     assert _filtered(kendra, hr, {"LessThan": attr("published", {
-        "DateValue": datetime(2024, 1, 1, tzinfo=timezone.utc)})}) == {"d1", "d3", "d5", "d6"}
+        "DateValue": datetime(2024, 1, 1, tzinfo=UTC)})}) == {"d1", "d3", "d5", "d6"}
     assert _filtered(kendra, hr, {"AndAllFilters": [
         {"EqualsTo": attr("dept", S("HR"))}, {"NotFilter": {"ContainsAny": attr("tags", {"StringListValue": ["x"]})}},
     ]}) == {"d1", "d2"}

@@ -31,8 +31,8 @@ def verify_sigv4(
         raise UnrecognizedClientException("The request is not signed (AWS Signature Version 4 required)")
     fields: dict[str, str] = {}
     for part in auth[len("AWS4-HMAC-SHA256 ") :].split(","):
-        key, _, value = part.strip().partition("=")
-        fields[key] = value
+        name, _, value = part.strip().partition("=")
+        fields[name] = value
     try:
         access_key, date, region, service, terminal = fields["Credential"].split("/")
         signed_headers = fields["SignedHeaders"].split(";")

@@ -36,23 +36,60 @@ class KendraError(Exception):
         return {"__type": self.type_name, "message": self.message, "Message": self.message}
 
 
-def _error(name: str, status: int = 400) -> type[KendraError]:
-    return type(name, (KendraError,), {"type_name": name, "status": status, "__module__": __name__})
+class ValidationException(KendraError):
+    type_name = "ValidationException"
 
 
-ValidationException = _error("ValidationException")
-InvalidRequestException = _error("InvalidRequestException")
-ResourceNotFoundException = _error("ResourceNotFoundException")
-ResourceAlreadyExistException = _error("ResourceAlreadyExistException")
-ResourceInUseException = _error("ResourceInUseException")
-ConflictException = _error("ConflictException")
-ServiceQuotaExceededException = _error("ServiceQuotaExceededException")
-AccessDeniedException = _error("AccessDeniedException")
-UnknownOperationException = _error("UnknownOperationException")
-SerializationException = _error("SerializationException")
-UnrecognizedClientException = _error("UnrecognizedClientException", 403)
-InvalidSignatureException = _error("InvalidSignatureException", 403)
-InternalServerException = _error("InternalServerException", 500)
+class InvalidRequestException(KendraError):
+    type_name = "InvalidRequestException"
+
+
+class ResourceNotFoundException(KendraError):
+    type_name = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistException(KendraError):
+    type_name = "ResourceAlreadyExistException"
+
+
+class ResourceInUseException(KendraError):
+    type_name = "ResourceInUseException"
+
+
+class ConflictException(KendraError):
+    type_name = "ConflictException"
+
+
+class ServiceQuotaExceededException(KendraError):
+    type_name = "ServiceQuotaExceededException"
+
+
+class AccessDeniedException(KendraError):
+    type_name = "AccessDeniedException"
+
+
+class UnknownOperationException(KendraError):
+    type_name = "UnknownOperationException"
+
+
+class SerializationException(KendraError):
+    type_name = "SerializationException"
+
+
+class UnrecognizedClientException(KendraError):
+    type_name = "UnrecognizedClientException"
+    status = 403
+
+
+class InvalidSignatureException(KendraError):
+    type_name = "InvalidSignatureException"
+    status = 403
+
+
+class InternalServerException(KendraError):
+    type_name = "InternalServerException"
+    status = 500
+
 
 ALL_ERRORS: tuple[type[KendraError], ...] = (
     ValidationException,

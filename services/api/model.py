@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import regex
@@ -55,7 +55,9 @@ def parse_input(operation: str, params: Any) -> dict[str, Any]:
 
 
 def _fail(path: str, problem: str) -> ValidationException:
-    return ValidationException(f"1 validation error detected: Value at '{path}' failed to satisfy constraint: {problem}")
+    return ValidationException(
+        f"1 validation error detected: Value at '{path}' failed to satisfy constraint: {problem}"
+    )
 
 
 def _check_length(shape: Shape, size: int, path: str, unit: str) -> None:
@@ -75,7 +77,7 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:  # noqa: C901 - one br
         for name in shape.required_members:
             if value.get(name) is None:
                 raise _fail(f"{path}.{name}", "Member must not be null")
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
+        for name, member in shape.members.items():
             if name in value and value[name] is not None:
                 out[name] = _convert(member, value[name], f"{path}.{name}")
         return out
@@ -83,20 +85,20 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:  # noqa: C901 - one br
         if not isinstance(value, list):
             raise _fail(path, "Member must be a list")
         _check_length(shape, len(value), path, "")
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         return [_convert(member, item, f"{path}.{i + 1}.member") for i, item in enumerate(value)]
     if kind == "map":
         if not isinstance(value, dict):
             raise _fail(path, "Member must be a map")
         _check_length(shape, len(value), path, "")
-        key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+        key_shape, value_shape = shape.key, shape.value
         return {
             _convert(key_shape, k, f"{path}.key"): _convert(value_shape, v, f"{path}.{k}") for k, v in value.items()
         }
     if kind == "string":
         if not isinstance(value, str):
             raise _fail(path, "Member must be a string")
-        enum = shape.enum  # type: ignore[attr-defined]
+        enum = shape.enum
         if enum and value not in enum:
             raise _fail(path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         _check_length(shape, len(value), path, "")
@@ -154,7 +156,7 @@ def _timestamp(value: Any, path: str) -> float:
         except ValueError:
             raise _fail(path, "Member must be a timestamp (epoch seconds or ISO-8601)") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     raise _fail(path, "Member must be a timestamp")
 

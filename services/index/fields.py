@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.api.errors import ValidationException
@@ -113,5 +113,5 @@ def attribute_value(kind: str, value: dict[str, Any], what: str) -> Any:
 
 def wire_value(kind: str, value: Any) -> dict[str, Any]:
     if kind == DATE:
-        return {"DateValue": datetime.fromtimestamp(value, tz=timezone.utc)}
+        return {"DateValue": datetime.fromtimestamp(value, tz=UTC)}
     return {VALUE_MEMBER[kind]: value}

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import os
 import shutil
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-
 from connectors.extraction import ExtractionError, extract
+from services.engine import analysis
 from services.engine.lexical import LexicalDocument
 from services.index.documents import lexical_document
 from services.index.service import IndexService
@@ -105,6 +105,10 @@ class Indexer:
         for row in self.store.index_rows():
             if row["status"] == "DELETING":
                 self.service.finish_delete(row["id"])
+            elif row["analyzer"] != analysis.ANALYZER_VERSION:
+                # Tokens from another analyzer version would not meet today's query terms: rebuild.
+                with self.store.write() as conn:
+                    conn.execute("UPDATE indexes SET status = 'UPDATING' WHERE id = ?", (row["id"],))
         while not self._stop.is_set():
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
@@ -226,8 +230,8 @@ class Indexer:
         with self.store.write() as conn:
             # Only finish if no further UpdateIndex changed the fields meanwhile (else build again).
             done = conn.execute(
-                "UPDATE indexes SET schema_gen = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
-                (generation, index_id, fields_json),
+                "UPDATE indexes SET schema_gen = ?, analyzer = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
+                (generation, analysis.ANALYZER_VERSION, index_id, fields_json),
             ).rowcount
             if not done:
                 conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))

@@ -8,7 +8,7 @@ import shutil
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.api.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from services.engine import analysis
 from services.engine.lexical import LexicalIndex
 from services.index.documents import DocumentRejected, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
@@ -33,7 +34,7 @@ _CONFIG_MEMBERS = (
 
 
 def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class IndexService:
@@ -131,9 +132,10 @@ class IndexService:
         now = time.time()
         with self.store.write() as conn:
             conn.execute(
-                "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, config,"
-                " fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?)",
-                (index_id, p["Name"], now, now, token, json.dumps(config), json.dumps(fields)),
+                "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, analyzer,"
+                " config, fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?, ?)",
+                (index_id, p["Name"], now, now, token, analysis.ANALYZER_VERSION, json.dumps(config),
+                 json.dumps(fields)),
             )
         return {"Id": index_id}
 
@@ -214,7 +216,9 @@ class IndexService:
         if row["status"] == "DELETING":
             return
         with self.store.write() as conn:
-            conn.execute("UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (time.time(), row["id"]))
+            conn.execute(
+                "UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (time.time(), row["id"])
+            )
         timer = threading.Timer(self.settings.index_deleting_seconds, self.finish_delete, args=(row["id"],))
         timer.daemon = True
         timer.start()

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS indexes (
     updated_at REAL NOT NULL,
     client_token TEXT UNIQUE,
     schema_gen INTEGER NOT NULL DEFAULT 0,
+    analyzer TEXT NOT NULL DEFAULT '',
     config TEXT NOT NULL,
     fields TEXT NOT NULL
 );

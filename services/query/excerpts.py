@@ -24,14 +24,35 @@ class Highlighted:
     matched: frozenset[str]  # query terms found in ``text``
 
 
-def highlight(text: str, analyzer: Analyzer, terms: frozenset[str]) -> Highlighted:
-    """Spans of ``text`` whose terms are query terms; a matched compound wins over its parts."""
-    spans: list[tuple[int, int]] = []
-    matched: set[str] = set()
-    for tok in analyzer.tokens(text):
-        if tok.term in terms:
-            matched.add(tok.term)
-            spans.append((tok.start, tok.end))
+def highlight(texts: list[str], analyzer: Analyzer, terms: frozenset[str]) -> list[Highlighted]:
+    """Spans of each text whose terms are query terms; a matched compound wins over its parts.
+
+    The texts are analysed in one call (joined by newlines, which no token spans): per-call
+    overhead is a large part of analysing short texts such as a title and an excerpt.
+    """
+    joined = "\n".join(texts)
+    bounds = []
+    start = 0
+    for text in texts:
+        bounds.append((start, start + len(text)))
+        start += len(text) + 1
+    found: list[list[tuple[int, int]]] = [[] for _ in texts]
+    matched: list[set[str]] = [set() for _ in texts]
+    which = 0
+    for tok in analyzer.tokens(joined):
+        if tok.term not in terms:
+            continue
+        while tok.start >= bounds[which][1] + 1:
+            which += 1
+        offset = bounds[which][0]
+        matched[which].add(tok.term)
+        found[which].append((tok.start - offset, tok.end - offset))
+    return [
+        Highlighted(text, _merge(spans), frozenset(m)) for text, spans, m in zip(texts, found, matched, strict=True)
+    ]
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     spans.sort(key=lambda s: (s[0], -s[1]))
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -39,7 +60,7 @@ def highlight(text: str, analyzer: Analyzer, terms: frozenset[str]) -> Highlight
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
-    return Highlighted(text, merged, frozenset(matched))
+    return merged
 
 
 def _windows(text: str, size: int) -> list[tuple[int, int]]:
@@ -58,14 +79,14 @@ def _windows(text: str, size: int) -> list[tuple[int, int]]:
     return windows
 
 
-def excerpt(text: str, analyzer: Analyzer, terms: frozenset[str], hints: list[str], size: int) -> Highlighted:
-    """The best window of ``text`` for the query, whitespace-collapsed, with highlights.
+def excerpt(text: str, hints: list[str], size: int) -> str:
+    """The best window of ``text`` for the query, whitespace-collapsed.
 
     Windows are ranked by how many distinct query surfaces they contain, then how often; only the
-    winner is analysed (analysis is the expensive step).
+    winner is later analysed for highlights (analysis is the expensive step).
     """
     if not text:
-        return Highlighted("", [], frozenset())
+        return ""
     windows = _windows(text, size)
     best = 0
     if hints and len(windows) > 1:
@@ -75,4 +96,9 @@ def excerpt(text: str, analyzer: Analyzer, terms: frozenset[str], hints: list[st
             scores.append((sum(1 for h in hints if h in window), sum(window.count(h) for h in hints)))
         best = max(range(len(windows)), key=lambda i: (scores[i], -i))
     s, e = windows[best]
-    return highlight(_SPACE.sub(" ", text[s:e]).strip()[:MAX_TEXT], analyzer, terms)
+    return shown(text[s:e])
+
+
+def shown(text: str) -> str:
+    """Text as a result shows it: whitespace collapsed, within the model's length limit."""
+    return _SPACE.sub(" ", text).strip()[:MAX_TEXT]

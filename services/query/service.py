@@ -14,10 +14,9 @@ from services.engine.analysis import analyzer_for, normalize
 from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field, sort_field
 from services.index.fields import wire_value
 from services.index.service import IndexService
-from services.query.excerpts import excerpt, highlight
+from services.query.excerpts import excerpt, highlight, shown
 from services.query.filters import (
     LANGUAGE_KEY,
-    Principals,
     acl_query,
     all_of,
     any_of,
@@ -114,7 +113,7 @@ class QueryService:
         else:
             result = searcher.search(query, limit=max(window_end, 1), count=True)
             hits = [_Hit(score, address) for score, address in result.hits]
-            total = result.count
+            total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
         response["TotalNumberOfResults"] = total
         page = hits[window_start:window_end] if window_start < window_end else []
         top_score = hits[0].score if hits else 0.0
@@ -141,7 +140,7 @@ class QueryService:
                 scoring.append(Query.boost_query(Query.term_query(schema, "title", term), title_boost))
                 scoring.append(Query.term_query(schema, "body", term))
                 scoring.append(Query.term_query(schema, "meta", term))
-            for a, b in zip(terms, terms[1:]):
+            for a, b in zip(terms, terms[1:], strict=False):
                 pair = Query.phrase_query(schema, "body", [a, b], slop=PAIR_SLOP)
                 scoring.append(Query.boost_query(pair, PAIR_WEIGHT))
             lang_filter = no_score(Query.term_query(schema, attr_field(LANGUAGE_KEY), lang))
@@ -195,7 +194,7 @@ class QueryService:
             candidates = [i for i in order if key(i)[:-1] <= last]
             exact = {i: self._exact_key(searcher, hits[i], keys, fields) for i in candidates}
             order = sorted(candidates, key=lambda i: (exact[i], -hits[i].score))
-        return [hits[i] for i in order[:window_end]], result.count
+        return [hits[i] for i in order[:window_end]], result.count  # type: ignore[attr-defined]
 
     def _exact_key(self, searcher: tantivy.Searcher, hit: _Hit, keys: list[tuple[str, bool]],
                    fields: dict[str, dict[str, Any]]) -> tuple[Any, ...]:
@@ -264,7 +263,7 @@ class QueryService:
                fields: dict[str, dict[str, Any]], terms_by_lang: dict[str, list[str]], text: str,
                requested: list[str] | None, query_id: str, top_score: float, offset: int) -> list[dict[str, Any]]:
         for hit in page:
-            hit.doc_id = searcher.doc(hit.address).get_first("id")
+            hit.doc_id = str(searcher.doc(hit.address).get_first("id"))
         stored = self.indexes.store.documents(index_id, [h.doc_id for h in page])
         per_lang: dict[str, tuple[frozenset[str], list[str]]] = {}
 
@@ -285,8 +284,9 @@ class QueryService:
             analyzer = analyzer_for(lang)
             term_set, hints = query_view(lang) if text else (frozenset(), [])
             size = EXCERPT_CHARS.get(lang, DEFAULT_EXCERPT_CHARS)
-            body = excerpt(doc.body, analyzer, term_set, hints, size)
-            title = highlight(doc.title[:2048], analyzer, term_set) if doc.title else None
+            title, body = highlight(
+                [shown(doc.title or ""), excerpt(doc.body, hints, size)], analyzer, term_set
+            )
             item: dict[str, Any] = {
                 "Id": f"{query_id}-{uuid.uuid4()}"[:73],
                 "Type": "DOCUMENT",
@@ -296,10 +296,10 @@ class QueryService:
                 "DocumentAttributes": self._attributes(doc.attributes, fields, requested),
                 "ScoreAttributes": {"ScoreConfidence": _confidence(
                     hit.score, top_score, rank, len(term_set),
-                    len(body.matched | (title.matched if title else frozenset())), bool(text))},
+                    len(body.matched | title.matched), bool(text))},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
-            if title is not None and title.text:
+            if title.text:
                 item["DocumentTitle"] = _with_highlights(title.text, title.spans)
             if body.text:
                 item["DocumentExcerpt"] = _with_highlights(body.text, body.spans)
