@@ -74,6 +74,12 @@ def settings_workers(configured: int | None) -> int:
     return cores if cores > 1 else 0
 
 
+def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[str, dict[str, Any]],
+                  max_text_bytes: int) -> list[_Prepared]:
+    """``prepare`` for several documents: one round trip to a worker, the fields sent once."""
+    return [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
+
+
 class Indexer:
     """One background thread per process; the only writer of every lexical index."""
 
@@ -142,13 +148,16 @@ class Indexer:
             self._forget(changes)
             return
         fields = {f["Name"]: f for f in json.loads(row["fields"])}
-        puts = [c for c in changes if c.op == "put"]
-        jobs = ([c.doc_id for c in puts], [c.blob or b"" for c in puts], [c.payload for c in puts],
-                [fields] * len(puts), [self.settings.max_text_bytes] * len(puts))
-        if self._pool is not None and len(puts) > 1:
-            prepared = iter(self._pool.map(prepare, *jobs, chunksize=max(1, len(puts) // (4 * self._workers))))
+        puts = [(c.doc_id, c.blob or b"", c.payload) for c in changes if c.op == "put"]
+        # Chunks small enough to keep every worker busy while this thread writes finished ones.
+        size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
+        chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
+        limit = self.settings.max_text_bytes
+        if self._pool is not None and len(chunks) > 1:
+            results = self._pool.map(prepare_chunk, chunks, [fields] * len(chunks), [limit] * len(chunks))
         else:
-            prepared = iter(map(prepare, *jobs))
+            results = map(prepare_chunk, chunks, [fields] * len(chunks), [limit] * len(chunks))
+        prepared = (done for chunk in results for done in chunk)
         lex = self.service.lexical(index_id)
         outcomes: list[_Outcome] = []
         for change in changes:
