@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     # Indexing: how long the indexer gathers documents before one commit makes them searchable.
     commit_interval_seconds: float = Field(0.25, ge=0)
-    indexer_batch_size: int = Field(512, gt=0)
+    # Documents (and at most this many blob bytes) per indexer batch, i.e. per commit.
+    indexer_batch_size: int = Field(2048, gt=0)
+    indexer_batch_bytes: int = Field(64 * 1024 * 1024, gt=0)
     # Processes that extract and analyse documents (None: one per core; 0: in the indexer thread).
     analysis_workers: int | None = Field(None, ge=0)
     writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)

@@ -168,3 +168,14 @@ def test_index_built_by_another_analyzer_version_is_rebuilt_on_start(tmp_path: P
         assert version != "an-older-analyzer"
     finally:
         srv2.stop()
+
+
+def test_pending_batches_respect_the_byte_budget(tmp_path: Path) -> None:
+    from services.index.store import Store
+
+    store = Store(tmp_path / "k.sqlite3")
+    store.enqueue([("i", f"d{n}", "put", {}, b"x" * 100) for n in range(10)] + [("i", "del", "delete", None, None)])
+    assert [c.doc_id for c in store.next_pending(100, 250)] == ["d0", "d1", "d2"]
+    assert [c.doc_id for c in store.next_pending(100, 1)] == ["d0"]
+    assert len(store.next_pending(5, 10**9)) == 5
+    assert len(store.next_pending(100, 10**9)) == 11

@@ -239,3 +239,17 @@ def test_title_matches_rank_above_body_matches(kendra: Any, new_index: Any) -> N
     assert ids_of(r)[0] == "title"
     title = r["ResultItems"][0]["DocumentTitle"]
     assert [title["Text"][h["BeginOffset"]:h["EndOffset"]] for h in title["Highlights"]] == ["Expense", "report"]
+
+
+def test_declaring_a_field_on_a_filled_index_keeps_every_document_searchable(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    put_and_wait(kendra, index_id, [text_doc(f"r{i}", f"rebuild topic {i}") for i in range(30)])
+    kendra.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
+        {"Name": "owner", "Type": "STRING_VALUE", "Search": {"Facetable": True}}])
+    wait_active(kendra, index_id)
+    assert kendra.query(IndexId=index_id, QueryText="rebuild", PageSize=100)["TotalNumberOfResults"] == 30
+    put_and_wait(kendra, index_id, [text_doc("owned", "rebuild topic owned", attributes=[attr("owner", S("kim"))])])
+    r = kendra.query(IndexId=index_id, QueryText="rebuild", AttributeFilter={"EqualsTo": attr("owner", S("kim"))},
+                     Facets=[{"DocumentAttributeKey": "owner"}])
+    assert ids_of(r) == ["owned"]
+    assert r["FacetResults"][0]["DocumentAttributeValueCountPairs"][0]["Count"] == 1

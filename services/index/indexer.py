@@ -132,7 +132,7 @@ class Indexer:
 
     def drain_once(self) -> bool:
         """Apply one batch of pending changes; False when there was nothing to do."""
-        changes = self.store.next_pending(self.settings.indexer_batch_size)
+        changes = self.store.next_pending(self.settings.indexer_batch_size, self.settings.indexer_batch_bytes)
         if not changes:
             return False
         by_index: dict[str, list[PendingChange]] = defaultdict(list)

@@ -185,8 +185,13 @@ class Store:
                 [(i, d, op, json.dumps(p) if p is not None else None, b) for i, d, op, p, b in changes],
             )
 
-    def next_pending(self, limit: int) -> list[PendingChange]:
-        rows = self.read().execute("SELECT * FROM pending ORDER BY seq LIMIT ?", (limit,))
+    def next_pending(self, limit: int, max_bytes: int) -> list[PendingChange]:
+        """The oldest changes: at most ``limit`` rows and about ``max_bytes`` of blobs (at least one row)."""
+        rows = self.read().execute(
+            "SELECT * FROM (SELECT *, SUM(COALESCE(LENGTH(blob), 0)) OVER (ORDER BY seq) AS running"
+            " FROM pending ORDER BY seq LIMIT ?) AS head WHERE running - COALESCE(LENGTH(blob), 0) < ? ORDER BY seq",
+            (limit, max_bytes),
+        )
         return [
             PendingChange(
                 r["seq"], r["index_id"], r["doc_id"], r["op"], json.loads(r["payload"] or "null") or {}, r["blob"]
