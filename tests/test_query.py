@@ -253,3 +253,57 @@ def test_declaring_a_field_on_a_filled_index_keeps_every_document_searchable(ken
                      Facets=[{"DocumentAttributeKey": "owner"}])
     assert ids_of(r) == ["owned"]
     assert r["FacetResults"][0]["DocumentAttributeValueCountPairs"][0]["Count"] == 1
+
+
+@pytest.mark.parametrize("sorts", [
+    [("year", "DESC"), ("dept", "ASC")],
+    [("dept", "DESC")],
+    [("year", "ASC")],
+    [("dept", "ASC"), ("year", "DESC")],
+], ids=lambda s: ",".join(f"{k} {o}" for k, o in s))
+def test_sorted_pages_follow_the_keys_across_ties_and_missing_values(kendra: Any, new_index: Any,
+                                                                     sorts: list[tuple[str, str]]) -> None:
+    import random
+
+    index_id = new_index()
+    kendra.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
+        {"Name": "dept", "Type": "STRING_VALUE", "Search": {"Sortable": True}},
+        {"Name": "year", "Type": "LONG_VALUE", "Search": {"Sortable": True}}])
+    wait_active(kendra, index_id)
+    rng = random.Random(7)
+    values: dict[str, tuple[str | None, int | None]] = {}
+    docs = []
+    for i in range(60):
+        dept = rng.choice(["administration-east", "administration-west", "HR", "ENG", None])
+        year = rng.choice([2000, 2001, 2002, None])
+        values[f"s{i}"] = (dept, year)
+        attrs = ([attr("dept", S(dept))] if dept else []) + ([attr("year", {"LongValue": year})] if year else [])
+        docs.append(text_doc(f"s{i}", f"sortable entry {'extra ' * (i % 5)}", attributes=attrs))
+    put_and_wait(kendra, index_id, docs)
+
+    def key(doc_id: str) -> tuple[Any, ...]:
+        dept, year = values[doc_id]
+        return tuple(dept if name == "dept" else year for name, _ in sorts)
+
+    def expected_order(items: list[str]) -> list[tuple[Any, ...]]:
+        def cmp_key(doc_id: str) -> tuple[Any, ...]:
+            out: list[Any] = []
+            for (_, order), v in zip(sorts, key(doc_id), strict=True):
+                if v is None:
+                    out.append((1, 0))
+                elif isinstance(v, int):
+                    out.append((0, -v if order == "DESC" else v))
+                else:
+                    out.append((0, tuple(-b for b in v.encode()) + (1,) if order == "DESC" else v))
+            return tuple(out)
+        return [key(d) for d in sorted(items, key=cmp_key)]
+
+    configs = [{"DocumentAttributeKey": k, "SortOrder": o} for k, o in sorts]
+    seen: list[str] = []
+    for page in range(1, 10):
+        r = kendra.query(IndexId=index_id, QueryText="sortable", SortingConfigurations=configs,
+                         PageSize=7, PageNumber=page)
+        assert r["TotalNumberOfResults"] == 60
+        seen.extend(ids_of(r))
+    assert len(seen) == len(set(seen)) == 60
+    assert [key(d) for d in seen] == expected_order(list(values))

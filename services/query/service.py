@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tantivy
-from tantivy import Occur, Query
+from tantivy import FieldType, Occur, Order, Query
 
 from services.api.errors import ValidationException
 from services.engine.analysis import analyzer_for, normalize
@@ -50,6 +50,7 @@ class _Hit:
     score: float
     address: tantivy.DocAddress
     doc_id: str = ""
+    rank: int = 0  # place in tantivy's relevance order: the last tie-breaker, stable across pages
 
 
 class QueryService:
@@ -109,7 +110,7 @@ class QueryService:
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
         if sort_keys:
-            hits, total = self._sorted_hits(searcher, query, sort_keys, fields, window_end)
+            hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         else:
             result = searcher.search(query, limit=max(window_end, 1), count=True)
             hits = [_Hit(score, address) for score, address in result.hits]
@@ -168,11 +169,48 @@ class QueryService:
             keys.append((name, c["SortOrder"] == "DESC"))
         return keys
 
-    def _sorted_hits(self, searcher: tantivy.Searcher, query: Query, keys: list[tuple[str, bool]],
-                     fields: dict[str, dict[str, Any]], window_end: int) -> tuple[list[_Hit], int]:
-        """Order every match by the sort keys (missing values last), ties by relevance."""
-        result = searcher.search(query, limit=MAX_SORT_CANDIDATES, count=True)
-        hits = [_Hit(score, address) for score, address in result.hits]
+    def _candidates(self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
+                    keys: list[tuple[str, bool]], fields: dict[str, dict[str, Any]], window_end: int) -> list[_Hit]:
+        """A few matches, with their relevance scores, that surely include the first ``window_end``.
+
+        tantivy finds the primary sort value of the last document in the window; every match that
+        sorts strictly before it, and every match that ties with it, is a candidate. Documents
+        without a value sort last (Kendra's order) and are needed only when the window has room.
+        """
+        name, desc = keys[0]
+        if fields[name]["Type"] == STRING:
+            column, kind = sort_field(name), FieldType.Unsigned
+        else:
+            column, kind = attr_field(name), FieldType.Integer
+        has_value = no_score(Query.exists_query(column))
+
+        def scored(restriction: Query, limit: int) -> list[_Hit]:
+            found = searcher.search(all_of([query, restriction]), limit=limit)
+            return [_Hit(score, address, rank=n) for n, (score, address) in enumerate(found.hits)]
+
+        order = Order.Desc if desc else Order.Asc
+        top = searcher.search(all_of([query, has_value]), limit=window_end, order_by_field=column, order=order)
+        if len(top.hits) < window_end:  # every match with a value fits: take them, then the rest by relevance
+            hits = scored(has_value, window_end)
+            lacking = Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, has_value)])
+            # With further sort keys every such match competes; otherwise relevance alone orders them.
+            room = MAX_SORT_CANDIDATES if len(keys) > 1 else window_end - len(hits)
+            return hits + scored(no_score(lacking), room)
+        boundary = int(top.hits[-1][0])
+        before = Query.range_query(
+            schema, column, kind,
+            lower_bound=boundary if desc else None, upper_bound=None if desc else boundary,
+            include_lower=not desc, include_upper=desc,
+        )
+        tied = Query.range_query(schema, column, kind, boundary, boundary)
+        return scored(no_score(before), window_end) + scored(no_score(tied), MAX_SORT_CANDIDATES)
+
+    def _sorted_hits(self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
+                     keys: list[tuple[str, bool]], fields: dict[str, dict[str, Any]],
+                     window_end: int) -> tuple[list[_Hit], int]:
+        """Order the matches by the sort keys (missing values last), ties by relevance."""
+        total = searcher.search(query, limit=1, count=True).count  # type: ignore[attr-defined]
+        hits = self._candidates(searcher, schema, query, keys, fields, window_end) if total else []
         addresses = [h.address for h in hits]
         columns = []
         for name, _ in keys:
@@ -185,30 +223,29 @@ class QueryService:
                 value = column[i]
                 parts.append((1, 0) if value is None else (0, -value if desc else value))
             parts.append(-hits[i].score)
+            parts.append(hits[i].rank)
             return tuple(parts)
 
         order = sorted(range(len(hits)), key=key)
-        # String keys are compared by an 8-byte prefix; refine the candidates that tie on it.
-        if any(fields[name]["Type"] == STRING for name, _ in keys) and order:
-            last = key(order[min(window_end, len(order)) - 1])[:-1]
-            candidates = [i for i in order if key(i)[:-1] <= last]
-            exact = {i: self._exact_key(searcher, hits[i], keys, fields) for i in candidates}
-            order = sorted(candidates, key=lambda i: (exact[i], -hits[i].score))
-        return [hits[i] for i in order[:window_end]], result.count  # type: ignore[attr-defined]
+        strings = [n for n, (name, _) in enumerate(keys) if fields[name]["Type"] == STRING]
+        if strings and order:
+            # String keys were compared by an 8-byte prefix. Up to the first string key that order is
+            # exact; every hit not after the window's last hit there is re-sorted on exact values.
+            cut = strings[0] + 1
+            last = key(order[min(window_end, len(order)) - 1])[:cut]
+            candidates = [i for i in order if key(i)[:cut] <= last]
+            stored = {i: searcher.doc(hits[i].address) for i in candidates}
 
-    def _exact_key(self, searcher: tantivy.Searcher, hit: _Hit, keys: list[tuple[str, bool]],
-                   fields: dict[str, dict[str, Any]]) -> tuple[Any, ...]:
-        doc = searcher.doc(hit.address)
-        parts: list[Any] = []
-        for name, desc in keys:
-            values = doc.get_all(attr_field(name))
-            if not values:
-                parts.append((1, 0))
-            elif fields[name]["Type"] == STRING:
-                parts.append((0, _Desc(values[0]) if desc else values[0]))
-            else:
-                parts.append((0, -values[0] if desc else values[0]))
-        return tuple(parts)
+            def exact(i: int) -> tuple[Any, ...]:
+                parts = list(key(i))
+                for n in strings:
+                    name, desc = keys[n]
+                    values = stored[i].get_all(attr_field(name))
+                    parts[n] = (1, 0) if not values else (0, _Desc(values[0]) if desc else values[0])
+                return tuple(parts)
+
+            order = sorted(candidates, key=exact)
+        return [hits[i] for i in order[:window_end]], int(total)
 
     # -- facets -----------------------------------------------------------------------------------
 
