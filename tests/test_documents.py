@@ -179,3 +179,26 @@ def test_pending_batches_respect_the_byte_budget(tmp_path: Path) -> None:
     assert [c.doc_id for c in store.next_pending(100, 1)] == ["d0"]
     assert len(store.next_pending(5, 10**9)) == 5
     assert len(store.next_pending(100, 10**9)) == 11
+
+
+def test_indexing_goes_on_after_an_analysis_worker_is_killed(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    srv = Server(tmp_path).start()
+    try:
+        client = make_client(srv.url)
+        index_id = client.create_index(Name="workers", RoleArn=ROLE)["Id"]
+        wait_active(client, index_id)
+        put_and_wait(client, index_id, [text_doc(f"w{i}", f"before the crash {i}") for i in range(20)])
+        assert srv.proc is not None
+        children = [pid for task in Path(f"/proc/{srv.proc.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert workers, "expected analysis worker processes"
+        for pid in workers:
+            os.kill(int(pid), signal.SIGKILL)
+        put_and_wait(client, index_id, [text_doc(f"x{i}", f"after the crash {i}") for i in range(20)])
+        assert client.query(IndexId=index_id, QueryText="crash", PageSize=100)["TotalNumberOfResults"] == 40
+    finally:
+        srv.stop()

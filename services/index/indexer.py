@@ -17,6 +17,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class _Prepared:
     attributes: dict[str, Any] | None = None
     lexical: LexicalDocument | None = None
     failure: str | None = None
+    failure_code: str = "InvalidRequest"  # Kendra's ErrorCode: InvalidRequest | InternalError
 
 
 @dataclass(slots=True)
@@ -56,6 +58,10 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
         extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
     except ExtractionError as error:
         return _Prepared(failure=str(error))
+    except Exception as error:  # a parser bug must fail this document, not stall the queue
+        log.exception("extracting %s failed", doc_id)
+        reason = f"Internal error while extracting text: {error!r}"[:2048]
+        return _Prepared(failure=reason, failure_code="InternalError")
     text_bytes = len(extracted.text.encode("utf-8"))
     if text_bytes > max_text_bytes:
         return _Prepared(failure=f"Extracted text is {text_bytes} bytes; the limit is {max_text_bytes} bytes")
@@ -92,10 +98,13 @@ class Indexer:
         self._workers = settings_workers(self.settings.analysis_workers)
         self._pool: ProcessPoolExecutor | None = None
 
-    def start(self) -> None:
+    def _start_pool(self) -> None:
         if self._workers > 0:
             # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
             self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def start(self) -> None:
+        self._start_pool()
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
         self._thread.start()
 
@@ -118,7 +127,11 @@ class Indexer:
         while not self._stop.is_set():
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
-            except Exception:  # keep indexing other work; the failed batch stays queued
+            except BrokenProcessPool:  # a worker died (killed, out of memory): new workers, same batch
+                log.exception("an analysis worker died; restarting the workers")
+                self._start_pool()
+                worked = False
+            except Exception:  # keep the service up; the failed batch stays queued and is retried
                 log.exception("indexer step failed")
                 worked = False
                 self._stop.wait(1.0)
@@ -188,15 +201,15 @@ class Indexer:
                 if done.failure is not None:
                     if was_indexed:  # the previous version stays searchable
                         conn.execute(
-                            "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = 'InvalidRequest',"
+                            "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = ?,"
                             " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
-                            (done.failure[:2048], now, index_id, doc_id),
+                            (done.failure_code, done.failure[:2048], now, index_id, doc_id),
                         )
                     else:
                         conn.execute(
                             "INSERT OR REPLACE INTO documents (index_id, doc_id, status, failure_code,"
-                            " failure_reason, updated_at) VALUES (?, ?, 'FAILED', 'InvalidRequest', ?, ?)",
-                            (index_id, doc_id, done.failure[:2048], now),
+                            " failure_reason, updated_at) VALUES (?, ?, 'FAILED', ?, ?, ?)",
+                            (index_id, doc_id, done.failure_code, done.failure[:2048], now),
                         )
                     continue
                 conn.execute(
