@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from analytics.service import AnalyticsService
 from services.api.operations import operations
-from services.api.wire import kendra_router
+from services.api.wire import current_channel, kendra_router
 from services.index.indexer import Indexer
 from services.index.service import IndexService
 from services.index.store import Store
@@ -21,21 +22,27 @@ def create_app(settings: Settings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.data_dir / "kensaku.sqlite3")
     indexes = IndexService(settings, store)
-    queries = QueryService(indexes)
+    analytics = AnalyticsService(
+        settings, require_index=indexes.require_active,
+        document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
+    )
+    queries = QueryService(indexes, analytics)
     indexer = Indexer(indexes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         indexer.start()
+        analytics.start()
         try:
             yield
         finally:
+            analytics.stop()
             indexer.stop()
             indexes.close()
             store.close()
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(kendra_router(settings, operations(indexes, queries)))
+    app.include_router(kendra_router(settings, operations(indexes, queries, analytics)))
 
     @app.get("/health")
     def health() -> dict[str, str]:

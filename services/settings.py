@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,9 +43,30 @@ class Settings(BaseSettings):
     # DeleteIndex answers at once; the index stays DELETING at least this long before it is gone.
     index_deleting_seconds: float = Field(1.0, ge=0)
 
+    # Search analytics (analytics/): events older than this many days are deleted.
+    analytics_retention_days: int = Field(365, gt=0)
+    # Store sha256(salt + user id) instead of the UserId / VisitorId a query carried.
+    analytics_hash_user_ids: bool = False
+    analytics_user_id_salt: str = ""
+    # The zone whose days and weeks GetSnapshots' intervals follow (an IANA name).
+    analytics_timezone: str = "UTC"
+    # Events waiting to be written; past this many, new events are dropped (and counted), never waited for.
+    analytics_buffer_size: int = Field(10_000, gt=0)
+    # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
+    analytics_now: datetime | None = None
+
     log_level: str = "info"
 
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("analytics_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"KENSAKU_ANALYTICS_TIMEZONE: unknown time zone {value!r}") from None
+        return value

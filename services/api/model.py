@@ -19,7 +19,7 @@ from typing import Any
 import regex
 from botocore.model import ServiceModel, Shape
 
-from services.api.errors import ValidationException
+from services.api.errors import InvalidRequestException, KendraError, ValidationException
 
 SERVICE_NAME = "kendra"
 
@@ -40,17 +40,34 @@ def operation_names() -> list[str]:
     return list(service_model().operation_names)
 
 
+@functools.cache
+def _validation_error(operation: str) -> type[KendraError]:
+    """The error an operation reports bad input with: ValidationException, unless its model lists
+    InvalidRequestException instead (GetSnapshots)."""
+    errors = {shape.name for shape in service_model().operation_model(operation).error_shapes}
+    if "ValidationException" not in errors and "InvalidRequestException" in errors:
+        return InvalidRequestException
+    return ValidationException
+
+
 def parse_input(operation: str, params: Any) -> dict[str, Any]:
     """Validate ``params`` against the operation's input shape; return them converted.
 
-    Raises ValidationException naming the first offending member path.
+    Raises ValidationException naming the first offending member path (InvalidRequestException for
+    an operation whose model has no ValidationException).
     """
     shape = service_model().operation_model(operation).input_shape
     if shape is None:
         return {}
-    if not isinstance(params, dict):
-        raise ValidationException("The request body must be a JSON object")
-    result: dict[str, Any] = _convert(shape, params, shape.name)
+    try:
+        if not isinstance(params, dict):
+            raise ValidationException("The request body must be a JSON object")
+        result: dict[str, Any] = _convert(shape, params, shape.name)
+    except ValidationException as error:
+        kind = _validation_error(operation)
+        if kind is ValidationException:
+            raise
+        raise kind(error.message) from None
     return result
 
 

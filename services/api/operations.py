@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analytics.service import AnalyticsService
 from services.api.model import operation_names
 from services.api.wire import Handler, not_built
 from services.index.service import IndexService
@@ -10,8 +11,6 @@ from services.query.service import QueryService
 # Operations not built yet, and the feature each belongs to (named in the refusal).
 _FEATURES = {
     "Retrieve": "natural-language search and Retrieve",
-    "SubmitFeedback": "search analytics and click feedback",
-    "GetSnapshots": "search analytics",
     "GetQuerySuggestions": "query suggestions",
     "DescribeQuerySuggestionsConfig": "query suggestions",
     "UpdateQuerySuggestionsConfig": "query suggestions",
@@ -34,12 +33,14 @@ _PREFIX_FEATURES = (
 
 
 def feature_of(operation: str) -> str:
+    """The feature an operation belongs to, as named in a not-built refusal."""
     if operation in _FEATURES:
         return _FEATURES[operation]
     return next((feature for part, feature in _PREFIX_FEATURES if part in operation), "this operation")
 
 
-def operations(indexes: IndexService, queries: QueryService) -> dict[str, Handler]:
+def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService) -> dict[str, Handler]:
+    """Every Kendra operation name -> its handler (a named refusal for those not built yet)."""
     built: dict[str, Handler] = {
         "CreateIndex": indexes.create_index,
         "DescribeIndex": indexes.describe_index,
@@ -50,6 +51,8 @@ def operations(indexes: IndexService, queries: QueryService) -> dict[str, Handle
         "BatchDeleteDocument": indexes.batch_delete_document,
         "BatchGetDocumentStatus": indexes.batch_get_document_status,
         "Query": queries.query,
+        "SubmitFeedback": analytics.submit_feedback,
+        "GetSnapshots": analytics.get_snapshots,
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)

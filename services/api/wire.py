@@ -1,4 +1,9 @@
-"""AWS JSON 1.1 on ``POST /``: one route, one dispatch table, one error renderer."""
+"""AWS JSON 1.1 on ``POST /``: one route, one dispatch table, one error renderer.
+
+Request context: the route sets ``current_channel()`` from the ``X-Kensaku-Channel`` header (web,
+chat or api; anything else or nothing is api) before the handler runs. It is a context variable, so
+it follows the request into the worker thread (starlette's ``run_in_threadpool`` copies the context).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +31,21 @@ from services.settings import Settings
 
 TARGET_PREFIX = "AWSKendraFrontendService."
 CONTENT_TYPE = "application/x-amz-json-1.1"
+CHANNEL_HEADER = "x-kensaku-channel"
+CHANNELS = ("web", "chat", "api")
+DEFAULT_CHANNEL = "api"
+
+_channel: ContextVar[str] = ContextVar("kensaku_channel", default=DEFAULT_CHANNEL)
+
+
+def current_channel() -> str:
+    """The channel of the request being handled: "web", "chat" or "api"."""
+    return _channel.get()
+
+
+def _channel_of(header: str | None) -> str:
+    value = (header or "").strip().lower()
+    return value if value in CHANNELS else DEFAULT_CHANNEL
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -54,6 +75,7 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
     @router.post("/")
     async def kendra(request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        channel = _channel.set(_channel_of(request.headers.get(CHANNEL_HEADER)))
         try:
             body = await request.body()
             if settings.auth_mode == "sigv4":
@@ -77,5 +99,7 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
         except Exception:  # a bug of ours: say so, log it, keep serving
             log.exception("operation failed (request %s)", request_id)
             return _response(500, InternalServerException("Internal error; see the server log").body(), request_id)
+        finally:
+            _channel.reset(channel)
 
     return router

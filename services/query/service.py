@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
@@ -53,13 +54,32 @@ class _Hit:
     rank: int = 0  # place in tantivy's relevance order: the last tie-breaker, stable across pages
 
 
+class QueryRecorder(Protocol):
+    """Where answered queries are reported (the analytics service); must not raise or block."""
+
+    def record_query(self, request: dict[str, Any], response: dict[str, Any], *, languages: list[str],
+                     first_rank: int, latency_ms: float) -> None: ...
+
+
 class QueryService:
     """Answers Query; a reader of the lexical indexes the index service writes."""
 
-    def __init__(self, indexes: IndexService) -> None:
+    def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None) -> None:
         self.indexes = indexes
+        self.recorder = recorder
 
     def query(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Kendra's Query; each answered query is reported to the recorder after its response is built."""
+        started = time.perf_counter()
+        response, languages, first_rank = self._query(p)
+        if self.recorder is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.recorder.record_query(p, response, languages=languages, first_rank=first_rank,
+                                       latency_ms=latency_ms)
+        return response
+
+    def _query(self, p: dict[str, Any]) -> tuple[dict[str, Any], list[str], int]:
+        """The response, the languages searched and the 1-based rank of the page's first item."""
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
         fields = self.indexes.fields(index_id)
@@ -103,12 +123,11 @@ class QueryService:
         type_filter = p.get("QueryResultTypeFilter")
         query_id = str(uuid.uuid4())
         response: dict[str, Any] = {"QueryId": query_id, "ResultItems": [], "FacetResults": []}
-        if type_filter not in (None, "DOCUMENT"):  # no ANSWER / QUESTION_ANSWER results from keyword search
-            response["TotalNumberOfResults"] = 0
-            return response
-
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
+        if type_filter not in (None, "DOCUMENT"):  # no ANSWER / QUESTION_ANSWER results from keyword search
+            response["TotalNumberOfResults"] = 0
+            return response, query_langs, window_start + 1
         if sort_keys:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         else:
@@ -124,7 +143,7 @@ class QueryService:
         )
         if facets:
             response["FacetResults"] = self._facet_results(searcher, query, facets, fields)
-        return response
+        return response, query_langs, window_start + 1
 
     # -- query construction -----------------------------------------------------------------------
 
