@@ -22,6 +22,7 @@ from analytics.capture import Capture
 from analytics.events import Clock, FeedbackEvent, QueryEvent, ReturnedResult, channel_of
 from analytics.snapshots import snapshot, time_filter, window
 from analytics.store import FILE_NAME, AnalyticsStore
+from analytics.suggest_service import DocumentSource, SuggestionService
 from services.api.errors import InvalidRequestException
 from services.settings import Settings
 
@@ -57,11 +58,12 @@ class AnalyticsService:
         document_count: the number of searchable documents of an index (AGG_QUERY_DOC_METRICS).
         channel: the calling request's channel (web, chat or api).
         clock: "now" in epoch seconds; by default from ``clock_of(settings)``.
+        documents: the index's documents, for DOCUMENT_ATTRIBUTES suggestions.
     """
 
     def __init__(self, settings: Settings, *, require_index: Callable[[str], object],
                  document_count: Callable[[str], int], channel: Callable[[], str] = lambda: "api",
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, documents: DocumentSource | None = None) -> None:
         self.settings = settings
         self.zone = zone_of(settings)
         self.clock = clock or clock_of(settings)
@@ -70,13 +72,17 @@ class AnalyticsService:
         self._channel = channel
         self.store = AnalyticsStore(settings.data_dir / FILE_NAME)
         self.capture = Capture(self.store.write, settings.analytics_buffer_size, maintenance=self.apply_retention)
+        self.suggestions = SuggestionService(settings, self.store, self.clock, require_index=require_index,
+                                             documents=documents)
 
     def start(self) -> None:
         """Start capturing (and apply retention once)."""
         self.capture.start()
+        self.suggestions.start()
 
     def stop(self) -> None:
         """Write every queued event, then close the store."""
+        self.suggestions.stop()
         self.capture.stop()
         self.store.close()
 

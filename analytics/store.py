@@ -107,6 +107,17 @@ class AnalyticsStore:
                 else:
                     _insert_feedback(conn, event)
 
+    def executescript(self, script: str) -> None:
+        """Run DDL (other modules' tables: CREATE ... IF NOT EXISTS)."""
+        with self._lock:
+            self._writer.executescript(script)
+
+    def execute(self, *statements: Any) -> None:
+        """Run ``sql, params, sql, params, ...`` in one write transaction."""
+        with self._transaction() as conn:
+            for sql, params in zip(statements[::2], statements[1::2], strict=True):
+                conn.execute(sql, tuple(params))
+
     def delete_older_than(self, cutoff: float) -> int:
         """Delete every event recorded before ``cutoff`` (epoch seconds); return the queries deleted."""
         with self._transaction() as conn:

@@ -14,6 +14,7 @@ from services.index.indexer import Indexer
 from services.index.service import IndexService
 from services.index.store import Store
 from services.query.service import QueryService
+from services.query.suggestion_documents import SuggestionDocuments
 from services.settings import Settings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings) -> FastAPI:
     analytics = AnalyticsService(
         settings, require_index=indexes.require_active,
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
+        documents=SuggestionDocuments(indexes),
     )
     queries = QueryService(indexes, analytics)
     indexer = Indexer(indexes)

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
 
+    # Query suggestions (analytics/suggest_service.py): new queries are suggested within this many
+    # seconds (the background rebuild interval); 0 rebuilds on every call (tests, demos).
+    suggestions_refresh_seconds: float = Field(30.0, ge=0)
+    # Block-list files named file:///path are read only below this folder (unset: file:// refused).
+    local_files_root: Path | None = None
+    # The S3-compatible store block-list files are read from (unset: AWS) and its region.
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+
     log_level: str = "info"
 
     @field_validator("data_dir")

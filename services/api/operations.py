@@ -11,13 +11,8 @@ from services.query.service import QueryService
 # Operations not built yet, and the feature each belongs to (named in the refusal).
 _FEATURES = {
     "Retrieve": "natural-language search and Retrieve",
-    "GetQuerySuggestions": "query suggestions",
-    "DescribeQuerySuggestionsConfig": "query suggestions",
-    "UpdateQuerySuggestionsConfig": "query suggestions",
-    "ClearQuerySuggestions": "query suggestions",
 }
 _PREFIX_FEATURES = (
-    ("QuerySuggestionsBlockList", "query suggestion block lists"),
     ("DataSource", "data sources and connectors"),
     ("Faq", "FAQs"),
     ("Thesaur", "thesauri (synonyms)"),
@@ -53,6 +48,15 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
         "Query": queries.query,
         "SubmitFeedback": analytics.submit_feedback,
         "GetSnapshots": analytics.get_snapshots,
+        "GetQuerySuggestions": analytics.suggestions.get_suggestions,
+        "DescribeQuerySuggestionsConfig": analytics.suggestions.describe_config,
+        "UpdateQuerySuggestionsConfig": analytics.suggestions.update_config,
+        "ClearQuerySuggestions": analytics.suggestions.clear,
+        "CreateQuerySuggestionsBlockList": analytics.suggestions.create_block_list,
+        "DescribeQuerySuggestionsBlockList": analytics.suggestions.describe_block_list,
+        "ListQuerySuggestionsBlockLists": analytics.suggestions.list_block_lists,
+        "UpdateQuerySuggestionsBlockList": analytics.suggestions.update_block_list,
+        "DeleteQuerySuggestionsBlockList": analytics.suggestions.delete_block_list,
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)
