@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JA, ROLE, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
+from tests.conftest import JA, ROLE, Server, free_port, make_client, put_and_wait, text_doc, wait_active, wait_for
 from tests.test_analytics import db_rows
 
 
@@ -208,3 +208,41 @@ def test_new_queries_show_up_after_the_background_refresh(tmp_path: Path) -> Non
         suggested(c, index_id, "onbo", "onboarding checklist")
     finally:
         srv.stop()
+
+
+def test_block_list_is_read_from_an_s3_compatible_store(tmp_path: Path) -> None:
+    """moto's S3 server stands in for S3 (a real S3 API server on a free port)."""
+    import boto3
+    from botocore.config import Config
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    srv = Server(tmp_path, env={"KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0", "KENSAKU_S3_ENDPOINT_URL": endpoint,
+                                **creds}).start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))
+        s3.create_bucket(Bucket="lists")
+        s3.put_object(Bucket="lists", Key="ja/block.txt", Body="社外秘\n".encode())
+        c = make_client(srv.url)
+        index_id = new_index(c, [text_doc("j1", "社外秘の資料と公開資料", lang="ja")])
+        c.update_query_suggestions_config(IndexId=index_id, MinimumQueryCount=1, MinimumNumberOfQueryingUsers=1)
+        for q in ("社外秘資料", "公開資料"):
+            c.query(IndexId=index_id, QueryText=q, AttributeFilter=JA)
+        suggested(c, index_id, "しゃがい", "社外秘資料")
+        list_id = c.create_query_suggestions_block_list(
+            IndexId=index_id, Name="secret", SourceS3Path={"Bucket": "lists", "Key": "ja/block.txt"},
+            RoleArn=ROLE)["Id"]
+        assert c.describe_query_suggestions_block_list(IndexId=index_id, Id=list_id)["ItemCount"] == 1
+        assert c.get_query_suggestions(IndexId=index_id, QueryText="しゃがい")["Suggestions"] == []
+        missing = c.create_query_suggestions_block_list(
+            IndexId=index_id, Name="missing", SourceS3Path={"Bucket": "lists", "Key": "nope.txt"}, RoleArn=ROLE)["Id"]
+        failed = c.describe_query_suggestions_block_list(IndexId=index_id, Id=missing)
+        assert failed["Status"] == "FAILED" and "NoSuchKey" in failed["ErrorMessage"]
+    finally:
+        srv.stop()
+        moto.stop()
