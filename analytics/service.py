@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.capture import Capture
 from analytics.events import Clock, FeedbackEvent, QueryEvent, ReturnedResult, channel_of
+from analytics.learning import ClickLearning
 from analytics.snapshots import snapshot, time_filter, window
 from analytics.store import FILE_NAME, AnalyticsStore
 from analytics.suggest_service import DocumentSource, SuggestionService
@@ -72,6 +73,7 @@ class AnalyticsService:
         self._channel = channel
         self.store = AnalyticsStore(settings.data_dir / FILE_NAME)
         self.capture = Capture(self.store.write, settings.analytics_buffer_size, maintenance=self.apply_retention)
+        self.learning = ClickLearning(settings, self.store, self.clock)
         self.suggestions = SuggestionService(settings, self.store, self.clock, require_index=require_index,
                                              documents=documents)
 

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
 
+    # Learning from clicks (analytics/learning.py): feedback raises / lowers documents for its query.
+    click_learning: bool = True
+    # Feedback loses half its weight after this many days.
+    click_learning_half_life_days: float = Field(30.0, gt=0)
+    # A document's score is multiplied by at most 1 + this (so it cannot bury much better matches).
+    click_learning_max_boost: float = Field(1.0, ge=0, le=10)
+    # How often the learned table is rebuilt from the store; 0 reads the store on every query (tests).
+    click_learning_refresh_seconds: float = Field(30.0, ge=0)
+
     log_level: str = "info"
 
     @field_validator("data_dir")

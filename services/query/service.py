@@ -61,12 +61,21 @@ class QueryRecorder(Protocol):
                      first_rank: int, latency_ms: float) -> None: ...
 
 
+class Reranker(Protocol):
+    """Reorders a query's matches (learning from clicks: analytics/learning.py)."""
+
+    def rerank(self, index_id: str, text: str, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
+               hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[float, tantivy.DocAddress]]: ...
+
+
 class QueryService:
     """Answers Query; a reader of the lexical indexes the index service writes."""
 
-    def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None) -> None:
+    def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None,
+                 reranker: Reranker | None = None) -> None:
         self.indexes = indexes
         self.recorder = recorder
+        self.reranker = reranker
 
     def query(self, p: dict[str, Any]) -> dict[str, Any]:
         """Kendra's Query; each answered query is reported to the recorder after its response is built."""
@@ -132,7 +141,10 @@ class QueryService:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         else:
             result = searcher.search(query, limit=max(window_end, 1), count=True)
-            hits = [_Hit(score, address) for score, address in result.hits]
+            pairs = result.hits
+            if self.reranker is not None and text:
+                pairs = self.reranker.rerank(index_id, text, searcher, schema, query, pairs)
+            hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
         response["TotalNumberOfResults"] = total
         page = hits[window_start:window_end] if window_start < window_end else []
