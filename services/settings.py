@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # How often the learned table is rebuilt from the store; 0 reads the store on every query (tests).
     click_learning_refresh_seconds: float = Field(30.0, ge=0)
 
+    # Spell correction (services/query/spelling.py): how often an index's vocabulary takes in new
+    # documents (deleted ones stop counting at once); 0 checks on every spell-checked query.
+    spelling_refresh_seconds: float = Field(10.0, ge=0)
+
     log_level: str = "info"
 
     @field_validator("data_dir")

@@ -27,6 +27,8 @@ from services.query.filters import (
     split_acl_filter,
     user_principals,
 )
+from services.query.spelling import SpellChecker
+from services.query.syntax import syntax_warnings
 
 MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a query
 DEFAULT_PAGE_SIZE = 10
@@ -72,10 +74,11 @@ class QueryService:
     """Answers Query; a reader of the lexical indexes the index service writes."""
 
     def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, spelling: SpellChecker | None = None) -> None:
         self.indexes = indexes
         self.recorder = recorder
         self.reranker = reranker
+        self.spelling = spelling or SpellChecker(indexes.store, indexes.settings.spelling_refresh_seconds)
 
     def query(self, p: dict[str, Any]) -> dict[str, Any]:
         """Kendra's Query; each answered query is reported to the recorder after its response is built."""
@@ -147,6 +150,15 @@ class QueryService:
             hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
         response["TotalNumberOfResults"] = total
+        if warnings := syntax_warnings(text):
+            response["Warnings"] = warnings
+        if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
+            def count(other: str) -> int:
+                terms = {lang: analyzer_for(lang).query_terms(other)[:MAX_QUERY_TERMS] for lang in query_langs}
+                variant = all_of([no_score(r) for r in restrictions] + [self._text_query(schema, fields, terms)])
+                return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
+            response["SpellCorrectedQueries"] = self.spelling.corrections(
+                index_id, text, query_langs, searcher, count, total)
         page = hits[window_start:window_end] if window_start < window_end else []
         top_score = hits[0].score if hits else 0.0
         response["ResultItems"] = self._items(
