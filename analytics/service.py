@@ -24,6 +24,7 @@ from analytics.learning import ClickLearning
 from analytics.snapshots import snapshot, time_filter, window
 from analytics.store import FILE_NAME, AnalyticsStore
 from analytics.suggest_service import DocumentSource, SuggestionService
+from analytics.trends import parse_request, trends
 from services.api.errors import InvalidRequestException
 from services.settings import Settings
 
@@ -73,6 +74,7 @@ class AnalyticsService:
         self._channel = channel
         self.store = AnalyticsStore(settings.data_dir / FILE_NAME)
         self.capture = Capture(self.store.write, settings.analytics_buffer_size, maintenance=self.apply_retention)
+        self._documents = documents
         self.learning = ClickLearning(settings, self.store, self.clock)
         self.suggestions = SuggestionService(settings, self.store, self.clock, require_index=require_index,
                                              documents=documents)
@@ -165,6 +167,15 @@ class AnalyticsService:
         if offset + size < len(rows):
             response["NextToken"] = _token(metric, interval, offset + size)
         return response
+
+
+    def get_trends(self, p: dict[str, Any]) -> dict[str, Any]:
+        """KensakuGetTrends (a Kensaku extension operation; see analytics/trends.py)."""
+        request = parse_request(p)
+        self._require_index(request["IndexId"])
+        documents = self._documents
+        return trends(self.store, request, datetime.fromtimestamp(self.clock(), self.zone), self.zone,
+                      documents.titles if documents is not None else lambda _, ids: {})
 
 
 def _json(value: Any) -> str | None:

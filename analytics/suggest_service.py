@@ -86,6 +86,8 @@ class DocumentSource(Protocol):
     def attributes(self, index_id: str, doc_ids: list[str],
                    names: list[str]) -> dict[str, list[dict[str, Any]]]: ...
 
+    def titles(self, index_id: str, doc_ids: list[str]) -> dict[str, str | None]: ...
+
 
 @dataclass(slots=True)
 class IndexBuild:

@@ -41,6 +41,23 @@ def operation_names() -> list[str]:
 
 
 @functools.cache
+def _operation_set() -> frozenset[str]:
+    return frozenset(service_model().operation_names)
+
+
+def in_model(operation: str) -> bool:
+    """Whether botocore's model has ``operation`` (Kensaku's extension operations validate themselves)."""
+    return operation in _operation_set()
+
+
+class _JsonNull:
+    """A value ``to_wire`` writes as JSON null (plain None members are left out)."""
+
+
+JSON_NULL = _JsonNull()
+
+
+@functools.cache
 def _validation_error(operation: str) -> type[KendraError]:
     """The error an operation reports bad input with: ValidationException, unless its model lists
     InvalidRequestException instead (GetSnapshots)."""
@@ -182,6 +199,8 @@ def to_wire(value: Any) -> Any:
     """Make a handler's result JSON-ready: datetimes become epoch seconds, bytes base64."""
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items() if v is not None}
+    if value is JSON_NULL:
+        return None
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     if isinstance(value, datetime):

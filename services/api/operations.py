@@ -34,6 +34,11 @@ def feature_of(operation: str) -> str:
     return next((feature for part, feature in _PREFIX_FEATURES if part in operation), "this operation")
 
 
+def extensions(analytics: AnalyticsService) -> dict[str, Handler]:
+    """Kensaku's own operations on the same protocol (not in botocore's model; they validate their input)."""
+    return {"KensakuGetTrends": analytics.get_trends}
+
+
 def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService) -> dict[str, Handler]:
     """Every Kendra operation name -> its handler (a named refusal for those not built yet)."""
     built: dict[str, Handler] = {
@@ -60,4 +65,5 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)
+    table.update(extensions(analytics))
     return table

@@ -91,7 +91,7 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
                 raw = json.loads(body or b"{}")
             except (ValueError, UnicodeDecodeError):
                 raise SerializationException("The request body is not valid JSON") from None
-            params = model.parse_input(name, raw)
+            params = model.parse_input(name, raw) if model.in_model(name) else raw
             result = await run_in_threadpool(handler, params)
             return _response(200, result, request_id)
         except KendraError as error:

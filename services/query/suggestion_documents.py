@@ -87,3 +87,7 @@ class SuggestionDocuments:
                 for n in names if n in values and n in fields
             ]
         return out
+
+    def titles(self, index_id: str, doc_ids: list[str]) -> dict[str, str | None]:
+        """Titles of documents by id (deleted documents are absent)."""
+        return {doc_id: doc.title for doc_id, doc in self.indexes.store.documents(index_id, doc_ids).items()}

@@ -1,0 +1,199 @@
+"""KensakuGetTrends: the dashboard's numbers, a Kensaku extension operation on the Kendra protocol.
+
+Request and response are fixed by the contract in the README ("Trends: the KensakuGetTrends
+extension"). Intervals mean what they mean for GetSnapshots (whole days in the analytics zone; the
+current day never counts). Definitions:
+
+- ClickThroughRate: share of queries with at least one (non-orphaned) click;
+- MeanReciprocalRank: mean of 1 / (best clicked rank) over the queries that had a click;
+- RisingQueries: normalised queries with at least ``RISING_MIN_COUNT`` queries in the interval and more
+  than in the same-length period just before; Growth = (Count - PreviousCount) / max(PreviousCount, 1);
+- ZeroResultQueries: zero-result queries grouped by normalised form, with up to 3 texts as typed;
+- ZeroClickQueries: queries that had results but no click, by how many went unclicked.
+
+The operation is not in botocore's model, so this module validates its own input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from analytics.events import CHANNELS
+from analytics.snapshots import INTERVALS, Rows, window
+from services.api.errors import ValidationException
+from services.api.model import JSON_NULL
+
+GRANULARITIES = ("HOUR", "DAY")
+HOURLY_BY_DEFAULT = ("THIS_WEEK", "ONE_WEEK_AGO", "TWO_WEEKS_AGO")
+DEFAULT_MAX_RESULTS = 10
+RISING_MIN_COUNT = 3
+MAX_EXAMPLES = 3
+_INDEX_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]{35}")
+_MEMBERS = {"IndexId", "Interval", "Granularity", "MaxResults", "Channel"}
+
+Titles = Callable[[str, list[str]], dict[str, str | None]]
+"""Document titles of an index by document id (absent or None: untitled or deleted)."""
+
+
+def parse_request(p: Any) -> dict[str, Any]:
+    """The validated request with defaults filled in.
+
+    Raises:
+        ValidationException: a member is missing, unknown, of the wrong type or out of range.
+    """
+    if not isinstance(p, dict):
+        raise ValidationException("The request body must be a JSON object")
+    unknown = sorted(set(p) - _MEMBERS)
+    if unknown:
+        raise ValidationException(f"Unknown member(s): {', '.join(unknown)}")
+    index_id = p.get("IndexId")
+    if not isinstance(index_id, str) or not _INDEX_ID.fullmatch(index_id):
+        raise ValidationException("IndexId is required: 36 characters, [a-zA-Z0-9][a-zA-Z0-9-]*")
+    interval = p.get("Interval")
+    if interval not in INTERVALS:
+        raise ValidationException(f"Interval is required, one of {', '.join(INTERVALS)}")
+    granularity = p.get("Granularity", "HOUR" if interval in HOURLY_BY_DEFAULT else "DAY")
+    if granularity not in GRANULARITIES:
+        raise ValidationException(f"Granularity must be one of {', '.join(GRANULARITIES)}")
+    size = p.get("MaxResults", DEFAULT_MAX_RESULTS)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 100:
+        raise ValidationException("MaxResults must be an integer from 1 to 100")
+    channel = p.get("Channel")
+    if channel is not None and channel not in CHANNELS:
+        raise ValidationException(f"Channel must be one of {', '.join(CHANNELS)}")
+    return {"IndexId": index_id, "Interval": interval, "Granularity": granularity, "MaxResults": size,
+            "Channel": channel}
+
+
+@dataclass(slots=True)
+class _Bucket:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
+    n: int = 0
+    clicked: int = 0
+    rr: float = 0.0
+
+
+def _buckets(start: float, end: float, granularity: str, zone: tzinfo) -> list[float]:
+    """Bucket start times covering ``[start, end)``: local hours or local midnights."""
+    out: list[float] = []
+    if granularity == "HOUR":
+        t = start
+        while t < end:
+            out.append(t)
+            t += 3600.0
+        return out
+    day = datetime.fromtimestamp(start, zone)
+    while day.timestamp() < end:
+        out.append(day.timestamp())
+        day = (day + timedelta(days=1, hours=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return out
+
+
+def _bucket_of(t: float, buckets: list[float]) -> int:
+    lo, hi = 0, len(buckets) - 1
+    while lo < hi:  # the last bucket starting at or before t
+        mid = (lo + hi + 1) // 2
+        if buckets[mid] <= t:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, titles: Titles) -> dict[str, Any]:
+    """The KensakuGetTrends response for a validated ``request``; ``today`` is now in the analytics zone."""
+    index_id, size, channel = request["IndexId"], request["MaxResults"], request["Channel"]
+    start, end = window(request["Interval"], today.date()).epochs(zone)
+    where = " AND q.channel = ?" if channel else ""
+    extra: tuple[Any, ...] = (channel,) if channel else ()
+    rows = store.rows(
+        "SELECT q.at, q.channel, q.normalized_text, q.query_text, q.total_results,"
+        " (SELECT MIN(r.rank) FROM clicks c JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
+        "  WHERE c.query_id = q.query_id AND c.orphaned = 0) AS best_rank,"
+        " (SELECT COUNT(*) FROM clicks c WHERE c.query_id = q.query_id AND c.orphaned = 0) AS clicks"
+        f" FROM queries q WHERE q.index_id = ? AND q.at >= ? AND q.at < ?{where}",
+        (index_id, start, end, *extra),
+    )
+    buckets = _buckets(start, end, request["Granularity"], zone)
+    per_bucket = [_Bucket() for _ in buckets]
+    counts: dict[str, int] = {}
+    zero_results: dict[str, list[Any]] = {}
+    unclicked: dict[str, list[int]] = {}  # normalised -> [queries with results, of them unclicked]
+    total_clicks = clicked_queries = zero = 0
+    rr_sum = 0.0
+    for at, ch, normalized, text, results, best_rank, clicks in rows:
+        b = per_bucket[_bucket_of(at, buckets)] if buckets else None
+        if b is not None:
+            b.counts[ch if ch in CHANNELS else "api"] += 1
+            b.n += 1
+        total_clicks += clicks
+        if best_rank is not None:
+            clicked_queries += 1
+            rr_sum += 1.0 / best_rank
+            if b is not None:
+                b.clicked += 1
+                b.rr += 1.0 / best_rank
+        if normalized:
+            counts[normalized] = counts.get(normalized, 0) + 1
+            if results == 0:
+                group = zero_results.setdefault(normalized, [0, []])
+                group[0] += 1
+                if text not in group[1] and len(group[1]) < MAX_EXAMPLES:
+                    group[1].append(text)
+            else:
+                u = unclicked.setdefault(normalized, [0, 0])
+                u[0] += 1
+                u[1] += best_rank is None
+        if results == 0:
+            zero += 1
+    total = len(rows)
+
+    previous = dict(store.rows(
+        "SELECT q.normalized_text, COUNT(*) FROM queries q WHERE q.index_id = ? AND q.at >= ? AND q.at < ?"
+        f"{where} GROUP BY q.normalized_text",
+        (index_id, start - (end - start), start, *extra),
+    )) if end > start else {}
+    growing: list[tuple[float, int, int, str]] = []
+    for text, n in counts.items():
+        before = int(previous.get(text, 0))
+        if n >= RISING_MIN_COUNT and n > before:
+            growing.append((round((n - before) / max(before, 1), 4), n, before, text))
+    growing.sort(key=lambda r: (-r[0], -r[1], r[3]))
+    rising = [{"Query": t, "Count": n, "PreviousCount": b, "Growth": g} for g, n, b, t in growing]
+
+    docs = store.rows(
+        "SELECT r.document_id, COUNT(*) FROM clicks c"
+        " JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
+        " JOIN queries q ON q.query_id = c.query_id"
+        f" WHERE c.orphaned = 0 AND q.index_id = ? AND q.at >= ? AND q.at < ?{where}"
+        " GROUP BY r.document_id ORDER BY COUNT(*) DESC, r.document_id LIMIT ?",
+        (index_id, start, end, *extra, size),
+    )
+    names = titles(index_id, [d for d, _ in docs]) if docs else {}
+
+    def rate(part: float, whole: float) -> float:
+        return round(part / whole, 4) if whole else 0.0
+
+    return {
+        "Interval": {"StartTime": start, "EndTime": end},
+        "Totals": {"Queries": total, "Clicks": total_clicks, "ClickThroughRate": rate(clicked_queries, total),
+                   "ZeroResultRate": rate(zero, total), "MeanReciprocalRank": rate(rr_sum, clicked_queries)},
+        "QueriesOverTime": [{"Time": t, "Counts": b.counts} for t, b in zip(buckets, per_bucket, strict=True)],
+        "ClickThroughOverTime": [{"Time": t, "ClickThroughRate": rate(b.clicked, b.n),
+                                  "MeanReciprocalRank": rate(b.rr, b.clicked)}
+                                 for t, b in zip(buckets, per_bucket, strict=True)],
+        "TopQueries": [{"Query": t, "Count": n}
+                       for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]],
+        "RisingQueries": rising[:size],
+        "ZeroResultQueries": [{"NormalizedQuery": t, "Count": g[0], "Examples": g[1]}
+                              for t, g in sorted(zero_results.items(), key=lambda kv: (-kv[1][0], kv[0]))[:size]],
+        "ZeroClickQueries": [{"Query": t, "Count": u[0], "ZeroClickRate": rate(u[1], u[0])}
+                             for t, u in sorted(unclicked.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+                             if u[1]][:size],
+        "TopDocuments": [{"DocumentId": d, "DocumentTitle": names.get(d) or JSON_NULL, "Clicks": int(n)}
+                         for d, n in docs],
+    }
