@@ -23,6 +23,7 @@ from analytics.events import Clock, FeedbackEvent, QueryEvent, ReturnedResult, c
 from analytics.learning import ClickLearning
 from analytics.snapshots import snapshot, time_filter, window
 from analytics.store import FILE_NAME, AnalyticsStore
+from analytics.stream import RedisConsumer, RedisPublisher
 from analytics.suggest_service import DocumentSource, SuggestionService
 from analytics.trends import parse_request, trends
 from services.api.errors import InvalidRequestException
@@ -73,7 +74,15 @@ class AnalyticsService:
         self._document_count = document_count
         self._channel = channel
         self.store = AnalyticsStore(settings.data_dir / FILE_NAME)
-        self.capture = Capture(self.store.write, settings.analytics_buffer_size, maintenance=self.apply_retention)
+        self.consumer: RedisConsumer | None = None
+        if settings.analytics_capture == "redis":
+            publisher = RedisPublisher(settings)
+            self.capture = Capture(publisher.publish, settings.analytics_buffer_size)
+            if settings.analytics_consume:
+                self.consumer = RedisConsumer(settings, self.store, maintenance=self.apply_retention)
+        else:
+            self.capture = Capture(self.store.write, settings.analytics_buffer_size,
+                                   maintenance=self.apply_retention)
         self._documents = documents
         self.learning = ClickLearning(settings, self.store, self.clock)
         self.suggestions = SuggestionService(settings, self.store, self.clock, require_index=require_index,
@@ -82,12 +91,16 @@ class AnalyticsService:
     def start(self) -> None:
         """Start capturing (and apply retention once)."""
         self.capture.start()
+        if self.consumer is not None:
+            self.consumer.start()
         self.suggestions.start()
 
     def stop(self) -> None:
         """Write every queued event, then close the store."""
         self.suggestions.stop()
         self.capture.stop()
+        if self.consumer is not None:
+            self.consumer.stop()
         self.store.close()
 
     def apply_retention(self) -> int:

@@ -25,6 +25,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analytics_consumer(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from analytics.service import clock_of
+    from analytics.store import FILE_NAME, AnalyticsStore
+    from analytics.stream import RedisConsumer
+
+    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = AnalyticsStore(settings.data_dir / FILE_NAME)
+    clock = clock_of(settings)
+
+    def retention() -> int:
+        return store.delete_older_than(clock() - settings.analytics_retention_days * 86_400.0)
+
+    consumer = RedisConsumer(settings, store, maintenance=retention)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    consumer.start()
+    print(f"Kensaku analytics consumer: {settings.redis_url} stream {settings.analytics_stream}"
+          f" -> {settings.data_dir / FILE_NAME}", flush=True)
+    done.wait()
+    consumer.stop()
+    store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (KENSAKU_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR, default ./kensaku-data)")
     serve.set_defaults(func=_serve)
+    consumer = sub.add_parser("analytics-consumer",
+                              help="distributed mode: write the analytics Redis stream into the analytics store")
+    consumer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")
+    consumer.set_defaults(func=_analytics_consumer)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

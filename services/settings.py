@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
 
+    # Where query/feedback events go: "memory" (embedded: an in-process buffer to the store) or
+    # "redis" (distributed: a Redis stream, see analytics/stream.py).
+    analytics_capture: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    analytics_stream: str = "kensaku:analytics"
+    analytics_stream_maxlen: int = Field(1_000_000, gt=0)
+    # With "redis": whether `kensaku serve` also consumes the stream into the store (else run
+    # `kensaku analytics-consumer`); a consumer's name must be stable across restarts and unique.
+    analytics_consume: bool = True
+    analytics_consumer_name: str = "consumer-1"
+
     # Query suggestions (analytics/suggest_service.py): new queries are suggested within this many
     # seconds (the background rebuild interval); 0 rebuilds on every call (tests, demos).
     suggestions_refresh_seconds: float = Field(30.0, ge=0)
