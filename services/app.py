@@ -28,7 +28,8 @@ def create_app(settings: Settings) -> FastAPI:
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
         documents=SuggestionDocuments(indexes),
     )
-    queries = QueryService(indexes, analytics, analytics.learning if settings.click_learning else None)
+    queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None,
+                           analytics.learning if settings.click_learning else None)
     indexer = Indexer(indexes)
 
     @asynccontextmanager

@@ -55,9 +55,9 @@ class Settings(BaseSettings):
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
 
-    # Where query/feedback events go: "memory" (embedded: an in-process buffer to the store) or
-    # "redis" (distributed: a Redis stream, see analytics/stream.py).
-    analytics_capture: Literal["memory", "redis"] = "memory"
+    # Where query/feedback events go: "memory" (embedded: an in-process buffer to the store),
+    # "redis" (distributed: a Redis stream, see analytics/stream.py) or "off" (queries not recorded).
+    analytics_capture: Literal["memory", "redis", "off"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     analytics_stream: str = "kensaku:analytics"
     analytics_stream_maxlen: int = Field(1_000_000, gt=0)
