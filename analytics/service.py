@@ -123,7 +123,15 @@ class AnalyticsService:
 
     def record_query(self, request: dict[str, Any], response: dict[str, Any], *, languages: list[str],
                      first_rank: int, latency_ms: float) -> None:
-        """Queue one query event for an answered Query; never raises, never waits."""
+        """Queue one query event for an answered Query or Retrieve; never raises, never waits.
+
+        Args:
+            request: the operation's validated input (IndexId, QueryText, UserContext, VisitorId, AttributeFilter).
+            response: its output (QueryId, ResultItems with Id and DocumentId, TotalNumberOfResults if any).
+            languages: the languages searched.
+            first_rank: the 1-based rank of the first item of ``ResultItems``.
+            latency_ms: how long the operation took.
+        """
         try:
             items = response.get("ResultItems") or []
             text = request.get("QueryText") or ""
@@ -137,7 +145,8 @@ class AnalyticsService:
                 channel=channel_of(self._channel()),
                 user_key=self.user_key(request.get("UserContext"), request.get("VisitorId")),
                 filters_json=_json(request.get("AttributeFilter")),
-                total_results=int(response.get("TotalNumberOfResults") or 0),
+                # Retrieve has no TotalNumberOfResults: its items are all it found.
+                total_results=int(response.get("TotalNumberOfResults", len(items)) or 0),
                 latency_ms=latency_ms,
                 results=tuple(ReturnedResult(item["Id"], item.get("DocumentId", ""), first_rank + n)
                               for n, item in enumerate(items)),

@@ -138,3 +138,19 @@ def test_user_key_prefers_user_id_then_visitor_and_hashes_with_the_salt(tmp_path
     assert hashed.user_key({"UserId": "alice"}, None) == hashlib.sha256(b"pepperalice").hexdigest()
     plain.stop()
     hashed.stop()
+
+
+def test_a_retrieve_response_is_recorded_with_the_same_call(tmp_path: Path) -> None:
+    service = AnalyticsService(Settings(data_dir=tmp_path), require_index=lambda _: None,
+                               document_count=lambda _: 0)
+    service.start()
+    try:
+        service.record_query({"IndexId": "i" * 36, "QueryText": "How do I file expenses?", "VisitorId": "v"},
+                             {"QueryId": "r1", "ResultItems": [{"Id": "r1-a", "DocumentId": "d1", "Content": "..."},
+                                                               {"Id": "r1-b", "DocumentId": "d2"}]},
+                             languages=["en"], first_rank=1, latency_ms=5.0)
+        assert service.capture.flush()
+        assert service.store.rows("SELECT total_results, user_key FROM queries") == [(2, "v")]
+        assert service.store.rows("SELECT document_id, rank FROM results ORDER BY rank") == [("d1", 1), ("d2", 2)]
+    finally:
+        service.stop()
