@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,3 +96,20 @@ def test_edit_distance_counts_a_transposition_as_one() -> None:
     assert damerau("statments", "statements") == 1
     assert damerau("teh", "the") == 1
     assert damerau("kitten", "sitting") == 3
+
+
+def test_vocabulary_is_read_in_the_background_by_default(tmp_path: Path) -> None:
+    srv = Server(tmp_path).start()  # KENSAKU_SPELLING_REFRESH_SECONDS at its default
+    try:
+        c = make_client(srv.url)
+        index = c.create_index(Name="bg", RoleArn=ROLE)["Id"]
+        wait_active(c, index)
+        put_and_wait(c, index, [text_doc("s1", "statements"), text_doc("s2", "statements again")])
+
+        def corrected() -> list[Any]:
+            r = c.query(IndexId=index, QueryText="statments", SpellCorrectionConfiguration=SPELL)
+            return list(r.get("SpellCorrectedQueries", []))
+
+        assert wait_for(corrected, 15, "background vocabulary")[0]["SuggestedQueryText"] == "statements"
+    finally:
+        srv.stop()

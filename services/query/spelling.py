@@ -46,7 +46,8 @@ class _Vocabulary:
     words: set[str] = field(default_factory=set)
     deletes: dict[str, list[str]] = field(default_factory=dict)
     watermark: float = -1.0
-    checked_at: float = 0.0
+    checked_at: float = -1e9
+    ready: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, word: str) -> None:
@@ -97,26 +98,40 @@ class SpellChecker:
         self._vocabularies: dict[str, _Vocabulary] = {}
         self._lock = threading.Lock()
 
-    def _vocabulary(self, index_id: str) -> _Vocabulary:
+    def _vocabulary(self, index_id: str) -> _Vocabulary | None:
+        """The index's vocabulary; None while its first reading runs in the background.
+
+        With a refresh of 0 new documents are read on the calling thread, every call (tests);
+        otherwise at most every ``refresh_seconds``, on a background thread.
+        """
         with self._lock:
             vocab = self._vocabularies.setdefault(index_id, _Vocabulary())
+        if self.refresh_seconds == 0:
+            self._take_in(index_id, vocab)
+            return vocab
         now = time.monotonic()
-        if now - vocab.checked_at >= self.refresh_seconds:
-            with vocab.lock:
-                vocab.checked_at = now
-                rows = self.store.read().execute(
-                    "SELECT title, body, attributes, updated_at FROM documents WHERE index_id = ? AND updated_at > ?"
-                    " AND status IN ('INDEXED', 'UPDATED')", (index_id, vocab.watermark))
-                for title, body, attributes, updated in rows:
-                    vocab.watermark = max(vocab.watermark, updated)
-                    if '"_language_code": "ja"' in (attributes or ""):  # cheaper than parsing every document
-                        continue
-                    for text in (title or "", body or ""):
-                        for word in _WORD.findall(text):
-                            lowered = word.lower()
-                            if _LETTERS.fullmatch(lowered):
-                                vocab.add(lowered)
-        return vocab
+        if now - vocab.checked_at >= self.refresh_seconds and not vocab.lock.locked():
+            vocab.checked_at = now
+            threading.Thread(target=self._take_in, args=(index_id, vocab), name="kensaku-spelling",
+                             daemon=True).start()
+        return vocab if vocab.ready else None
+
+    def _take_in(self, index_id: str, vocab: _Vocabulary) -> None:
+        """Add the words of documents indexed since the vocabulary's watermark."""
+        with vocab.lock:
+            rows = self.store.read().execute(
+                "SELECT title, body, attributes, updated_at FROM documents WHERE index_id = ? AND updated_at > ?"
+                " AND status IN ('INDEXED', 'UPDATED')", (index_id, vocab.watermark))
+            for title, body, attributes, updated in rows:
+                vocab.watermark = max(vocab.watermark, updated)
+                if '"_language_code": "ja"' in (attributes or ""):  # cheaper than parsing every document
+                    continue
+                for text in (title or "", body or ""):
+                    for word in _WORD.findall(text):
+                        lowered = word.lower()
+                        if _LETTERS.fullmatch(lowered):
+                            vocab.add(lowered)
+            vocab.ready = True
 
     def corrections(self, index_id: str, text: str, languages: list[str], searcher: tantivy.Searcher,
                     count: ResultCounter, total: int) -> list[dict[str, Any]]:
@@ -156,6 +171,8 @@ class SpellChecker:
             if not _LETTERS.fullmatch(lowered) or frequency(lowered) >= MIN_FREQUENCY:
                 continue
             vocab = vocab or self._vocabulary(index_id)
+            if vocab is None:
+                return None
             best: tuple[int, int, str] | None = None
             for candidate in vocab.candidates(lowered):
                 if candidate == lowered:
