@@ -76,7 +76,8 @@ class PrefixIndex:
     texts: list[str] = field(default_factory=list)
     popularity: list[int] = field(default_factory=list)
     payloads: list[object] = field(default_factory=list)
-    _keys: list[tuple[str, int, int]] = field(default_factory=list)  # (key, entry, kind 0 text / 1 hira / 2 roma)
+    # (key, entry, kind): kind 0 the text, 1 hiragana, 2 romaji, 3 romaji with single long vowels
+    _keys: list[tuple[str, int, int]] = field(default_factory=list)
     _key_strings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -94,6 +95,8 @@ class PrefixIndex:
             reading = reading_of(text)
             self._keys.append((_squeeze(reading.hiragana), entry, 1))
             self._keys.append((_squeeze(reading.romaji), entry, 2))
+            if reading.plain != reading.romaji:
+                self._keys.append((_squeeze(reading.plain), entry, 3))
 
     def freeze(self) -> PrefixIndex:
         """Sort the keys; call once after the last ``add``."""
@@ -130,14 +133,14 @@ class PrefixIndex:
         if kind == 0:
             return 0, _original_length(text, chars)
         reading = reading_of(text)
-        hira_or_roma = reading.romaji if kind == 2 else reading.hiragana
+        hira_or_roma = (reading.hiragana, reading.romaji, reading.plain)[kind - 1]
         # Keys had spaces squeezed out: count the probe's characters in the spaced reading.
         seen = pos = 0
         while pos < len(hira_or_roma) and seen < chars:
             if hira_or_roma[pos] != " ":
                 seen += 1
             pos += 1
-        end = reading.text_end_for(pos, in_romaji=kind == 2)
+        end = reading.text_end_for(pos, reading=kind - 1)
         return 0, max(end, 1)
 
 

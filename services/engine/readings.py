@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Reading", "has_japanese", "reading_of", "romaji", "to_hiragana"]
+__all__ = ["Reading", "has_japanese", "plain_romaji", "reading_of", "romaji", "to_hiragana"]
 
 _KATAKANA_START, _KATAKANA_END = 0x30A1, 0x30F6
 _KANA_SHIFT = 0x60
@@ -92,24 +92,37 @@ def _is_japanese(c: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """The hiragana and romaji readings of a text, with where each morpheme's readings start.
+    """The readings of a text, with where each morpheme's readings start.
 
-    ``parts`` holds ``(hiragana_start, romaji_start, text_end)`` per morpheme: the offsets where the
-    morpheme begins in both readings and the offset just past it in the original text.
+    ``hiragana``, ``romaji`` (Hepburn, long vowels doubled: とうきょう -> toukyou) and ``plain``
+    (romaji as usually typed, long vowels single: tokyo). ``parts`` holds, per morpheme, its start in
+    each of the three readings and the offset just past it in the original text.
     """
 
     hiragana: str
     romaji: str
-    parts: tuple[tuple[int, int, int], ...]
+    plain: str
+    parts: tuple[tuple[int, int, int, int], ...]
 
-    def text_end_for(self, chars: int, *, in_romaji: bool = False) -> int:
-        """How much of the original text a reading prefix of ``chars`` covers (whole morphemes)."""
+    def text_end_for(self, chars: int, *, reading: int = 0) -> int:
+        """How much of the original text a prefix of ``chars`` characters of a reading covers (whole
+        morphemes); ``reading`` is 0 for hiragana, 1 for romaji, 2 for plain romaji."""
         end = 0
-        for hira_start, roma_start, text_end in self.parts:
-            if (roma_start if in_romaji else hira_start) >= chars:
+        for part in self.parts:
+            if part[reading] >= chars:
                 break
-            end = text_end
+            end = part[3]
         return end
+
+
+_LONG_VOWELS = (("ou", "o"), ("oo", "o"), ("uu", "u"))
+
+
+def plain_romaji(text: str) -> str:
+    """Romaji with long vowels written once (toukyou -> tokyo), as people usually type it."""
+    for long, short in _LONG_VOWELS:
+        text = text.replace(long, short)
+    return text
 
 
 class _Tokenizers:
@@ -146,11 +159,12 @@ def reading_of(text: str) -> Reading:
     """
     if not has_japanese(text):
         folded = unicodedata.normalize("NFKC", text).lower()
-        return Reading(folded, folded, ((0, 0, len(text)),))
+        return Reading(folded, folded, folded, ((0, 0, 0, len(text)),))
     hira: list[str] = []
     roma: list[str] = []
-    parts: list[tuple[int, int, int]] = []
-    hira_size = roma_size = 0
+    plain: list[str] = []
+    parts: list[tuple[int, int, int, int]] = []
+    hira_size = roma_size = plain_size = 0
     for m in _TOKENIZERS.get().tokenize(text):
         surface = m.surface()
         piece = to_hiragana(m.reading_form()) if has_japanese(surface) else unicodedata.normalize(
@@ -158,9 +172,12 @@ def reading_of(text: str) -> Reading:
         if surface.isspace():
             piece = " "
         latin = romaji(piece)
-        parts.append((hira_size, roma_size, m.end()))
+        short = plain_romaji(latin)
+        parts.append((hira_size, roma_size, plain_size, m.end()))
         hira.append(piece)
         roma.append(latin)
+        plain.append(short)
         hira_size += len(piece)
         roma_size += len(latin)
-    return Reading("".join(hira), "".join(roma), tuple(parts))
+        plain_size += len(short)
+    return Reading("".join(hira), "".join(roma), "".join(plain), tuple(parts))
