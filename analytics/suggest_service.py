@@ -167,11 +167,11 @@ class SuggestionService:
         index_id = p["IndexId"]
         self._require_index(index_id)
         config, last_clear = self.config(index_id)
-        building = index_id not in self._builds
+        updating = self._build_lock(index_id).locked()  # a rebuild is running now
         build = self._current(index_id)
         return {
-            **{k: v for k, v in config.items()},
-            "Status": "UPDATING" if building and self._build_lock(index_id).locked() else "ACTIVE",
+            **config,
+            "Status": "UPDATING" if updating else "ACTIVE",
             "LastSuggestionsBuildTime": _dt(build.built_at),
             "LastClearTime": _dt(last_clear),
             "TotalSuggestionsCount": len(build.queries),

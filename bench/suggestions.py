@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO))  # first: the analytics package, not bench/analytics.py
 
 from harness import LocalServer, create_index, make_client, percentile  # noqa: E402
 from metrics import markdown_table  # noqa: E402
