@@ -88,6 +88,8 @@ class DocumentSource(Protocol):
 
     def titles(self, index_id: str, doc_ids: list[str]) -> dict[str, str | None]: ...
 
+    def version(self, index_id: str) -> object: ...
+
 
 @dataclass(slots=True)
 class IndexBuild:
@@ -96,6 +98,7 @@ class IndexBuild:
     queries: PrefixIndex
     attributes: PrefixIndex  # payload: list of (document id, attribute name)
     built_at: float
+    marker: tuple[Any, ...] = ()  # what it was built from: unchanged -> no rebuild needed
 
 
 def _dt(epoch: float | None) -> datetime | None:
@@ -135,9 +138,12 @@ class SuggestionService:
 
     def _refresh_loop(self) -> None:
         while not self._stopping.wait(self.settings.suggestions_refresh_seconds):
-            for index_id in list(self._builds):
+            for index_id, build in list(self._builds.items()):
                 try:
-                    self._build(index_id)
+                    # Rebuild only when queries arrived or the documents changed (and at least daily,
+                    # as the look-back window moves).
+                    if build.marker != self._marker(index_id) or self.clock() - build.built_at > DAY:
+                        self._build(index_id)
                 except Exception:  # an index deleted meanwhile, a locked file: try again next round
                     log.exception("suggestions: rebuilding %s failed", index_id)
 
@@ -226,8 +232,15 @@ class SuggestionService:
             build = self._build(index_id)
         return build
 
+    def _marker(self, index_id: str) -> tuple[Any, ...]:
+        """Cheap signs of change: the newest query and query count, and the documents' version."""
+        (latest, count), = self.store.rows("SELECT MAX(at), COUNT(*) FROM queries WHERE index_id = ?", (index_id,))
+        version = self._documents.version(index_id) if self._documents is not None else None
+        return latest, count, version
+
     def _build(self, index_id: str) -> IndexBuild:
         with self._build_lock(index_id):
+            marker = self._marker(index_id)
             config, last_clear = self.config(index_id)
             now = self.clock()
             since = now - config["QueryLogLookBackWindowInDays"] * DAY
@@ -249,7 +262,7 @@ class SuggestionService:
                         by_value.setdefault(value, []).append((doc_id, name))
                 for value, sources in by_value.items():
                     attributes.add(value, sum(clicks.get(d, 0) for d, _ in sources), sources)
-            build = IndexBuild(queries.freeze(), attributes.freeze(), now)
+            build = IndexBuild(queries.freeze(), attributes.freeze(), now, marker)
             self._builds[index_id] = build
             return build
 

@@ -206,6 +206,8 @@ def test_new_queries_show_up_after_the_background_refresh(tmp_path: Path) -> Non
         assert c.get_query_suggestions(IndexId=index_id, QueryText="onbo")["Suggestions"] == []  # builds now
         c.query(IndexId=index_id, QueryText="onboarding checklist")
         suggested(c, index_id, "onbo", "onboarding checklist")
+        put_and_wait(c, index_id, [text_doc("r2", "how to onboard", title="Onboarding for managers")])
+        suggested(c, index_id, "onbo", "Onboarding for managers", SuggestionTypes=["DOCUMENT_ATTRIBUTES"])
     finally:
         srv.stop()
 

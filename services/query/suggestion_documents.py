@@ -24,6 +24,11 @@ class SuggestionDocuments:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
 
+    def version(self, index_id: str) -> object:
+        """Changes whenever a commit changes the index's documents: the searcher is replaced, never
+        mutated (the caller holds the object, so it is compared by identity, never by a reused id)."""
+        return self.indexes.lexical(index_id).searcher()
+
     def suggestable(self, index_id: str, name: str) -> bool:
         """Whether ``name`` can be suggested from: the title, or a STRING / STRING_LIST field."""
         if name == TITLE:
