@@ -10,7 +10,8 @@
    results. Config: MinimumQueryCount 1, MinimumNumberOfQueryingUsers 1.
 3. One call builds the suggestions (timed: the build the background refresh repeats every 30 s),
    then ``--calls`` sequential calls with prefixes of 2-8 characters cut from logged queries, plus
-   the hiragana and romaji readings of the Japanese ones. Prints p50/p95/p99/mean ms per prefix kind.
+   the hiragana and romaji readings of the Japanese ones. Prints p50/p95/p99/mean ms per prefix kind,
+   then the same calls made in-process on the handler (no HTTP, no server process): its own cost.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from metrics import markdown_table  # noqa: E402
 
 from analytics.events import QueryEvent, ReturnedResult  # noqa: E402
 from analytics.store import FILE_NAME, AnalyticsStore  # noqa: E402
+from analytics.suggest_service import SuggestionService  # noqa: E402
 from services.engine.readings import has_japanese, reading_of  # noqa: E402
 
 SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))
@@ -113,11 +115,23 @@ def main() -> None:
         total = client.describe_query_suggestions_config(IndexId=index_id)["TotalSuggestionsCount"]
         samples: dict[str, list[float]] = {}
         found: dict[str, int] = {}
-        for kind, prefix in prefixes(texts, args.calls, rng):
+        calls = prefixes(texts, args.calls, rng)
+        for kind, prefix in calls:
             t0 = time.perf_counter()
             r = client.get_query_suggestions(IndexId=index_id, QueryText=prefix)
             samples.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
             found[kind] = found.get(kind, 0) + bool(r["Suggestions"])
+        # The same calls in this process, without HTTP: the handler's own cost.
+        from services.settings import Settings
+
+        service = SuggestionService(Settings(data_dir=server.data_dir), AnalyticsStore(server.data_dir / FILE_NAME),
+                                    time.time, require_index=lambda _: None)
+        service.get_suggestions({"IndexId": index_id, "QueryText": "ab"})
+        direct: list[float] = []
+        for _, prefix in calls:
+            t0 = time.perf_counter()
+            service.get_suggestions({"IndexId": index_id, "QueryText": prefix})
+            direct.append((time.perf_counter() - t0) * 1000)
     rows = []
     for kind, values in [*samples.items(), ("all", [v for vs in samples.values() for v in vs])]:
         hits = sum(found.values()) if kind == "all" else found[kind]
@@ -127,6 +141,10 @@ def main() -> None:
     print(f"logged queries: {args.logged}, suggestible distinct: {total}, first build (sync, in the call):"
           f" {build_s * 1000:.0f} ms; load average {os.getloadavg()[0]:.2f}")
     print(markdown_table(["prefix kind", "calls", "with suggestions", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows))
+    print()
+    print(markdown_table(["handler only (in-process, no HTTP)", "calls", "p50 ms", "p95 ms", "p99 ms", "mean ms"], [[
+        "all", len(direct), f"{percentile(direct, 50):.2f}", f"{percentile(direct, 95):.2f}",
+        f"{percentile(direct, 99):.2f}", f"{sum(direct) / len(direct):.2f}"]]))
 
 
 if __name__ == "__main__":
