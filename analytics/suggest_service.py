@@ -25,7 +25,7 @@ from analytics.blocklists import SourceError, parse_entries, read_source
 from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
-from services.api.errors import ResourceNotFoundException, ValidationException
+from services.api.errors import KendraError, ResourceNotFoundException, ValidationException
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -139,6 +139,11 @@ class SuggestionService:
     def _refresh_loop(self) -> None:
         while not self._stopping.wait(self.settings.suggestions_refresh_seconds):
             for index_id, build in list(self._builds.items()):
+                try:
+                    self._require_index(index_id)
+                except KendraError:  # deleted or being deleted: forget it
+                    self.invalidate(index_id)
+                    continue
                 try:
                     # Rebuild only when queries arrived or the documents changed (and at least daily,
                     # as the look-back window moves).
