@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
 
+    # Data sources and sync jobs (services/datasources/, connectors/).
+    # "embedded": syncs run on threads of the server; "celery": on Celery workers (`kensaku worker`)
+    # through a Redis broker at sync_broker_url, sharing this data folder.
+    sync_mode: Literal["embedded", "celery"] = "embedded"
+    sync_broker_url: str = "redis://127.0.0.1:6379/0"
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker; longer
+    # than the slowest batch, or a slow batch is run twice (harmless, but wasted work).
+    sync_visibility_timeout: float = Field(3600, gt=0)
+    # Where connectors send documents (BatchPutDocument): None = this server; any Kendra endpoint works.
+    connector_endpoint: str | None = None
+    sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
+    sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)
+    sync_source_concurrency: int = Field(2, gt=0)  # celery mode: batches of one source at once
+    sync_retries: int = Field(3, ge=0)  # retries of a source's transient errors (backoff doubles)
+    sync_retry_backoff_seconds: float = Field(0.5, ge=0)
+    sync_supervisor_interval_seconds: float = Field(1.0, gt=0)  # settle finished jobs, check schedules
+    s3_endpoint_url: str | None = None  # S3 connectors' default endpoint (e.g. a local S3-compatible store)
+
     log_level: str = "info"
 
     @field_validator("data_dir")
