@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from connectors.contract import Connector
@@ -26,6 +27,7 @@ class ConnectorOptions:
 
     max_document_bytes: int = 50 * 1024 * 1024
     s3_endpoint_url: str | None = None
+    cache_dir: Path | None = None  # mirrors of remote git repositories
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
 
     return GitWikiConnector(
         spec.endpoint["repositoryUrl"], spec.endpoint.get("branch"), spec.patterns, options.max_document_bytes,
-        spec.endpoint.get("webUrl"),
+        spec.endpoint.get("webUrl"), options.cache_dir,
     )
 
 

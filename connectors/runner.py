@@ -226,7 +226,8 @@ class SyncRunner:
             ).rowcount
             if not marked:
                 return
-            conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?", (len(items), job_id))
+            looked_at = sum(1 for item in items if item["op"] != "delete")  # deletions were not scanned
+            conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?", (looked_at, job_id))
             records.record_docs(conn, job_id, [(d, "failed", reason) for d, reason in failed.items()])
             records.set_versions(conn, job.data_source_id, versions)
         for doc_id, reason in failed.items():

@@ -107,9 +107,19 @@ def settle(store: Store, job: records.SyncJob, changed: threading.Event | None =
             "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (job.id,)
         ).fetchone()[0]
         status = "INCOMPLETE" if n_failed else "SUCCEEDED"
+        message = None
+        if n_failed:  # the first failures with their reasons (all of them are in the log)
+            some = conn.execute(
+                "SELECT doc_id, reason FROM sync_job_docs WHERE job_id = ? AND action = 'failed'"
+                " ORDER BY doc_id LIMIT 20", (job.id,),
+            )
+            message = f"{n_failed} documents failed: " + "; ".join(f"{r['doc_id']}: {r['reason']}" for r in some)
+            message = " ".join(message.split())  # Kendra's ErrorMessage has no control characters
         moved = conn.execute(
-            "UPDATE sync_jobs SET status = ?, ended_at = ? WHERE id = ? AND status = 'SYNCING_INDEXING'",
-            (status, time.time(), job.id),
+            "UPDATE sync_jobs SET status = ?, ended_at = ?, error_code = COALESCE(?, error_code),"
+            " error_message = COALESCE(?, error_message) WHERE id = ? AND status = 'SYNCING_INDEXING'",
+            (status, time.time(), "InvalidRequest" if n_failed else None, message[:2048] if message else None,
+             job.id),
         ).rowcount
         if moved and job.next_checkpoint is not None:
             conn.execute(

@@ -22,7 +22,8 @@ def runner_config(settings: Settings) -> RunnerConfig:
         retries=settings.sync_retries,
         backoff_seconds=settings.sync_retry_backoff_seconds,
         options=ConnectorOptions(max_document_bytes=settings.max_document_bytes,
-                                 s3_endpoint_url=settings.s3_endpoint_url),
+                                 s3_endpoint_url=settings.s3_endpoint_url,
+                                 cache_dir=settings.data_dir / "connector-cache"),
     )
 
 
