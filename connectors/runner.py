@@ -234,6 +234,21 @@ class SyncRunner:
             log.warning("sync job %s: %s failed: %s", job_id, doc_id, reason)
         log.info("sync job %s: batch %d done (%d items, %d failed)", job_id, seq, len(items), len(failed))
 
+    def fail_batch(self, job_id: str, seq: int, reason: str) -> None:
+        """Give up on a batch (its retries are spent): every item fails with ``reason``; the job goes on."""
+        with self.store.write() as conn:
+            row = conn.execute(
+                "SELECT items FROM sync_batches WHERE job_id = ? AND seq = ? AND done = 0", (job_id, seq)
+            ).fetchone()
+            if row is None:
+                return
+            conn.execute("UPDATE sync_batches SET done = 1 WHERE job_id = ? AND seq = ?", (job_id, seq))
+            items = json.loads(row["items"])
+            conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?",
+                         (sum(1 for i in items if i["op"] != "delete"), job_id))
+            records.record_docs(conn, job_id, [(i["id"], "failed", reason) for i in items])
+        log.error("sync job %s: batch %d failed: %s", job_id, seq, reason)
+
     def finish(self, job_id: str) -> bool:
         """Move the job to SYNCING_INDEXING once every batch is done; True if the job is past syncing."""
         job = self._live(job_id)

@@ -43,5 +43,7 @@ def sync_components(settings: Settings, indexes: IndexService,
         launcher, close = embedded, embedded.close
     service = DataSourceService(indexes, store, launcher)
     supervisor = Supervisor(service, launcher, settings.sync_supervisor_interval_seconds,
-                            resume=settings.sync_mode == "embedded")
+                            resume=settings.sync_mode == "embedded",
+                            stall_seconds=2 * settings.sync_visibility_timeout if settings.sync_mode == "celery"
+                            else None)
     return service, supervisor, close

@@ -18,12 +18,14 @@ log = logging.getLogger("kensaku.datasources")
 
 class Supervisor:
     def __init__(self, service: DataSourceService, launcher: Launcher | None, interval: float,
-                 resume: bool) -> None:
+                 resume: bool, stall_seconds: float | None = None) -> None:
         self.service = service
         self.store = service.store
         self.launcher = launcher
         self.interval = interval
         self.resume = resume
+        self.stall_seconds = stall_seconds  # distributed mode: re-queue a job's work after this long idle
+        self._progress: dict[str, tuple[int, float]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -51,6 +53,8 @@ class Supervisor:
                 log.exception("sync supervisor step failed")
 
     def tick(self, now: float) -> None:
+        if self.stall_seconds is not None:
+            self._requeue_stalled(now)
         for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING_INDEXING'"):
             settle(self.store, records.job_of(row), self.service.indexes.changed)
         for source in self.store.read().execute("SELECT * FROM data_sources WHERE status = 'ACTIVE'"):
@@ -69,3 +73,32 @@ class Supervisor:
                 log.info("scheduled sync of data source %s skipped: a sync is running", source["id"])
             except Exception:
                 log.exception("scheduled sync of data source %s could not start", source["id"])
+
+    def _requeue_stalled(self, now: float) -> None:
+        """A SYNCING job that made no progress for ``stall_seconds`` gets its remaining work queued again.
+
+        Celery redelivers a dead worker's unacknowledged task, but a message lost any other way
+        (a broker restart without persistence, a task that exhausted its retries mid-flight) would
+        leave the job SYNCING forever; every step is idempotent, so sending it again is safe."""
+        requeue = getattr(self.launcher, "requeue", None)
+        assert self.stall_seconds is not None
+        live = set()
+        for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING'"):
+            job = records.job_of(row)
+            live.add(job.id)
+            seen = self._progress.get(job.id)
+            if seen is None or seen[0] != job.scanned:
+                self._progress[job.id] = (job.scanned, now)
+                continue
+            if now - seen[1] < self.stall_seconds or requeue is None:
+                continue
+            source = records.data_source_row(self.store, job.data_source_id)
+            if source is None or source["type"] == "CUSTOM":
+                continue
+            seqs = [r["seq"] for r in self.store.read().execute(
+                "SELECT seq FROM sync_batches WHERE job_id = ? AND done = 0", (job.id,))]
+            log.warning("sync job %s made no progress for %.0fs; queueing its work again", job.id, now - seen[1])
+            requeue(job.id, None if job.plan_state != "planned" else seqs)
+            self._progress[job.id] = (job.scanned, now)
+        for job_id in set(self._progress) - live:
+            del self._progress[job_id]
