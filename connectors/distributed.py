@@ -87,7 +87,7 @@ def celery_app(settings: Settings) -> Celery:
     def release(ds_id: str, holder: str) -> None:
         redis_client(os.getpid()).zrem(f"kensaku:sync:lease:{ds_id}", holder)
 
-    @app.task(name="kensaku.sync.plan", bind=True, autoretry_for=transient, retry_backoff=True,
+    @app.task(name="kensaku.sync.plan", bind=True, autoretry_for=transient, retry_backoff=True,  # type: ignore[untyped-decorator]
               retry_backoff_max=60, max_retries=settings.sync_retries)
     def plan(self: Any, job_id: str) -> None:
         r = runner(os.getpid())
@@ -98,7 +98,7 @@ def celery_app(settings: Settings) -> Celery:
         if not seqs:
             r.finish(job_id)
 
-    @app.task(name="kensaku.sync.batch", bind=True, autoretry_for=transient, retry_backoff=True,
+    @app.task(name="kensaku.sync.batch", bind=True, autoretry_for=transient, retry_backoff=True,  # type: ignore[untyped-decorator]
               retry_backoff_max=60, max_retries=settings.sync_retries)
     def batch(self: Any, job_id: str, seq: int) -> None:
         r = runner(os.getpid())

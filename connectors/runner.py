@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -203,8 +204,8 @@ class SyncRunner:
                 upsert = Upsert(item["id"], item["version"], item.get("ref") or {})
                 try:
                     source_doc = with_retries(
-                        lambda u=upsert: connector.fetch(u), self.config.retries, self.config.backoff_seconds,
-                        f"fetching {upsert.doc_id}",
+                        functools.partial(connector.fetch, upsert), self.config.retries,
+                        self.config.backoff_seconds, f"fetching {upsert.doc_id}",
                     )
                     doc = kendra_document(source_doc, max_text_chars=self.config.max_text_chars, language=language)
                 except ItemFailed as error:

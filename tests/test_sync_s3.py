@@ -1,0 +1,116 @@
+"""S3 sources against moto's S3 server (a real local S3-compatible HTTP server; see
+../shared/docs/test-servers.md), synced by a real server's embedded runner (spec scenario 23)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+from tests.conftest import JA, ROLE, free_port, ids_of, wait_for
+from tests.sync_helpers import OFFICE, metrics, sync, template
+
+
+def _s3(url: str, key: str = "testing") -> Any:
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=key, config=Config(s3={"addressing_style": "path"}))
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _source(kendra: Any, index: str, name: str, url: str, bucket: str, **extra: Any) -> str:
+    ds: str = kendra.create_data_source(
+        IndexId=index, Name=name, Type="TEMPLATE", RoleArn=ROLE,
+        Configuration=template("S3", bucketName=bucket, endpointUrl=url, accessKeyId=extra.pop("key", "testing"),
+                               secretAccessKey="testing", **extra))["Id"]
+    return ds
+
+
+def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, moto_url: str) -> None:
+    s3 = _s3(moto_url)
+    s3.create_bucket(Bucket="handbook")
+    s3.put_object(Bucket="handbook", Key="docs/人事/休暇.md", Body="# 休暇\n\n年次有給休暇は入社半年後に付与されます。".encode(),
+                  Metadata={"author": "yamada"})
+    s3.put_object(Bucket="handbook", Key="docs/it/vpn.txt", Body=b"Connect to the VPN with the okapi client.")
+    s3.put_object(Bucket="handbook", Key="docs/guide.docx",
+                  Body=(OFFICE / "authored" / "情報システム" / "新入社員向けVPN設定ガイド.docx").read_bytes())
+    s3.put_object(Bucket="handbook", Key="docs/logo.png", Body=b"\x89PNG not a document")
+    s3.put_object(Bucket="handbook", Key="other/skip.txt", Body=b"outside the prefix okapi")
+    index = new_index()
+    ds = _source(kendra, index, "handbook", moto_url, "handbook", prefix="docs/")
+    job = sync(kendra, index, ds)
+    assert job["Status"] == "SUCCEEDED", job
+    assert metrics(job) == {"Added": 3, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": 3}
+    r = kendra.query(IndexId=index, QueryText="有給休暇", AttributeFilter=JA,
+                     RequestedDocumentAttributes=["_source_uri", "_authors", "_category"])
+    item = r["ResultItems"][0]
+    assert item["DocumentId"] == "s3://handbook/docs/人事/休暇.md"
+    assert item["DocumentURI"].startswith(f"{moto_url}/handbook/docs/")
+    attrs = {a["Key"]: a["Value"] for a in item["DocumentAttributes"]}
+    assert attrs["_authors"] == {"StringListValue": ["yamada"]} and attrs["_category"] == {"StringValue": "人事"}
+    assert ids_of(kendra.query(IndexId=index, QueryText="okapi")) == ["s3://handbook/docs/it/vpn.txt"]
+
+    s3.delete_object(Bucket="handbook", Key="docs/it/vpn.txt")
+    s3.put_object(Bucket="handbook", Key="docs/guide.docx", Body=b"")  # now an empty, unreadable Word file
+    s3.put_object(Bucket="handbook", Key="docs/new.md", Body=b"# New\n\nthe gerenuk page")
+    job = sync(kendra, index, ds)
+    assert metrics(job) == {"Added": 1, "Modified": 0, "Deleted": 1, "Failed": 1, "Scanned": 3}, job
+    assert "guide.docx" in job["ErrorMessage"]
+    assert ids_of(kendra.query(IndexId=index, QueryText="okapi")) == []
+    assert ids_of(kendra.query(IndexId=index, QueryText="gerenuk")) == ["s3://handbook/docs/new.md"]
+
+
+def test_unreachable_s3_fails_the_job_after_retries(kendra: Any, new_index: Any) -> None:
+    index = new_index()
+    ds = _source(kendra, index, "down", f"http://127.0.0.1:{free_port()}", "nobucket")
+    job = sync(kendra, index, ds)
+    assert job["Status"] == "FAILED"
+    assert job["DataSourceErrorCode"] == "SourceUnavailable" and "cannot reach" in job["ErrorMessage"]
+
+
+def test_missing_bucket_fails_the_job(kendra: Any, new_index: Any, moto_url: str) -> None:
+    index = new_index()
+    job = sync(kendra, index, _source(kendra, index, "nobucket", moto_url, "no-such-bucket"))
+    assert (job["Status"], job["DataSourceErrorCode"]) == ("FAILED", "SourceMisconfigured")
+
+
+def test_bad_s3_credentials_fail_the_job(kendra: Any, new_index: Any, tmp_path: Any) -> None:
+    """moto's server with authentication on (INITIAL_NO_AUTH_ACTION_COUNT=0): unknown keys are refused."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _up(url), 30, "moto server")
+        index = new_index()
+        job = sync(kendra, index, _source(kendra, index, "badkeys", url, "secured", key="AKIANOTAREALKEY00000"))
+        assert (job["Status"], job["DataSourceErrorCode"]) == ("FAILED", "CredentialsRejected"), job
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/moto-api/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
