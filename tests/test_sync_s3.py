@@ -47,8 +47,8 @@ def _source(kendra: Any, index: str, name: str, url: str, bucket: str, **extra: 
 def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, moto_url: str) -> None:
     s3 = _s3(moto_url)
     s3.create_bucket(Bucket="handbook")
-    s3.put_object(Bucket="handbook", Key="docs/人事/休暇.md", Body="# 休暇\n\n年次有給休暇は入社半年後に付与されます。".encode(),
-                  Metadata={"author": "yamada"})
+    leave = "# 休暇\n\n年次有給休暇は入社半年後に付与されます。"
+    s3.put_object(Bucket="handbook", Key="docs/人事/休暇.md", Body=leave.encode(), Metadata={"author": "yamada"})
     s3.put_object(Bucket="handbook", Key="docs/it/vpn.txt", Body=b"Connect to the VPN with the okapi client.")
     s3.put_object(Bucket="handbook", Key="docs/guide.docx",
                   Body=(OFFICE / "authored" / "情報システム" / "新入社員向けVPN設定ガイド.docx").read_bytes())
