@@ -28,6 +28,7 @@ class ConnectorOptions:
     max_document_bytes: int = 50 * 1024 * 1024
     s3_endpoint_url: str | None = None
     cache_dir: Path | None = None  # mirrors of remote git repositories
+    allow_private_addresses: bool = False  # WEBCRAWLER: may crawl private / loopback hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +87,34 @@ def _check_filesystem(spec: ConnectorSpec) -> None:
         raise ValueError("FILESYSTEM repositoryEndpointMetadata.path must be an absolute path")
 
 
+def _webcrawler(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.webcrawler import WebCrawlerConnector
+
+    return WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes,
+                               options.allow_private_addresses)
+
+
+def _check_webcrawler(spec: ConnectorSpec) -> None:
+    urls = [*(spec.endpoint.get("seedUrls") or []), *(spec.endpoint.get("siteMapUrls") or [])]
+    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        raise ValueError("A WEBCRAWLER template needs repositoryEndpointMetadata.seedUrls or siteMapUrls "
+                         "(lists of http(s) URLs)")
+    depth = spec.endpoint.get("crawlDepth", 2)
+    if not isinstance(depth, int) or not 0 <= depth <= 10:
+        raise ValueError("WEBCRAWLER crawlDepth must be an integer from 0 to 10")
+    rate = spec.endpoint.get("maxUrlsPerMinute", 300)
+    if not isinstance(rate, int) or not 1 <= rate <= 300:
+        raise ValueError("WEBCRAWLER maxUrlsPerMinute must be an integer from 1 to 300")
+
+
 BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
+    "WEBCRAWLER": _webcrawler,
     "FILESYSTEM": _filesystem,
     "GITWIKI": _gitwiki,
     "S3": _s3,
 }
 CHECKS: dict[str, Callable[[ConnectorSpec], None]] = {
+    "WEBCRAWLER": _check_webcrawler,
     "FILESYSTEM": _check_filesystem,
     "GITWIKI": lambda spec: _require(spec, "repositoryUrl"),
     "S3": lambda spec: _require(spec, "bucketName"),

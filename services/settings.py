@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     sync_retry_backoff_seconds: float = Field(0.5, ge=0)
     sync_supervisor_interval_seconds: float = Field(1.0, gt=0)  # settle finished jobs, check schedules
     s3_endpoint_url: str | None = None  # S3 connectors' default endpoint (e.g. a local S3-compatible store)
+    # WEBCRAWLER sources may fetch hosts that resolve to private or loopback addresses (off: no SSRF).
+    webcrawler_allow_private_addresses: bool = False
 
     log_level: str = "info"
 

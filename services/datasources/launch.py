@@ -23,7 +23,8 @@ def runner_config(settings: Settings) -> RunnerConfig:
         backoff_seconds=settings.sync_retry_backoff_seconds,
         options=ConnectorOptions(max_document_bytes=settings.max_document_bytes,
                                  s3_endpoint_url=settings.s3_endpoint_url,
-                                 cache_dir=settings.data_dir / "connector-cache"),
+                                 cache_dir=settings.data_dir / "connector-cache",
+                                 allow_private_addresses=settings.webcrawler_allow_private_addresses),
     )
 
 
