@@ -102,8 +102,9 @@ def bench_mode(mode: str, workers: int, sources: dict[str, tuple[str, dict[str, 
                                 for _ in range(workers)]
             client = make_client(server.endpoint)
             for name, (kind, endpoint) in sources.items():
-                index = create_index(client, f"bench-{name}")
-                metrics, seconds = run_sync(client, index, name, kind, **endpoint)
+                slug = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-")
+                index = create_index(client, f"bench-{slug}")
+                metrics, seconds = run_sync(client, index, slug, kind, **endpoint)
                 docs = int(metrics["DocumentsScanned"])
                 label = "embedded" if mode == "embedded" else f"celery, {workers} workers"
                 rows.append([name, label, str(docs), metrics["DocumentsFailed"], metrics["Status"],

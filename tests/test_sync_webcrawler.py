@@ -26,7 +26,7 @@ PAGES = {
     "deep/1.html": '<html><body><p>kinkajou deep one</p><a href="2.html">next</a></body></html>',
     "deep/2.html": '<html><body><p>kinkajou deep two</p><a href="3.html">next</a></body></html>',
     "deep/3.html": "<html><body><p>kinkajou deep three</p></body></html>",
-    "orphan.html": "<html><head><title>Orphan</title></head><body><p>kinkajou orphan from the sitemap</p></body></html>",
+    "orphan.html": "<html><head><title>Orphan</title></head><body><p>kinkajou orphan (sitemap)</p></body></html>",
     "robots.txt": "User-agent: *\nDisallow: /private/\n",
 }
 
