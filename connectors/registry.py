@@ -107,13 +107,27 @@ def _check_webcrawler(spec: ConnectorSpec) -> None:
         raise ValueError("WEBCRAWLER maxUrlsPerMinute must be an integer from 1 to 300")
 
 
+def _mediawiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.mediawiki import MediaWikiConnector
+
+    return MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes)
+
+
+def _check_mediawiki(spec: ConnectorSpec) -> None:
+    if not (isinstance(spec.endpoint.get("apiUrl"), str) or isinstance(spec.endpoint.get("dumpPath"), str)):
+        raise ValueError("A MEDIAWIKI template needs repositoryEndpointMetadata.apiUrl (the wiki's api.php) "
+                         "or dumpPath (an XML dump on this machine)")
+
+
 BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
+    "MEDIAWIKI": _mediawiki,
     "WEBCRAWLER": _webcrawler,
     "FILESYSTEM": _filesystem,
     "GITWIKI": _gitwiki,
     "S3": _s3,
 }
 CHECKS: dict[str, Callable[[ConnectorSpec], None]] = {
+    "MEDIAWIKI": _check_mediawiki,
     "WEBCRAWLER": _check_webcrawler,
     "FILESYSTEM": _check_filesystem,
     "GITWIKI": lambda spec: _require(spec, "repositoryUrl"),
