@@ -27,7 +27,7 @@ DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="
   <page><title>東京</title><ns>0</ns><id>101</id>
     <revision><id>1001</id><timestamp>2024-02-01T12:00:00Z</timestamp><contributor><username>Yamada</username>
       </contributor><model>wikitext</model><format>text/x-wiki</format>
-      <text xml:space="preserve">'''東京'''は日本の首都で、ヤンバルクイナはいない。[[Category:日本の都市]]</text></revision></page>
+      <text xml:space="preserve">'''東京'''は日本の首都。[[Category:日本の都市]]</text></revision></page>
   <page><title>京都</title><ns>0</ns><id>102</id>
     <revision><id>1002</id><timestamp>2024-02-02T12:00:00Z</timestamp><contributor><username>Yamada</username>
       </contributor><model>wikitext</model><format>text/x-wiki</format>
