@@ -119,7 +119,20 @@ def _check_mediawiki(spec: ConnectorSpec) -> None:
                          "or dumpPath (an XML dump on this machine)")
 
 
+def _confluence(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.confluence import ConfluenceConnector
+
+    return ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes)
+
+
+def _check_confluence(spec: ConnectorSpec) -> None:
+    _require(spec, "baseUrl")
+    if not spec.endpoint["baseUrl"].startswith(("http://", "https://")):
+        raise ValueError("CONFLUENCE baseUrl must be an http(s) URL such as https://example.atlassian.net/wiki")
+
+
 BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
+    "CONFLUENCE": _confluence,
     "MEDIAWIKI": _mediawiki,
     "WEBCRAWLER": _webcrawler,
     "FILESYSTEM": _filesystem,
@@ -127,6 +140,7 @@ BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
     "S3": _s3,
 }
 CHECKS: dict[str, Callable[[ConnectorSpec], None]] = {
+    "CONFLUENCE": _check_confluence,
     "MEDIAWIKI": _check_mediawiki,
     "WEBCRAWLER": _check_webcrawler,
     "FILESYSTEM": _check_filesystem,
