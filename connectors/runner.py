@@ -233,7 +233,9 @@ class SyncRunner:
             records.set_versions(conn, job.data_source_id, versions)
         for doc_id, reason in failed.items():
             log.warning("sync job %s: %s failed: %s", job_id, doc_id, reason)
-        log.info("sync job %s: batch %d done (%d items, %d failed)", job_id, seq, len(items), len(failed))
+        done = records.job(self.store, job_id)
+        log.info("sync job %s: batch %d done (%d items, %d failed); scanned %s of %s", job_id, seq, len(items),
+                 len(failed), done.scanned if done else "?", done.total if done else "?")
 
     def fail_batch(self, job_id: str, seq: int, reason: str) -> None:
         """Give up on a batch (its retries are spent): every item fails with ``reason``; the job goes on."""

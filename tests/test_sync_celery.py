@@ -150,3 +150,31 @@ def test_killed_worker_mid_sync_ends_with_every_document_indexed_once(distribute
     assert r["TotalNumberOfResults"] == total
     stats = c.describe_index(Id=index)["IndexStatistics"]["TextDocumentStatistics"]
     assert stats["IndexedTextDocumentsCount"] == total
+
+
+def test_stopped_sync_resumes_without_losing_or_resending(distributed: dict[str, Any], tmp_path: Path) -> None:
+    c = distributed["client"]
+    index = _new_index(c)
+    root = tmp_path / "stop"
+    root.mkdir()
+    total = 200
+    for i in range(total):
+        (root / f"doc{i:03}.txt").write_text(f"document {i} in the civet archive\n")
+    ds = create_source(c, index, "stop", "FILESYSTEM", path=str(root))
+    ex = c.start_data_source_sync_job(Id=ds, IndexId=index)["ExecutionId"]
+    worker = Worker(distributed["env"], 1)
+    try:
+        wait_for(lambda: int(c.list_data_source_sync_jobs(Id=ds, IndexId=index)["History"][0]["Metrics"]
+                             ["DocumentsScanned"]) >= 20, 120, "progress")
+        c.stop_data_source_sync_job(Id=ds, IndexId=index)
+        first = wait_job(c, index, ds, ex, timeout=60)
+        assert first["Status"] == "ABORTED", first
+        sent = int(first["Metrics"]["DocumentsAdded"])
+        assert 0 < sent < total
+        second = sync(c, index, ds)
+    finally:
+        worker.stop()
+    assert second["Status"] == "SUCCEEDED", second
+    # Only what the stopped job had not delivered is sent; everything else counts as scanned, unchanged.
+    assert metrics(second) == {"Added": total - sent, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": total}
+    assert c.query(IndexId=index, QueryText="civet")["TotalNumberOfResults"] == total

@@ -47,7 +47,8 @@ class JobTracker:
         job = records.job(self.store, job_id)
         if job is None or job.data_source_id != ds_id:
             raise PutRejected(f"Sync job {job_id} is not a job of data source {ds_id}")
-        if job.status != "SYNCING":
+        # STOPPING: a connector's batch already under way when the stop came may still finish.
+        if job.status not in ("SYNCING", "STOPPING"):
             raise PutRejected(f"Sync job {job_id} is {job.status}; it no longer takes documents")
         return ds_id, job_id
 
