@@ -114,3 +114,28 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/moto-api/", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_native_s3_type_uses_the_servers_s3_endpoint(moto_url: str, tmp_path: Any) -> None:
+    """Kendra's own S3 type (S3Configuration), with the endpoint and credentials from the server's environment."""
+    from tests.conftest import Server, make_client
+
+    s3 = _s3(moto_url)
+    s3.create_bucket(Bucket="native")
+    s3.put_object(Bucket="native", Key="a/one.md", Body=b"# One\n\nthe dugong page")
+    s3.put_object(Bucket="native", Key="a/two.txt", Body=b"the manatee page")
+    s3.put_object(Bucket="native", Key="b/three.txt", Body=b"excluded by prefix")
+    server = Server(tmp_path / "data", env={"KENSAKU_S3_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
+                                            "AWS_SECRET_ACCESS_KEY": "testing"}).start()
+    try:
+        c = make_client(server.url)
+        index = c.create_index(Name="native", RoleArn=ROLE)["Id"]
+        wait_for(lambda: c.describe_index(Id=index)["Status"] == "ACTIVE")
+        ds = c.create_data_source(IndexId=index, Name="native", Type="S3", RoleArn=ROLE, Configuration={
+            "S3Configuration": {"BucketName": "native", "InclusionPrefixes": ["a/"],
+                                "ExclusionPatterns": ["*.txt"]}})["Id"]
+        job = sync(c, index, ds)
+        assert metrics(job) == {"Added": 1, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": 1}, job
+        assert ids_of(c.query(IndexId=index, QueryText="dugong")) == ["s3://native/a/one.md"]
+    finally:
+        server.stop()
