@@ -190,3 +190,30 @@ def test_supervisor_starts_scheduled_syncs(tmp_path: Path) -> None:
     assert len(launched) == 1
     assert service.list_data_source_sync_jobs({"Id": ds, "IndexId": index})["History"][0]["ExecutionId"] == launched[0]
     store.close()
+
+
+def test_transient_source_errors_are_retried_with_backoff() -> None:
+    from connectors.contract import SourceUnavailable
+    from connectors.runner import with_retries
+
+    calls: list[float] = []
+
+    def flaky() -> str:
+        import time
+
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise SourceUnavailable("try later")
+        return "ok"
+
+    assert with_retries(flaky, retries=3, backoff=0.01, what="flaky") == "ok"
+    assert len(calls) == 3 and calls[2] - calls[1] >= calls[1] - calls[0]  # the wait grows
+    attempts: list[int] = []
+
+    def down() -> str:
+        attempts.append(1)
+        raise SourceUnavailable("down")
+
+    with pytest.raises(SourceUnavailable):
+        with_retries(down, retries=2, backoff=0.0, what="down")
+    assert len(attempts) == 3

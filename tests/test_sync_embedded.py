@@ -138,3 +138,47 @@ def test_forced_full_crawl_sends_everything_again(kendra: Any, new_index: Any, t
                                    Configuration=template("FILESYSTEM", mode, path=str(root)))["Id"]
     assert metrics(sync(kendra, index, ds))["Added"] == 3
     assert metrics(sync(kendra, index, ds))["Modified"] == 3
+
+
+def test_deleting_a_data_source_removes_its_documents(kendra: Any, new_index: Any, tmp_path: Path) -> None:
+    index = new_index()
+    root = tmp_path / "share"
+    root.mkdir()
+    (root / "a.txt").write_text("the ocelot page\n")
+    ds = create_source(kendra, index, "gone", "FILESYSTEM", path=str(root))
+    assert metrics(sync(kendra, index, ds))["Added"] == 1
+    assert len(_query_ids(kendra, index, "ocelot")) == 1
+    kendra.delete_data_source(Id=ds, IndexId=index)
+    from tests.conftest import wait_for
+
+    wait_for(lambda: _query_ids(kendra, index, "ocelot") == [], what="the source's documents to go")
+
+
+def test_embedded_sync_resumes_after_the_server_is_killed(tmp_path: Path) -> None:
+    from tests.conftest import ROLE, Server, make_client, wait_for
+    from tests.sync_helpers import wait_job
+
+    root = tmp_path / "share"
+    root.mkdir()
+    total = 400
+    for i in range(total):
+        (root / f"d{i:03}.txt").write_text(f"document {i} of the binturong archive\n")
+    env = {"KENSAKU_SYNC_BATCH_SIZE": "5"}
+    server = Server(tmp_path / "data", env=env).start()
+    try:
+        c = make_client(server.url)
+        index = c.create_index(Name="resume", RoleArn=ROLE)["Id"]
+        wait_for(lambda: c.describe_index(Id=index)["Status"] == "ACTIVE")
+        ds = create_source(c, index, "many", "FILESYSTEM", path=str(root))
+        ex = c.start_data_source_sync_job(Id=ds, IndexId=index)["ExecutionId"]
+        wait_for(lambda: int(c.list_data_source_sync_jobs(Id=ds, IndexId=index)["History"][0]["Metrics"]
+                             ["DocumentsScanned"]) >= 10, 60, "progress")
+        server.kill()
+        server = Server(tmp_path / "data", env=env).start()
+        c = make_client(server.url)
+        job = wait_job(c, index, ds, ex, timeout=180)
+        assert job["Status"] == "SUCCEEDED", job
+        assert metrics(job) == {"Added": total, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": total}
+        assert c.query(IndexId=index, QueryText="binturong")["TotalNumberOfResults"] == total
+    finally:
+        server.stop()
