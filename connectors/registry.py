@@ -68,7 +68,7 @@ def _s3(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
         bucket=e["bucketName"], prefix=e.get("prefix", ""), patterns=spec.patterns,
         endpoint_url=e.get("endpointUrl") or options.s3_endpoint_url, region=e.get("region", "us-east-1"),
         access_key=e.get("accessKeyId"), secret_key=e.get("secretAccessKey"),
-        max_bytes=options.max_document_bytes,
+        max_bytes=options.max_document_bytes, metadata_prefix=e.get("metadataPrefix", ""),
     )
 
 
@@ -158,7 +158,8 @@ def spec_of(kind: str, configuration: dict[str, Any]) -> ConnectorSpec | None:
     if kind == "S3" and "S3Configuration" in configuration:
         s3 = configuration["S3Configuration"]
         prefixes = s3.get("InclusionPrefixes") or [""]
-        return ConnectorSpec("S3", {"bucketName": s3["BucketName"], "prefix": prefixes[0]},
+        metadata = (s3.get("DocumentsMetadataConfiguration") or {}).get("S3Prefix", "")
+        return ConnectorSpec("S3", {"bucketName": s3["BucketName"], "prefix": prefixes[0], "metadataPrefix": metadata},
                              {"inclusionPatterns": s3.get("InclusionPatterns"),
                               "exclusionPatterns": s3.get("ExclusionPatterns")})
     if kind != "TEMPLATE":

@@ -139,3 +139,34 @@ def test_native_s3_type_uses_the_servers_s3_endpoint(moto_url: str, tmp_path: An
         assert ids_of(c.query(IndexId=index, QueryText="dugong")) == ["s3://native/a/one.md"]
     finally:
         server.stop()
+
+
+def test_s3_metadata_side_files_give_title_and_acl(kendra: Any, new_index: Any, moto_url: str) -> None:
+    import json
+
+    s3 = _s3(moto_url)
+    s3.create_bucket(Bucket="private")
+    s3.put_object(Bucket="private", Key="salaries.txt", Body=b"the salary table for the jerboa team")
+    side = {"Title": "Salaries 2025", "AccessControlList": [{"Name": "hr", "Type": "GROUP", "Access": "ALLOW"}],
+            "Attributes": {"_category": "confidential"}}
+    s3.put_object(Bucket="private", Key="salaries.txt.metadata.json", Body=json.dumps(side).encode())
+    s3.put_object(Bucket="private", Key="open.txt", Body=b"the public jerboa page")
+    index = new_index()
+    ds = _source(kendra, index, "private", moto_url, "private")
+    assert metrics(sync(kendra, index, ds))["Added"] == 2
+
+    def visible(groups: list[str]) -> list[str]:
+        return ids_of(kendra.query(IndexId=index, QueryText="jerboa",
+                                   UserContext={"UserId": "u", "Groups": groups}))
+
+    assert sorted(visible(["hr"])) == ["s3://private/open.txt", "s3://private/salaries.txt"]
+    assert visible(["eng"]) == ["s3://private/open.txt"]
+    hit = kendra.query(IndexId=index, QueryText="salary", UserContext={"UserId": "u", "Groups": ["hr"]},
+                       RequestedDocumentAttributes=["_category"])["ResultItems"][0]
+    assert hit["DocumentTitle"]["Text"] == "Salaries 2025"
+    assert hit["DocumentAttributes"] == [{"Key": "_category", "Value": {"StringValue": "confidential"}}]
+    # Opening the document to everyone is a change of its side file only.
+    side["AccessControlList"] = []
+    s3.put_object(Bucket="private", Key="salaries.txt.metadata.json", Body=json.dumps(side).encode())
+    assert metrics(sync(kendra, index, ds))["Modified"] == 1
+    assert sorted(visible(["eng"])) == ["s3://private/open.txt", "s3://private/salaries.txt"]
