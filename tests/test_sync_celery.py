@@ -157,7 +157,7 @@ def test_stopped_sync_resumes_without_losing_or_resending(distributed: dict[str,
     index = _new_index(c)
     root = tmp_path / "stop"
     root.mkdir()
-    total = 200
+    total = 600  # large enough that the stop lands while batches remain
     for i in range(total):
         (root / f"doc{i:03}.txt").write_text(f"document {i} in the civet archive\n")
     ds = create_source(c, index, "stop", "FILESYSTEM", path=str(root))
