@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import JA, REPO, Server, free_port, ids_of, make_client, wait_for
 from tests.sync_helpers import create_source, markdown_count, metrics, sync, vue_repo, wait_job
+from tests.sync_helpers import git as run_git
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="apt-get install redis-server")
 
@@ -111,6 +112,20 @@ def test_two_celery_workers_sync_filesystem_and_gitwiki_sources(distributed: dic
         job = sync(c, index, git, timeout=300)
         assert metrics(job) == {"Added": pages, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": pages}
         assert ids_of(c.query(IndexId=index, QueryText="defineComponent", AttributeFilter=JA))
+
+        md = sorted(repo.rglob("*.md"))
+        md[0].write_text(md[0].read_text() + "\n\nオカピの説明を追記。\n")
+        gone = md[1].relative_to(repo).as_posix()
+        run_git(repo, "rm", "-q", gone)
+        (repo / "gerbil.md").write_text("# Gerbil\n\nThe gerbil page of the API docs.\n")
+        run_git(repo, "add", "-A")
+        run_git(repo, "commit", "-q", "-m", "edit, delete, add")
+        job = sync(c, index, git)
+        assert metrics(job) == {"Added": 1, "Modified": 1, "Deleted": 1, "Failed": 0, "Scanned": 2}
+        assert c.query(IndexId=index, QueryText="gerbil")["TotalNumberOfResults"] == 1
+        assert len(ids_of(c.query(IndexId=index, QueryText="オカピ", AttributeFilter=JA))) == 1
+        assert not [i for i in ids_of(c.query(IndexId=index, QueryText="Vue", AttributeFilter=JA, PageSize=100))
+                    if i.endswith("/" + gone)]
     finally:
         for w in workers:
             w.stop()
