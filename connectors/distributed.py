@@ -42,6 +42,24 @@ return 0
 """
 
 
+class SourceLeases:
+    """At most ``limit`` holders per data source at once, in a Redis sorted set scored by expiry time,
+    so the lease of a worker that died frees itself after ``ttl`` seconds."""
+
+    def __init__(self, client: Any, limit: int, ttl: float) -> None:
+        self.client = client
+        self.limit = limit
+        self.ttl = ttl
+
+    def acquire(self, ds_id: str, holder: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        got = self.client.eval(_LEASE, 1, f"kensaku:sync:lease:{ds_id}", now, self.limit, now + self.ttl, holder)
+        return bool(got)
+
+    def release(self, ds_id: str, holder: str) -> None:
+        self.client.zrem(f"kensaku:sync:lease:{ds_id}", holder)
+
+
 def celery_app(settings: Settings) -> Celery:
     """The Celery app with the two sync tasks, configured from ``settings``."""
     app = Celery("kensaku", broker=settings.sync_broker_url)
@@ -72,20 +90,11 @@ def celery_app(settings: Settings) -> Celery:
         return SyncRunner(Store(settings.data_dir / "kensaku.sqlite3"), runner_config(settings))
 
     @cache
-    def redis_client(pid: int) -> Any:
+    def leases(pid: int) -> SourceLeases:  # one Redis connection per worker process
         import redis
 
-        return redis.Redis.from_url(settings.sync_broker_url)
-
-    def lease(ds_id: str, holder: str) -> bool:
-        now = time.time()
-        expires = now + settings.sync_visibility_timeout
-        got = redis_client(os.getpid()).eval(_LEASE, 1, f"kensaku:sync:lease:{ds_id}", now,
-                                             settings.sync_source_concurrency, expires, holder)
-        return bool(got)
-
-    def release(ds_id: str, holder: str) -> None:
-        redis_client(os.getpid()).zrem(f"kensaku:sync:lease:{ds_id}", holder)
+        return SourceLeases(redis.Redis.from_url(settings.sync_broker_url), settings.sync_source_concurrency,
+                            settings.sync_visibility_timeout)
 
     @app.task(name="kensaku.sync.plan", bind=True, autoretry_for=transient, retry_backoff=True,  # type: ignore[untyped-decorator]
               retry_backoff_max=60, max_retries=settings.sync_retries)
@@ -106,7 +115,7 @@ def celery_app(settings: Settings) -> Celery:
         if job is None:
             return
         holder = f"{self.request.id}:{uuid.uuid4().hex}"
-        if not lease(job.data_source_id, holder):
+        if not leases(os.getpid()).acquire(job.data_source_id, holder):
             # The source's concurrency limit is reached: queue the batch again (this message is then
             # acknowledged; if the worker dies in between, the batch runs twice, which counts once).
             batch.apply_async(args=[job_id, seq], countdown=0.5)
@@ -119,7 +128,7 @@ def celery_app(settings: Settings) -> Celery:
             else:
                 raise
         finally:
-            release(job.data_source_id, holder)
+            leases(os.getpid()).release(job.data_source_id, holder)
         r.finish(job_id)
 
     return app

@@ -193,3 +193,18 @@ def test_stopped_sync_resumes_without_losing_or_resending(distributed: dict[str,
     # Only what the stopped job had not delivered is sent; everything else counts as scanned, unchanged.
     assert metrics(second) == {"Added": total - sent, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": total}
     assert c.query(IndexId=index, QueryText="civet")["TotalNumberOfResults"] == total
+
+
+def test_source_leases_cap_concurrent_batches_and_expire(redis_url: str) -> None:
+    import redis
+
+    from connectors.distributed import SourceLeases
+
+    leases = SourceLeases(redis.Redis.from_url(redis_url), limit=2, ttl=10)
+    assert leases.acquire("ds-a", "w1", now=100) and leases.acquire("ds-a", "w2", now=100)
+    assert not leases.acquire("ds-a", "w3", now=101)  # the source's limit
+    assert leases.acquire("ds-b", "w3", now=101)  # other sources are not held back
+    leases.release("ds-a", "w1")
+    assert leases.acquire("ds-a", "w3", now=102)
+    assert not leases.acquire("ds-a", "w4", now=105)
+    assert leases.acquire("ds-a", "w4", now=112.5)  # w2 and w3 died: their leases expired
