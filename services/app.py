@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from analytics.service import AnalyticsService
 from services.api.operations import operations
 from services.api.wire import current_channel, kendra_router
+from services.datasources.launch import sync_components
 from services.index.indexer import Indexer
 from services.index.service import IndexService
 from services.index.store import Store
@@ -31,21 +32,25 @@ def create_app(settings: Settings) -> FastAPI:
     queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None,
                            analytics.learning if settings.click_learning else None)
     indexer = Indexer(indexes)
+    sources, supervisor, close_sync = sync_components(settings, indexes, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         indexer.start()
         analytics.start()
+        supervisor.start()
         try:
             yield
         finally:
+            supervisor.stop()
+            close_sync()
             analytics.stop()
             indexer.stop()
             indexes.close()
             store.close()
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(kendra_router(settings, operations(indexes, queries, analytics)))
+    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources)))
 
     @app.get("/health")
     def health() -> dict[str, str]:

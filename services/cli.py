@@ -54,6 +54,16 @@ def _analytics_consumer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from connectors.distributed import worker_main
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir is not None else {}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker_main(settings, args.concurrency)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                               help="distributed mode: write the analytics Redis stream into the analytics store")
     consumer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")
     consumer.set_defaults(func=_analytics_consumer)
+    worker = sub.add_parser("worker", help="run a Celery worker for connector syncs (distributed mode)")
+    worker.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    worker.add_argument("--data-dir", type=Path, help="the server's data folder (KENSAKU_DATA_DIR)")
+    worker.set_defaults(func=_worker)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     suggestions_refresh_seconds: float = Field(30.0, ge=0)
     # Block-list files named file:///path are read only below this folder (unset: file:// refused).
     local_files_root: Path | None = None
-    # The S3-compatible store block-list files are read from (unset: AWS) and its region.
+    # The S3-compatible store that block-list files and S3 connectors read from (unset: AWS), its region.
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
 
@@ -87,6 +87,24 @@ class Settings(BaseSettings):
     # Spell correction (services/query/spelling.py): how often an index's vocabulary takes in new
     # documents (deleted ones stop counting at once); 0 checks on every spell-checked query.
     spelling_refresh_seconds: float = Field(10.0, ge=0)
+    # Data sources and sync jobs (services/datasources/, connectors/).
+    # "embedded": syncs run on threads of the server; "celery": on Celery workers (`kensaku worker`)
+    # through a Redis broker at sync_broker_url, sharing this data folder.
+    sync_mode: Literal["embedded", "celery"] = "embedded"
+    sync_broker_url: str = "redis://127.0.0.1:6379/0"
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker; longer
+    # than the slowest batch, or a slow batch is run twice (harmless, but wasted work).
+    sync_visibility_timeout: float = Field(3600, gt=0)
+    # Where connectors send documents (BatchPutDocument): None = this server; any Kendra endpoint works.
+    connector_endpoint: str | None = None
+    sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
+    sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)
+    sync_source_concurrency: int = Field(2, gt=0)  # celery mode: batches of one source at once
+    sync_retries: int = Field(3, ge=0)  # retries of a source's transient errors (backoff doubles)
+    sync_retry_backoff_seconds: float = Field(0.5, ge=0)
+    sync_supervisor_interval_seconds: float = Field(1.0, gt=0)  # settle finished jobs, check schedules
+    # WEBCRAWLER sources may fetch hosts that resolve to private or loopback addresses (off: no SSRF).
+    webcrawler_allow_private_addresses: bool = False
 
     log_level: str = "info"
 

@@ -14,6 +14,8 @@ from botocore.model import Shape
 
 def check_shape(shape: Shape, value: Any, path: str = "") -> None:
     kind = shape.type_name
+    if kind == "structure" and shape.metadata.get("document"):
+        return  # free-form JSON (a data source's Template)
     if kind == "structure":
         assert isinstance(value, dict), f"{path}: expected object, got {value!r}"
         members = shape.members  # type: ignore[attr-defined]

@@ -104,6 +104,8 @@ def _check_length(shape: Shape, size: int, path: str, unit: str) -> None:
 
 def _convert(shape: Shape, value: Any, path: str) -> Any:  # noqa: C901 - one branch per model type
     kind = shape.type_name
+    if kind == "structure" and shape.metadata.get("document"):
+        return value  # free-form JSON (a data source's Template); its owner checks it
     if kind == "structure":
         if not isinstance(value, dict):
             raise _fail(path, "Member must be an object")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.service import AnalyticsService
 from services.api.model import operation_names
 from services.api.wire import Handler, not_built
+from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService
 
@@ -13,7 +14,6 @@ _FEATURES = {
     "Retrieve": "natural-language search and Retrieve",
 }
 _PREFIX_FEATURES = (
-    ("DataSource", "data sources and connectors"),
     ("Faq", "FAQs"),
     ("Thesaur", "thesauri (synonyms)"),
     ("FeaturedResults", "featured results"),
@@ -39,7 +39,8 @@ def extensions(analytics: AnalyticsService) -> dict[str, Handler]:
     return {"KensakuGetTrends": analytics.get_trends}
 
 
-def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService) -> dict[str, Handler]:
+def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService,
+               sources: DataSourceService) -> dict[str, Handler]:
     """Every Kendra operation name -> its handler (a named refusal for those not built yet)."""
     built: dict[str, Handler] = {
         "CreateIndex": indexes.create_index,
@@ -62,6 +63,14 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
         "ListQuerySuggestionsBlockLists": analytics.suggestions.list_block_lists,
         "UpdateQuerySuggestionsBlockList": analytics.suggestions.update_block_list,
         "DeleteQuerySuggestionsBlockList": analytics.suggestions.delete_block_list,
+        "CreateDataSource": sources.create_data_source,
+        "DescribeDataSource": sources.describe_data_source,
+        "ListDataSources": sources.list_data_sources,
+        "UpdateDataSource": sources.update_data_source,
+        "DeleteDataSource": sources.delete_data_source,
+        "StartDataSourceSyncJob": sources.start_data_source_sync_job,
+        "StopDataSourceSyncJob": sources.stop_data_source_sync_job,
+        "ListDataSourceSyncJobs": sources.list_data_source_sync_jobs,
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)

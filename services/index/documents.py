@@ -71,10 +71,6 @@ def check_document(doc: dict[str, Any], fields: dict[str, dict[str, Any]], max_b
             attributes[key] = attribute_value(field["Type"], attr["Value"], f"Attribute {key}")
         except ValidationException as error:
             raise DocumentRejected("InvalidRequest", error.message) from None
-    if "_data_source_id" in attributes or "_data_source_sync_job_execution_id" in attributes:
-        raise DocumentRejected(
-            "InvalidRequest", "Data sources are not supported by this server yet (_data_source_id was given)"
-        )
     return AcceptedDocument(doc["Id"], doc.get("Title"), doc.get("ContentType"), attributes, acl)
 
 

@@ -18,6 +18,7 @@ from services.api.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from services.datasources.jobs import JobTracker, PutRejected
 from services.engine import analysis
 from services.engine.lexical import LexicalIndex
 from services.index.documents import DocumentRejected, check_document, field_specs
@@ -46,6 +47,7 @@ class IndexService:
         self._lexical: dict[str, LexicalIndex] = {}
         self._lock = threading.RLock()
         self.changed = threading.Event()  # set when work is queued for the indexer
+        self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
 
     # -- paths and lexical indexes --------------------------------------------------------------
 
@@ -244,12 +246,21 @@ class IndexService:
         fields = self.fields(index_id)
         failed: list[dict[str, Any]] = []
         changes: list[tuple[str, str, str, dict[str, Any] | None, bytes | None]] = []
+        by_job: dict[str, list[str]] = {}
         for doc in p["Documents"]:
             try:
                 accepted = check_document(doc, fields, self.settings.max_document_bytes)
+                owner = self.jobs.check(index_id, accepted.attributes)
             except DocumentRejected as rejected:
                 failed.append({"Id": doc["Id"], "ErrorCode": rejected.code, "ErrorMessage": rejected.message})
                 continue
+            except PutRejected as rejected:
+                failure = {"Id": doc["Id"], "ErrorCode": "InvalidRequest", "ErrorMessage": str(rejected)}
+                ds = accepted.attributes.get("_data_source_id")
+                failed.append({**failure, "DataSourceId": ds} if ds else failure)
+                continue
+            if owner is not None:
+                by_job.setdefault(owner[1], []).append(accepted.doc_id)
             payload = {
                 "title": accepted.title,
                 "content_type": accepted.content_type,
@@ -257,17 +268,31 @@ class IndexService:
                 "acl": accepted.acl,
             }
             changes.append((index_id, accepted.doc_id, "put", payload, doc["Blob"]))
+        # Recorded before queueing: a put retried after a crash in between keeps its first verdict.
+        for job_id, doc_ids in by_job.items():
+            self.jobs.record_puts(job_id, doc_ids, self.jobs.existing(index_id, doc_ids))
         if changes:
             self.store.enqueue(changes)
             self.changed.set()
         return {"FailedDocuments": failed}
 
     def batch_delete_document(self, p: dict[str, Any]) -> dict[str, Any]:
-        if "DataSourceSyncJobMetricTarget" in p:
-            raise ValidationException("Data sources are not supported by this server yet")
         index_id = p["IndexId"]
         self.require_active(index_id)
-        self.store.enqueue([(index_id, doc_id, "delete", None, None) for doc_id in p["DocumentIdList"]])
+        ids = list(p["DocumentIdList"])
+        target = p.get("DataSourceSyncJobMetricTarget")
+        if target is not None:
+            try:
+                job_id = self.jobs.check_target(index_id, target)
+            except PutRejected as rejected:
+                return {"FailedDocuments": [
+                    {"Id": d, "DataSourceId": target["DataSourceId"], "ErrorCode": "InvalidRequest",
+                     "ErrorMessage": str(rejected)} for d in ids
+                ]}
+            if job_id is not None:
+                existed = self.jobs.existing(index_id, ids)
+                self.jobs.record_deletes(job_id, [d for d in ids if d in existed])
+        self.store.enqueue([(index_id, doc_id, "delete", None, None) for doc_id in ids])
         self.changed.set()
         return {"FailedDocuments": []}
 

@@ -1,0 +1,132 @@
+"""The connector contract: what every source module implements, and the values it trades in.
+
+A connector answers two questions:
+
+* :meth:`Connector.changes` — what changed since a checkpoint? It yields :class:`Upsert` (an item to
+  fetch, with a version string that changes whenever the item does), :class:`Deletion` and
+  :class:`Failure` values, and *returns* the new checkpoint (a JSON-able dict) as the generator's
+  return value. ``known`` maps the ids this source delivered before to their versions, so a source
+  without a change feed can diff a full listing against it (and report deletions).
+* :meth:`Connector.fetch` — the document for one Upsert: bytes, title, metadata and ACL.
+
+Failures are values, not exceptions: a bad item is yielded (or raised from ``fetch`` as
+:class:`ItemFailed`) and the sync goes on. Source-wide problems raise one of the typed
+:class:`SourceError` subclasses; :class:`SourceUnavailable` is transient and is retried with backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+Checkpoint = dict[str, Any]
+
+
+class SourceError(Exception):
+    """A problem with the whole source; ``code`` becomes the job's DataSourceErrorCode."""
+
+    code = "SourceError"
+
+
+class SourceUnavailable(SourceError):
+    """The source cannot be reached right now (network, 5xx, timeouts): worth retrying."""
+
+    code = "SourceUnavailable"
+
+
+class CredentialsRejected(SourceError):
+    """The source refused the credentials (expired, wrong, missing)."""
+
+    code = "CredentialsRejected"
+
+
+class SourceForbidden(SourceError):
+    """The credentials work but may not read what the configuration names."""
+
+    code = "SourceForbidden"
+
+
+class SourceMisconfigured(SourceError):
+    """The configuration names something that does not exist (folder, bucket, repository)."""
+
+    code = "SourceMisconfigured"
+
+
+class ItemFailed(Exception):
+    """One item cannot be delivered; the reason is kept with the job's failed documents."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    kind: str = "GROUP"  # USER | GROUP
+    access: str = "ALLOW"  # ALLOW | DENY
+
+
+@dataclass(frozen=True, slots=True)
+class Acl:
+    """Who may see a document. ``public()`` has no principals (Kendra: everyone)."""
+
+    principals: tuple[Principal, ...] = ()
+
+    @classmethod
+    def public(cls) -> Acl:
+        return cls(())
+
+    @classmethod
+    def of(cls, *principals: Principal) -> Acl:
+        return cls(tuple(principals))
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """An item to (re)deliver. ``ref`` is whatever the connector needs to fetch it (JSON-able)."""
+
+    doc_id: str
+    version: str
+    ref: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    doc_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    doc_id: str
+    reason: str
+
+
+Change = Upsert | Deletion | Failure
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One fetched item, before extraction. ``content_type`` is a Kendra ContentType (or None: sniff)."""
+
+    doc_id: str
+    data: bytes
+    source_uri: str
+    title: str | None = None
+    content_type: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+    category: str | None = None
+    acl: Acl = field(default_factory=Acl.public)
+
+
+class Connector(Protocol):
+    """One source. Constructors take typed settings and credentials and do no I/O."""
+
+    def changes(self, checkpoint: Checkpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+        """Yield what changed since ``checkpoint``; return the new checkpoint. Raises SourceError."""
+        ...
+
+    def fetch(self, item: Upsert) -> SourceDocument:
+        """The document of one item. Raises ItemFailed (this item) or SourceError (the source)."""
+        ...

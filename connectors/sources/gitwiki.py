@@ -1,0 +1,140 @@
+"""GITWIKI: a git repository of Markdown pages (GitHub / GitLab wikis, docs folders).
+
+``repositoryUrl`` is a local repository path or anything ``git clone`` takes; remote ones are
+mirrored into ``cache_dir`` and fetched on each sync. Incremental by commit diff: the checkpoint is
+the commit last synced, and a sync lists ``git diff --name-status`` from it to the branch head (a
+full listing when there is no checkpoint or the old commit is gone, e.g. after a force-push). The
+version of a page is its blob sha. Metadata from history: ``_authors`` (every author of the page),
+``_created_at`` (first commit), ``_last_updated_at`` (last commit); ``_category`` is the first folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Generator, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from connectors.contract import (
+    Change,
+    Checkpoint,
+    Deletion,
+    ItemFailed,
+    SourceDocument,
+    SourceMisconfigured,
+    SourceUnavailable,
+    Upsert,
+)
+from connectors.patterns import Patterns
+
+_MARKDOWN = (".md", ".markdown")
+
+
+class GitWikiConnector:
+    def __init__(self, repository: str, branch: str | None, patterns: Patterns, max_bytes: int,
+                 web_url: str | None = None, cache_dir: Path | None = None) -> None:
+        self.repository = repository
+        self.branch = branch
+        self.patterns = patterns
+        self.max_bytes = max_bytes
+        self.web_url = web_url
+        self.cache_dir = cache_dir
+
+    def _git(self, *args: str, repo: Path | None = None) -> bytes:
+        cmd = ["git", "-C", str(repo or self._repo()), *args]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SourceUnavailable(f"git failed: {error}") from None
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            raise SourceMisconfigured(f"git {args[0]} failed: {message}")
+        return done.stdout
+
+    def _repo(self) -> Path:
+        local = Path(self.repository.removeprefix("file://"))
+        if local.is_dir():
+            return local
+        if "://" not in self.repository and "@" not in self.repository:
+            raise SourceMisconfigured(f"{self.repository} is not a git repository on this machine")
+        if self.cache_dir is None:
+            raise SourceMisconfigured("remote repositories need a cache folder")
+        mirror = self.cache_dir / hashlib.sha256(self.repository.encode()).hexdigest()[:16]
+        try:
+            if mirror.is_dir():
+                subprocess.run(["git", "-C", str(mirror), "fetch", "--prune", "origin"], check=True,
+                               capture_output=True, timeout=600)
+            else:
+                mirror.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["git", "clone", "--mirror", self.repository, str(mirror)], check=True,
+                               capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise SourceUnavailable(f"cannot fetch {self.repository}: {error}") from None
+        return mirror
+
+    def _head(self) -> str:
+        return self._git("rev-parse", "--verify", f"{self.branch or 'HEAD'}^{{commit}}").decode().strip()
+
+    def _tree(self, commit: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for entry in self._git("ls-tree", "-r", "-z", commit).split(b"\0"):
+            if not entry:
+                continue
+            meta, _, path_bytes = entry.partition(b"\t")
+            mode, kind, sha = meta.decode().split()
+            path = path_bytes.decode("utf-8", "surrogateescape")
+            if kind == "blob" and mode != "120000" and self._wanted(path):
+                out[path] = sha
+        return out
+
+    def _wanted(self, path: str) -> bool:
+        return path.lower().endswith(_MARKDOWN) and self.patterns.allows(path)
+
+    def doc_id(self, path: str) -> str:
+        return f"{self.repository.rstrip('/')}/{path}"
+
+    def changes(self, checkpoint: Checkpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+        head = self._head()
+        tree = self._tree(head)
+        old = (checkpoint or {}).get("commit")
+        if old and subprocess.run(["git", "-C", str(self._repo()), "cat-file", "-e", f"{old}^{{commit}}"],
+                                  capture_output=True).returncode == 0:
+            diff = self._git("diff", "--name-status", "-z", "--no-renames", old, head).split(b"\0")
+            for status, path_bytes in zip(diff[0::2], diff[1::2], strict=False):
+                path = path_bytes.decode("utf-8", "surrogateescape")
+                if not self._wanted(path):
+                    continue
+                if path in tree:
+                    yield Upsert(self.doc_id(path), tree[path], {"path": path, "commit": head})
+                elif status.startswith(b"D") or self.doc_id(path) in known:
+                    yield Deletion(self.doc_id(path))
+        else:
+            for path, sha in sorted(tree.items()):
+                yield Upsert(self.doc_id(path), sha, {"path": path, "commit": head})
+            ids = {self.doc_id(p) for p in tree}
+            for doc_id in sorted(set(known) - ids):
+                yield Deletion(doc_id)
+        return {"commit": head}
+
+    def fetch(self, item: Upsert) -> SourceDocument:
+        path = str(item.ref["path"])
+        try:
+            size = int(self._git("cat-file", "-s", item.version))
+            if size > self.max_bytes:
+                raise ItemFailed(f"{path} is {size:,} bytes; the limit is {self.max_bytes:,} bytes")
+            data = self._git("cat-file", "blob", item.version)
+            log = self._git("log", "--format=%an%x1f%aI", str(item.ref.get("commit", "HEAD")), "--", path)
+        except SourceMisconfigured as error:
+            raise ItemFailed(f"cannot read {path}: {error}") from None
+        entries = [line.split("\x1f") for line in log.decode("utf-8", "replace").splitlines() if "\x1f" in line]
+        authors = tuple(dict.fromkeys(name for name, _ in entries))
+        uri = f"{self.web_url.rstrip('/')}/{path}" if self.web_url else item.doc_id
+        parts = path.split("/")
+        return SourceDocument(
+            doc_id=item.doc_id, data=data, source_uri=uri, content_type="MD",
+            created_at=datetime.fromisoformat(entries[-1][1]) if entries else None,
+            updated_at=datetime.fromisoformat(entries[0][1]) if entries else None,
+            authors=authors, category=parts[0] if len(parts) > 1 else None,
+        )

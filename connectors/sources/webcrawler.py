@@ -1,0 +1,238 @@
+"""WEBCRAWLER: pages reachable from seed URLs and sitemaps, on the seeds' own sites.
+
+Endpoint metadata: ``seedUrls`` (list), ``siteMapUrls`` (list), ``crawlDepth`` (links followed from a
+seed, default 2), ``maxLinksPerPage`` (default 100), ``maxUrlsPerMinute`` (default 300; the crawler
+waits between requests to stay under it), ``crawlSubdomains`` (default false: only the seeds' hosts).
+robots.txt is obeyed (user agent ``KensakuBot``). Hosts that resolve to private, loopback or
+link-local addresses are refused unless the server allows them (``webcrawler_allow_private_addresses``):
+a crawler fetching what an admin types must not become a way into the internal network.
+
+Document ids are the page URLs (without fragments); the version is the sha256 of the body, so an
+unchanged page is not sent again; pages no longer reachable are deletions. Metadata: ``_authors`` from
+``<meta name="author">``, ``_last_updated_at`` from Last-Modified, ``_category`` from the first path segment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import socket
+import time
+from collections import deque
+from collections.abc import Generator, Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+from connectors.contract import (
+    Change,
+    Checkpoint,
+    Deletion,
+    Failure,
+    ItemFailed,
+    SourceDocument,
+    SourceMisconfigured,
+    SourceUnavailable,
+    Upsert,
+)
+from connectors.documents import content_type_of
+from connectors.patterns import Patterns
+
+USER_AGENT = "KensakuBot/0.1 (+https://github.com/kensaku)"
+_MIME = {"text/html": "HTML", "application/xhtml+xml": "HTML", "application/pdf": "PDF", "text/plain": "PLAIN_TEXT",
+         "text/markdown": "MD", "text/csv": "CSV"}
+
+
+class AddressRefused(Exception):
+    pass
+
+
+def content_type_for(url: str, mime: str) -> str | None:
+    return _MIME.get(mime.split(";")[0].strip().lower()) or content_type_of(urlsplit(url).path)
+
+
+class WebCrawlerConnector:
+    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int, allow_private: bool) -> None:
+        self.seeds = [str(u) for u in endpoint.get("seedUrls") or []]
+        self.sitemaps = [str(u) for u in endpoint.get("siteMapUrls") or []]
+        self.depth = int(endpoint.get("crawlDepth", 2))
+        self.max_links = int(endpoint.get("maxLinksPerPage", 100))
+        self.interval = 60.0 / max(1, int(endpoint.get("maxUrlsPerMinute", 300)))
+        self.subdomains = bool(endpoint.get("crawlSubdomains", False))
+        self.patterns = patterns
+        self.max_bytes = max_bytes
+        self.allow_private = allow_private
+        self._robots: dict[str, RobotFileParser] = {}
+        self._last_request = 0.0
+        self._client: Any = None
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=20, follow_redirects=False)
+        return self._client
+
+    def check_address(self, url: str) -> None:
+        host = urlsplit(url).hostname
+        if not host:
+            raise AddressRefused(f"{url} has no host")
+        if self.allow_private:
+            return
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except socket.gaierror as error:
+            raise AddressRefused(f"cannot resolve {host}: {error}") from None
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
+                raise AddressRefused(f"{host} resolves to {address}, a private or loopback address; refused "
+                                     "(the server setting webcrawler_allow_private_addresses allows it)")
+
+    def get(self, url: str) -> Any:
+        """GET with the rate limit, following same-site redirects (each target checked)."""
+        import httpx
+
+        for _ in range(5):
+            self.check_address(url)
+            wait = self._last_request + self.interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_request = time.monotonic()
+            try:
+                response = self._http().get(url)
+            except httpx.HTTPError as error:
+                raise SourceUnavailable(f"cannot fetch {url}: {error}") from None
+            if response.is_redirect and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                continue
+            return response
+        raise ItemFailed(f"too many redirects from {url}")
+
+    def allowed_by_robots(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        robots = self._robots.get(origin)
+        if robots is None:
+            robots = RobotFileParser()
+            try:
+                r = self.get(f"{origin}/robots.txt")
+                robots.parse(r.text.splitlines() if r.status_code == 200 else [])
+            except (SourceUnavailable, ItemFailed, AddressRefused):
+                robots.parse([])
+            self._robots[origin] = robots
+        return robots.can_fetch(USER_AGENT, url)
+
+    # -- scope -------------------------------------------------------------------------------------
+
+    def _in_scope(self, url: str, hosts: set[str]) -> bool:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https"):
+            return False
+        same = host in hosts or (self.subdomains and any(host.endswith("." + h) for h in hosts))
+        return same and self.patterns.allows(url)
+
+    def _sitemap_urls(self, url: str, nested: int = 0) -> list[str]:
+        from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+        response = self.get(url)
+        if response.status_code != 200:
+            return []
+        tree = HTMLParser(response.text)
+        if tree.css_first("sitemapindex") is not None and nested == 0:
+            return [u for loc in tree.css("sitemap loc") for u in self._sitemap_urls(loc.text().strip(), 1)]
+        return [loc.text().strip() for loc in tree.css("url loc")]
+
+    # -- the contract ------------------------------------------------------------------------------
+
+    def changes(self, checkpoint: Checkpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+        from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+        if not self.seeds and not self.sitemaps:
+            raise SourceMisconfigured("a WEBCRAWLER source needs seedUrls or siteMapUrls")
+        for url in self.seeds + self.sitemaps:
+            try:
+                self.check_address(url)
+            except AddressRefused as error:
+                raise SourceMisconfigured(str(error)) from None
+        hosts = {urlsplit(u).hostname or "" for u in self.seeds + self.sitemaps}
+        queue: deque[tuple[str, int]] = deque((urldefrag(u)[0], 0) for u in self.seeds)
+        for sitemap in self.sitemaps:
+            queue.extend((urldefrag(u)[0], self.depth) for u in self._sitemap_urls(sitemap))
+        queued = {u for u, _ in queue}
+        seen: set[str] = set()
+        reached = 0
+        while queue:
+            url, depth = queue.popleft()
+            if not self._in_scope(url, hosts) or not self.allowed_by_robots(url):
+                continue
+            try:
+                response = self.get(url)
+            except AddressRefused as error:
+                yield Failure(url, str(error))
+                continue
+            except (SourceUnavailable, ItemFailed) as error:
+                yield Failure(url, str(error))
+                continue
+            reached += 1
+            if response.status_code != 200:
+                continue
+            kind = content_type_for(url, response.headers.get("content-type", ""))
+            if kind is None:
+                continue
+            seen.add(url)
+            yield Upsert(url, hashlib.sha256(response.content).hexdigest(), {"url": url})
+            if kind != "HTML" or depth >= self.depth:
+                continue
+            links = 0
+            for a in HTMLParser(response.text).css("a[href]"):
+                link = urldefrag(urljoin(url, a.attributes.get("href") or ""))[0]
+                if link in queued or not self._in_scope(link, hosts):
+                    continue
+                queued.add(link)
+                queue.append((link, depth + 1))
+                links += 1
+                if links >= self.max_links:
+                    break
+        if reached == 0:
+            raise SourceUnavailable("no seed URL could be fetched")
+        for doc_id in sorted(set(known) - seen):
+            yield Deletion(doc_id)
+        return {"crawled_at": time.time()}
+
+    def fetch(self, item: Upsert) -> SourceDocument:
+        from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+        url = str(item.ref["url"])
+        try:
+            response = self.get(url)
+        except AddressRefused as error:
+            raise ItemFailed(str(error)) from None
+        if response.status_code != 200:
+            raise ItemFailed(f"{url} answered HTTP {response.status_code}")
+        if len(response.content) > self.max_bytes:
+            raise ItemFailed(f"{url} is {len(response.content):,} bytes; the limit is {self.max_bytes:,} bytes")
+        kind = content_type_for(url, response.headers.get("content-type", ""))
+        authors: tuple[str, ...] = ()
+        if kind == "HTML":
+            meta = HTMLParser(response.text).css_first('meta[name="author"]')
+            if meta is not None and meta.attributes.get("content"):
+                authors = (str(meta.attributes["content"]),)
+        updated: datetime | None = None
+        if "last-modified" in response.headers:
+            try:
+                updated = parsedate_to_datetime(response.headers["last-modified"])
+            except (TypeError, ValueError):
+                updated = None
+        segments = [s for s in urlsplit(url).path.split("/") if s]
+        return SourceDocument(
+            doc_id=item.doc_id, data=response.content, source_uri=url, content_type=kind,
+            created_at=updated, updated_at=updated, authors=authors,
+            category=segments[0] if len(segments) > 1 else None,
+        )

@@ -1,0 +1,132 @@
+"""Sync job bookkeeping shared by the API and every runner: what a job's documents did, and its end.
+
+:class:`JobTracker` is what BatchPutDocument / BatchDeleteDocument consult for documents that carry
+``_data_source_id`` (CUSTOM sources and connectors alike): the job must be SYNCING, and each document
+is recorded once per job as added or modified (by whether the index had it when the job first
+touched it) or deleted. :func:`settle` ends a SYNCING_INDEXING job once none of its documents is
+still queued for the indexer: documents the indexer could not read become failed, and the job
+becomes SUCCEEDED (or INCOMPLETE when some failed); a connector's new checkpoint is saved then.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from services.datasources import records
+from services.index.store import Store
+
+_EXISTING = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+
+
+class PutRejected(Exception):
+    """A document whose data source or sync job cannot take it (a per-document failure)."""
+
+
+class JobTracker:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def check(self, index_id: str, attributes: dict[str, Any]) -> tuple[str, str] | None:
+        """(data source id, job id) of a document's attributes, checked; None for a plain document."""
+        ds_id = attributes.get("_data_source_id")
+        job_id = attributes.get("_data_source_sync_job_execution_id")
+        if ds_id is None and job_id is None:
+            return None
+        if not ds_id or not job_id:
+            raise PutRejected("_data_source_id and _data_source_sync_job_execution_id must be given together")
+        return self._check_job(index_id, str(ds_id), str(job_id))
+
+    def _check_job(self, index_id: str, ds_id: str, job_id: str) -> tuple[str, str]:
+        source = records.data_source_row(self.store, ds_id)
+        if source is None or source["index_id"] != index_id:
+            raise PutRejected(f"Data source {ds_id} does not exist in this index")
+        job = records.job(self.store, job_id)
+        if job is None or job.data_source_id != ds_id:
+            raise PutRejected(f"Sync job {job_id} is not a job of data source {ds_id}")
+        # STOPPING: a connector's batch already under way when the stop came may still finish.
+        if job.status not in ("SYNCING", "STOPPING"):
+            raise PutRejected(f"Sync job {job_id} is {job.status}; it no longer takes documents")
+        return ds_id, job_id
+
+    def check_target(self, index_id: str, target: dict[str, Any]) -> str | None:
+        """The job id of a BatchDeleteDocument's DataSourceSyncJobMetricTarget, checked."""
+        ds_id = target["DataSourceId"]
+        job_id = target.get("DataSourceSyncJobId")
+        if job_id is None:
+            source = records.data_source_row(self.store, ds_id)
+            if source is None or source["index_id"] != index_id:
+                raise PutRejected(f"Data source {ds_id} does not exist in this index")
+            return None
+        return self._check_job(index_id, ds_id, job_id)[1]
+
+    def existing(self, index_id: str, doc_ids: Sequence[str]) -> set[str]:
+        """Which documents the index has now (indexed, or a put still queued)."""
+        stored = self.store.documents(index_id, doc_ids)
+        found = {d for d, doc in stored.items() if doc.status in _EXISTING}
+        pending = self.store.pending_ops(index_id, doc_ids)
+        found |= {d for d, op in pending.items() if op == "put"}
+        found -= {d for d, op in pending.items() if op == "delete"}
+        return found
+
+    def record_puts(self, job_id: str, doc_ids: Sequence[str], existed: set[str]) -> None:
+        with self.store.write() as conn:
+            records.record_docs(conn, job_id, [(d, "modified" if d in existed else "added", None) for d in doc_ids])
+
+    def record_deletes(self, job_id: str, doc_ids: Sequence[str]) -> None:
+        with self.store.write() as conn:
+            records.record_docs(conn, job_id, [(d, "deleted", None) for d in doc_ids])
+
+
+def settle(store: Store, job: records.SyncJob, changed: threading.Event | None = None) -> records.SyncJob:
+    """Finish a SYNCING_INDEXING job whose documents have all left the indexer's queue."""
+    if job.status != "SYNCING_INDEXING":
+        return job
+    queued = store.read().execute(
+        "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
+        " WHERE j.job_id = ?", (job.index_id, job.id),
+    ).fetchone()[0]
+    if queued:
+        if changed is not None:
+            changed.set()
+        return job
+    with store.write() as conn:
+        failed = list(conn.execute(
+            "SELECT j.doc_id, d.failure_reason FROM sync_job_docs j JOIN documents d"
+            " ON d.index_id = ? AND d.doc_id = j.doc_id"
+            " WHERE j.job_id = ? AND j.action IN ('added', 'modified') AND d.status IN ('FAILED', 'UPDATE_FAILED')",
+            (job.index_id, job.id),
+        ))
+        conn.executemany(
+            "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",
+            [(row["failure_reason"], job.id, row["doc_id"]) for row in failed],
+        )
+        n_failed = conn.execute(
+            "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (job.id,)
+        ).fetchone()[0]
+        status = "INCOMPLETE" if n_failed else "SUCCEEDED"
+        message = None
+        if n_failed:  # the first failures with their reasons (all of them are in the log)
+            some = conn.execute(
+                "SELECT doc_id, reason FROM sync_job_docs WHERE job_id = ? AND action = 'failed'"
+                " ORDER BY doc_id LIMIT 20", (job.id,),
+            )
+            message = f"{n_failed} documents failed: " + "; ".join(f"{r['doc_id']}: {r['reason']}" for r in some)
+            message = " ".join(message.split())  # Kendra's ErrorMessage has no control characters
+        moved = conn.execute(
+            "UPDATE sync_jobs SET status = ?, ended_at = ?, error_code = COALESCE(?, error_code),"
+            " error_message = COALESCE(?, error_message) WHERE id = ? AND status = 'SYNCING_INDEXING'",
+            (status, time.time(), "InvalidRequest" if n_failed else None, message[:2048] if message else None,
+             job.id),
+        ).rowcount
+        if moved and job.next_checkpoint is not None:
+            conn.execute(
+                "UPDATE data_sources SET checkpoint = ? WHERE id = ?",
+                (json.dumps(job.next_checkpoint), job.data_source_id),
+            )
+    settled = records.job(store, job.id)
+    assert settled is not None
+    return settled
