@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,20 @@ class Settings(BaseSettings):
     analytics_buffer_size: int = Field(10_000, gt=0)
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
+
+    # Web pages (web/, served at GET /, /dashboard, /admin).
+    # The index the search page searches (None: the first ACTIVE index ListIndices returns).
+    web_index_id: str | None = None
+    # The folder of the pages' static files (None: the web/ folder beside the services package).
+    web_dir: Path | None = None
+    # The token that opens /dashboard and /admin (None: those pages are off and answer 404).
+    admin_token: SecretStr | None = None
+    # Identity from a trusted, authenticating proxy (None: off). When set, Query, Retrieve and
+    # GetQuerySuggestions take UserContext from this header (overwriting what the caller sent) and are
+    # refused without it unless SigV4-signed; the proxy must set it and strip any copy a browser sends.
+    trusted_user_header: str | None = None
+    # With trusted_user_header: the header holding the user's groups (comma-separated), if any.
+    trusted_groups_header: str | None = None
 
     log_level: str = "info"
 
