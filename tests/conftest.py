@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from tests.shapes import check_shape
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.web_site"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))

@@ -3,77 +3,14 @@
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from tests.browser import screenshot
-from tests.conftest import Server, make_client
-from tests.web_data import HOSTILE_TITLE, make_index
-
-ADMIN_TOKEN = "test-admin-token"
-
-
-# Analytics reports whole days up to yesterday (as Kendra's GetSnapshots does), so the site runs on a
-# fixed analytics clock: what a test records "today" it reads back after ``next_day()``.
-FIRST_DAY = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
-
-
-class Site:
-    """A kensaku server with the web pages on, an index of ``tests.web_data``, and a movable clock."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.now = FIRST_DAY
-        self.server = self._start()
-        self.client = make_client(self.server.url)
-        self.index_id = make_index(self.client)
-
-    def _start(self) -> Server:
-        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
-                                          "KENSAKU_ANALYTICS_NOW": self.now.isoformat()}).start()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def next_day(self) -> None:
-        """Restart the server a day later (same data): today's events become reportable."""
-        self.server.stop()
-        self.now += timedelta(days=1)
-        self.server = self._start()
-        self.client = make_client(self.server.url)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    with tempfile.TemporaryDirectory(prefix="kensaku-web-") as tmp:
-        web = Site(Path(tmp))
-        try:
-            yield web
-        finally:
-            web.stop()
-
-
-def clicks(site: Site, metric_column: int = 1) -> dict[str, int]:
-    """Document id -> clicks (or another DOCS_BY_CLICK_COUNT column) this month, from GetSnapshots."""
-    r = site.client.get_snapshots(IndexId=site.index_id, Interval="THIS_MONTH", MetricType="DOCS_BY_CLICK_COUNT")
-    return {row[0]: int(row[metric_column]) for row in r["SnapshotsData"]}
-
-
-def recorded(site: Site, before: dict[str, int], metric_column: int = 1) -> dict[str, int]:
-    """What changed in ``clicks`` once the day is over (the server stops, writing every event)."""
-    site.next_day()
-    after = clicks(site, metric_column)
-    return {d: n - before.get(d, 0) for d, n in after.items() if n != before.get(d, 0)}
+from tests.web_data import HOSTILE_TITLE
+from tests.web_site import Site, clicks, recorded
 
 
 def search(page: Any, site: Site, query: str, ui: str = "ja") -> None:
