@@ -165,3 +165,25 @@ def test_the_page_fits_a_phone_screen(browser: Any, site: Site) -> None:
         assert re.match(r"約 25 件中 1–10 件", phone.inner_text("#status"))
     finally:
         context.close()
+
+
+def test_a_query_typed_through_an_ime_is_searched_once_it_is_committed(page: Any, site: Site) -> None:
+    """Kana composed with Chromium's IME events (CDP Input.imeSetComposition), then committed as kanji."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.headers.get("x-amz-target", "")) if r.method == "POST" else None)
+    page.goto(f"{site.url}/?ui=ja")
+    page.wait_for_selector("body[data-ready=true]")
+    asked.clear()
+    ime = page.context.new_cdp_session(page)
+    for reading in ("け", "けい", "けいひ", "けいひせいさん"):
+        ime.send("Input.imeSetComposition", {"text": reading, "selectionStart": len(reading),
+                                             "selectionEnd": len(reading)})
+        page.wait_for_timeout(150)  # longer than the suggestion delay: nothing may be asked mid-composition
+    assert page.input_value("#q") == "けいひせいさん" and asked == []
+    ime.send("Input.insertText", {"text": "経費精算"})  # the conversion is committed
+    page.wait_for_timeout(300)
+    assert page.input_value("#q") == "経費精算"
+    assert [t.rsplit(".", 1)[1] for t in asked] == ["GetQuerySuggestions"]  # asked once, for the committed text
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result-list .result")
+    assert query_of(page)["q"] == ["経費精算"]
