@@ -87,7 +87,11 @@ export function lineChart(points, { label, timeLabel, color = "#1a7f37" } = {}) 
     const dot = svg("circle", { cx: xy[n][0], cy: xy[n][1], r: 2.5, fill: color, class: "point", "data-value": p.value });
     dot.append(svg("title", {}, `${timeLabel(p.time)}: ${(p.value * 100).toFixed(1)}%`));
     root.append(dot);
-    if (n % every === 0) root.append(svg("text", { x: xy[n][0], y: height - 6, class: "muted" }, timeLabel(p.time)));
+    const last = n === points.length - 1 && n > 0;
+    if (n % every === 0 || last) {
+      root.append(svg("text", { x: xy[n][0], y: height - 6, class: "muted", "text-anchor": last ? "end" : "start" },
+        timeLabel(p.time)));
+    }
   });
   return root;
 }
