@@ -11,8 +11,9 @@ from tests.web_site import ADMIN_TOKEN, Site, sign_in
 
 
 def bar_values(page: Any, panel: str) -> dict[str, int]:
+    """What a bar chart shows: its rows' ids (document ids; queries, case-folded) -> values."""
     values: dict[str, int] = page.locator(f"#panel-{panel} g.bar").evaluate_all(
-        "bars => Object.fromEntries(bars.map(b => [b.dataset.label, Number(b.dataset.value)]))")
+        "bars => Object.fromEntries(bars.map(b => [b.dataset.id.toLowerCase(), Number(b.dataset.value)]))")
     return values
 
 

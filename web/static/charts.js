@@ -21,7 +21,7 @@ function clip(text, max) {
   return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : chars.join("");
 }
 
-// rows: [{label, value, note?}] → one bar a row, longest first as given.
+// rows: [{label, value, id?, note?}] → one bar a row, in the order given (id: what the row stands for).
 export function barChart(rows, { label, format = String, color = "#0b57d0", max } = {}) {
   const rowHeight = 24, labelWidth = 170, width = 460, valueWidth = 56;
   const height = Math.max(rows.length, 1) * rowHeight + 4;
@@ -29,7 +29,7 @@ export function barChart(rows, { label, format = String, color = "#0b57d0", max 
   const top = max ?? Math.max(1, ...rows.map((r) => r.value));
   rows.forEach((row, n) => {
     const y = n * rowHeight + 2;
-    const g = svg("g", { class: "bar", "data-label": row.label, "data-value": row.value });
+    const g = svg("g", { class: "bar", "data-label": row.label, "data-id": row.id ?? row.label, "data-value": row.value });
     const name = svg("text", { x: 0, y: y + 16 }, clip(row.label, 14));
     name.append(svg("title", {}, row.note ? `${row.label} — ${row.note}` : row.label));
     const w = Math.max(1, ((width - labelWidth - valueWidth) * row.value) / top);

@@ -14,7 +14,9 @@ const ui = uiLanguage();
 const m = messages(ui);
 const $ = (id) => document.getElementById(id);
 
-const state = { config: null, fields: new Map(), suggestionsOn: true, lastQueryId: null, seq: 0 };
+const state = { config: null, fields: new Map(), sourceNames: new Map(), suggestionsOn: true, lastQueryId: null, seq: 0 };
+// Data source ids are shown by name where the server lists data sources.
+const shownValue = (key, value) => (key === "_data_source_id" && state.sourceNames.get(value)) || value;
 
 // -- URL state ------------------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ function feedbackButtons(item) {
 }
 
 function resultNode(item) {
-  const meta = [attr(item, "_data_source_id"), attr(item, "_category"), attr(item, "_file_type"),
+  const meta = [shownValue("_data_source_id", attr(item, "_data_source_id")), attr(item, "_category"), attr(item, "_file_type"),
     attr(item, "_last_updated_at") || attr(item, "_created_at"), attr(item, "_authors")].filter(Boolean);
   const uri = item.DocumentURI ? safeUrl(item.DocumentURI) : null;
   return el("li", { class: "result", "data-document-id": item.DocumentId },
@@ -214,7 +216,7 @@ function facetOption(s, key, value, count, checked) {
     if (input.checked) values.add(value); else values.delete(value);
     navigate({ ...s, filters: { ...s.filters, [key]: [...values] }, page: 1 });
   });
-  return el("li", {}, el("label", {}, input, el("span", { class: "value", text: value }),
+  return el("li", {}, el("label", {}, input, el("span", { class: "value", text: shownValue(key, value) }),
     el("span", { class: "count", text: String(count) })));
 }
 
@@ -459,6 +461,11 @@ async function start() {
     if (state.config.indexId) {
       const index = await kendra("DescribeIndex", { Id: state.config.indexId });
       for (const f of index.DocumentMetadataConfigurations || []) state.fields.set(f.Name, f);
+      if (state.fields.has("_data_source_id")) {
+        kendra("ListDataSources", { IndexId: state.config.indexId, MaxResults: 50 })
+          .then((r) => { for (const d of r.SummaryItems || []) state.sourceNames.set(d.Id, d.Name); })
+          .catch(() => {}); // no data sources on this server: ids stay ids
+      }
     }
   } catch (e) {
     $("status").textContent = `${m.error}: ${e.message}`;
