@@ -198,3 +198,19 @@ def test_a_query_typed_through_an_ime_is_searched_once_it_is_committed(page: Any
     page.keyboard.press("Enter")
     page.wait_for_selector("#result-list .result")
     assert query_of(page)["q"] == ["経費精算"]
+
+
+def test_newest_first_and_a_date_range_narrow_the_results(page: Any, site: Site) -> None:
+    search(page, site, "経費精算")
+    page.select_option("#sort", "date")
+    page.wait_for_function("new URLSearchParams(location.search).get('sort') === 'date'")
+    page.wait_for_function("!document.body.classList.contains('busy')")
+    assert result_ids(page)[:4] == ["keihi-00", "hostile", "keihi-01", "keihi-02"]  # updated 0, 1, 3, 6 days ago
+    page.select_option("#date-range", "week")
+    page.wait_for_function("new URLSearchParams(location.search).get('date') === 'week'")
+    page.wait_for_function("!document.body.classList.contains('busy')")
+    assert result_ids(page) == ["keihi-00", "hostile", "keihi-01", "keihi-02"]
+    page.reload()  # the URL alone brings the same page back
+    page.wait_for_selector("#result-list .result")
+    assert result_ids(page) == ["keihi-00", "hostile", "keihi-01", "keihi-02"]
+    assert page.input_value("#sort") == "date" and page.input_value("#date-range") == "week"
