@@ -58,7 +58,7 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
-def screenshot(tab: Any, name: str) -> None:
+def screenshot(tab: Any, name: str, full_page: bool = True) -> None:
     """Save a screenshot for the README (docs/screenshots/NAME.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

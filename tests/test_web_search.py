@@ -170,6 +170,7 @@ def test_the_page_fits_a_phone_screen(browser: Any, site: Site) -> None:
         box = phone.locator("#q").bounding_box()
         assert box is not None and box["width"] > 200
         assert re.match(r"約 25 件中 1–10 件", phone.inner_text("#status"))
+        screenshot(phone, "search-phone", full_page=False)
     finally:
         context.close()
 
