@@ -215,3 +215,56 @@ def test_newest_first_and_a_date_range_narrow_the_results(page: Any, site: Site)
     page.wait_for_selector("#result-list .result")
     assert result_ids(page) == ["keihi-00", "hostile", "keihi-01", "keihi-02"]
     assert page.input_value("#sort") == "date" and page.input_value("#date-range") == "week"
+
+
+def not_built(client: Any, call: Any) -> bool:
+    """Whether the server refuses an operation as not built yet (the page then goes without it)."""
+    try:
+        call()
+    except client.exceptions.ValidationException as error:
+        if "is not supported by this Kensaku server" in str(error):
+            return True
+        raise
+    return False
+
+
+def test_suggestions_shown_are_the_servers_and_the_keyboard_picks_one(page: Any, site: Site) -> None:
+    """Follows the server: with GetQuerySuggestions built, the list shows its answer and ArrowDown + Enter
+    searches the first suggestion; without it, the list never opens."""
+    page.goto(f"{site.url}/?ui=ja")
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#q").press_sequentially("経費")
+    if not_built(site.client, lambda: site.client.get_query_suggestions(IndexId=site.index_id, QueryText="経費")):
+        page.wait_for_timeout(400)
+        assert page.locator("#suggestions").is_hidden()
+        return
+    expected = [s["Value"]["Text"]["Text"] for s in
+                site.client.get_query_suggestions(IndexId=site.index_id, QueryText="経費", MaxSuggestionsCount=8)
+                ["Suggestions"]]
+    if not expected:
+        pytest.skip("the server has no suggestion for 経費 from this session's queries")
+    page.wait_for_selector("#suggestions li")
+    assert page.locator("#suggestions li").all_inner_texts() == expected
+    page.keyboard.press("ArrowDown")
+    assert page.get_attribute("#q", "aria-activedescendant") == "suggestion-0"
+    page.keyboard.press("Enter")
+    page.wait_for_function("new URLSearchParams(location.search).get('q') !== null")
+    assert query_of(page)["q"] == [expected[0]]
+
+
+def test_did_you_mean_shows_the_servers_spelling_correction(page: Any, site: Site) -> None:
+    """Follows the server: the page shows SpellCorrectedQueries when Query returns them, nothing otherwise."""
+    misspelled = "instal the clent"
+    response = site.client.query(
+        IndexId=site.index_id, QueryText=misspelled, SpellCorrectionConfiguration={
+            "IncludeQuerySpellCheckSuggestions": True})
+    corrections = response.get("SpellCorrectedQueries") or []
+    page.goto(f"{site.url}/?q={misspelled}&lang=en&ui=en")
+    page.wait_for_selector("#result-list .result, #empty:not([hidden])")
+    if not corrections:
+        assert page.locator("#did-you-mean").is_hidden()
+        return
+    suggested = corrections[0]["SuggestedQueryText"]
+    assert page.inner_text("#did-you-mean-link") == suggested
+    page.click("#did-you-mean-link")
+    page.wait_for_function(f"new URLSearchParams(location.search).get('q') === {suggested!r}")
