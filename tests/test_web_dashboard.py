@@ -51,6 +51,7 @@ def test_dashboard_charts_follow_searches_and_clicks(page: Any, site: Site) -> N
         page.locator(".result[data-document-id=vpn-3] h2 a").click()
     page.goto(f"{site.url}/?q=量子コンピュータ&lang=all")
     page.wait_for_selector("#empty:not([hidden])")
+    site.await_feedback()
     site.next_day()
 
     sign_in(page, site, "/dashboard?ui=en&interval=THIS_MONTH")

@@ -127,9 +127,11 @@ def test_suggestions_are_asked_once_then_off_when_the_server_has_none(page: Any,
     page.on("request", lambda r: asked.append(r.headers.get("x-amz-target", "")) if r.method == "POST" else None)
     page.goto(f"{site.url}/?ui=ja")
     page.wait_for_selector("body[data-ready=true]")
-    for word in ("けい", "ひ"):
-        page.locator("#q").press_sequentially(word, delay=60)
-        page.wait_for_timeout(300)
+    is_suggestions = lambda r: r.request.headers.get("x-amz-target", "").endswith(".GetQuerySuggestions")  # noqa: E731
+    with page.expect_response(is_suggestions):  # the first answer (a refusal here) is in before typing on
+        page.locator("#q").press_sequentially("けい", delay=60)
+    page.locator("#q").press_sequentially("ひ", delay=60)
+    page.wait_for_timeout(400)
     suggestion_calls = [t for t in asked if t.endswith(".GetQuerySuggestions")]
     supported = True
     try:
@@ -192,8 +194,9 @@ def test_a_query_typed_through_an_ime_is_searched_once_it_is_committed(page: Any
                                              "selectionEnd": len(reading)})
         page.wait_for_timeout(150)  # longer than the suggestion delay: nothing may be asked mid-composition
     assert page.input_value("#q") == "けいひせいさん" and asked == []
-    ime.send("Input.insertText", {"text": "経費精算"})  # the conversion is committed
-    page.wait_for_timeout(300)
+    with page.expect_request(lambda r: r.headers.get("x-amz-target", "").endswith(".GetQuerySuggestions")):
+        ime.send("Input.insertText", {"text": "経費精算"})  # the conversion is committed
+    page.wait_for_timeout(300)  # and nothing more is asked
     assert page.input_value("#q") == "経費精算"
     assert asked == ["経費精算"]  # asked once, for the committed text
     page.keyboard.press("Enter")

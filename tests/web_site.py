@@ -6,15 +6,17 @@ difference, so the tests do not depend on each other's order.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Server, make_client
+from tests.conftest import Server, make_client, wait_for
 from tests.web_data import make_index
 
 ADMIN_TOKEN = "test-admin-token"
@@ -34,6 +36,19 @@ class Site:
         self.server = self._start()
         self.client = make_client(self.server.url)
         self.index_id = make_index(self.client)
+        self.feedback_seen = 0
+
+    def feedback_events(self) -> int:
+        """Clicks and votes stored so far (read from the analytics file: a test's view, not an API)."""
+        with closing(sqlite3.connect(self.data_dir / "analytics.sqlite3")) as conn:
+            row = conn.execute("SELECT (SELECT COUNT(*) FROM clicks) + (SELECT COUNT(*) FROM votes)").fetchone()
+        return int(row[0])
+
+    def await_feedback(self, events: int = 1) -> None:
+        """Wait until the page's SubmitFeedback (sent with keepalive as the page is left) has been stored,
+        so that restarting the server cannot lose it in flight."""
+        wait_for(lambda: self.feedback_events() >= self.feedback_seen + events, 15, "feedback stored")
+        self.feedback_seen = self.feedback_events()
 
     def _start(self) -> Server:
         return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -72,6 +87,7 @@ def clicks(site: Site, metric_column: int = 1) -> dict[str, int]:
 
 def recorded(site: Site, before: dict[str, int], metric_column: int = 1) -> dict[str, int]:
     """What changed in ``clicks`` once the day is over (the server stops, writing every event)."""
+    site.await_feedback()
     site.next_day()
     after = clicks(site, metric_column)
     return {d: n - before.get(d, 0) for d, n in after.items() if n != before.get(d, 0)}

@@ -351,6 +351,8 @@ async function run(s) {
 const suggest = { timer: 0, composing: false, items: [], active: -1, seq: 0 };
 
 function closeSuggestions() {
+  clearTimeout(suggest.timer);
+  suggest.seq++; // an answer still on its way is dropped: the box was closed (search, Escape, blur)
   suggest.items = [];
   suggest.active = -1;
   $("suggestions").hidden = true;
