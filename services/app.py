@@ -17,6 +17,7 @@ from services.index.store import Store
 from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
 from services.settings import Settings
+from services.web.pages import static_files, web_router
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -51,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources)))
+    app.include_router(web_router(settings))
+    app.mount("/static", static_files(settings), name="static")
 
     @app.get("/health")
     def health() -> dict[str, str]:

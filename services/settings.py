@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     # Spell correction (services/query/spelling.py): how often an index's vocabulary takes in new
     # documents (deleted ones stop counting at once); 0 checks on every spell-checked query.
     spelling_refresh_seconds: float = Field(10.0, ge=0)
+
     # Data sources and sync jobs (services/datasources/, connectors/).
     # "embedded": syncs run on threads of the server; "celery": on Celery workers (`kensaku worker`)
     # through a Redis broker at sync_broker_url, sharing this data folder.
@@ -105,6 +106,20 @@ class Settings(BaseSettings):
     sync_supervisor_interval_seconds: float = Field(1.0, gt=0)  # settle finished jobs, check schedules
     # WEBCRAWLER sources may fetch hosts that resolve to private or loopback addresses (off: no SSRF).
     webcrawler_allow_private_addresses: bool = False
+
+    # Web pages (web/, served at GET /, /dashboard, /admin).
+    # The index the search page searches (None: the first ACTIVE index ListIndices returns).
+    web_index_id: str | None = None
+    # The folder of the pages' static files (None: the web/ folder beside the services package).
+    web_dir: Path | None = None
+    # The token that opens /dashboard and /admin (None: those pages are off and answer 404).
+    admin_token: SecretStr | None = None
+    # Identity from a trusted, authenticating proxy (None: off). When set, Query, Retrieve and
+    # GetQuerySuggestions take UserContext from this header (overwriting what the caller sent) and are
+    # refused without it unless SigV4-signed; the proxy must set it and strip any copy a browser sends.
+    trusted_user_header: str | None = None
+    # With trusted_user_header: the header holding the user's groups (comma-separated), if any.
+    trusted_groups_header: str | None = None
 
     log_level: str = "info"
 

@@ -21,6 +21,8 @@ from botocore.config import Config
 
 from tests.shapes import check_shape
 
+pytest_plugins = ["tests.browser", "tests.web_site"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))
 ROLE = "arn:aws:iam::000000000000:role/kendra"

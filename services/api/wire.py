@@ -27,6 +27,7 @@ from services.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from services.api.identity import apply_trusted_user
 from services.settings import Settings
 
 TARGET_PREFIX = "AWSKendraFrontendService."
@@ -91,7 +92,8 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
                 raw = json.loads(body or b"{}")
             except (ValueError, UnicodeDecodeError):
                 raise SerializationException("The request body is not valid JSON") from None
-            params = model.parse_input(name, raw) if model.in_model(name) else raw
+            raw_params = model.parse_input(name, raw) if model.in_model(name) else raw
+            params = apply_trusted_user(settings, name, request.headers, raw_params)
             result = await run_in_threadpool(handler, params)
             return _response(200, result, request_id)
         except KendraError as error:

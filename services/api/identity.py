@@ -1,0 +1,68 @@
+"""The user of a request, taken from a trusted proxy's header instead of the caller's word.
+
+Kendra trusts the UserContext a caller sends. A browser is not such a caller: anyone can edit the
+page's requests. So a deployment that signs users in at a reverse proxy names the header the proxy
+sets (``trusted_user_header``, and optionally ``trusted_groups_header``), and then, for every
+operation that filters by user:
+
+- a request carrying the header gets ``UserContext`` rebuilt from it; whatever UserContext the
+  caller sent is discarded (the page sends none);
+- a request without it is refused with AccessDeniedException, unless it was SigV4-signed
+  (``auth_mode=sigv4``: a back-end holding a key, such as the chat command, is trusted as in Kendra).
+  Without this rule a missing header would mean "no UserContext", which in Kendra sees everything.
+
+The proxy must authenticate every request and overwrite (or strip) any copy of these headers that
+the client sent; Kensaku cannot tell a forged header from a real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.api.errors import AccessDeniedException
+from services.settings import Settings
+
+# Operations whose results depend on the user, and where their UserContext lives.
+USER_SCOPED = ("Query", "Retrieve", "GetQuerySuggestions")
+
+
+def user_context(settings: Settings, headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """The UserContext the trusted headers describe, or None when the user header is off or absent."""
+    if not settings.trusted_user_header:
+        return None
+    user = (headers.get(settings.trusted_user_header.lower()) or "").strip()
+    if not user:
+        return None
+    context: dict[str, Any] = {"UserId": user}
+    if settings.trusted_groups_header:
+        raw = headers.get(settings.trusted_groups_header.lower()) or ""
+        groups = [g.strip() for g in raw.split(",") if g.strip()]
+        if groups:
+            context["Groups"] = groups[:200]
+    return context
+
+
+def apply_trusted_user(settings: Settings, operation: str, headers: Mapping[str, str],
+                       params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with UserContext set from the trusted headers (see the module docstring).
+
+    Raises:
+        AccessDeniedException: the header is configured, the request lacks it and is not signed.
+    """
+    if not settings.trusted_user_header or operation not in USER_SCOPED:
+        return params
+    context = user_context(settings, headers)
+    if context is None:
+        if settings.auth_mode == "sigv4":  # signed by a key holder: its UserContext is trusted
+            return params
+        raise AccessDeniedException(
+            f"This server takes the user from the {settings.trusted_user_header} header set by its"
+            " authenticating proxy, and the request has none"
+        )
+    if operation == "GetQuerySuggestions":
+        config = params.get("AttributeSuggestionsConfig")
+        if isinstance(config, dict):
+            params["AttributeSuggestionsConfig"] = {**config, "UserContext": context}
+        return params
+    return {**params, "UserContext": context}

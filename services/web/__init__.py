@@ -1,0 +1,1 @@
+"""The web pages' server side: static files, the page configuration and the admin session."""

@@ -1,0 +1,94 @@
+"""Identity from a trusted proxy header: the server, not the caller, decides the UserContext."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROLE, Server, ids_of, make_client, put_and_wait, text_doc, wait_active
+
+USER, GROUPS = "X-Forwarded-User", "X-Forwarded-Groups"
+BOTH = {"OrAllFilters": [{"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
+                         for lang in ("ja", "en")]}
+
+
+def acl(kind: str, name: str) -> list[dict[str, str]]:
+    return [{"Name": name, "Type": kind, "Access": "ALLOW"}]
+
+
+@pytest.fixture(scope="module")
+def proxied() -> Iterator[tuple[Server, str]]:
+    with tempfile.TemporaryDirectory(prefix="kensaku-identity-") as tmp:
+        server = Server(Path(tmp), env={"KENSAKU_TRUSTED_USER_HEADER": USER,
+                                        "KENSAKU_TRUSTED_GROUPS_HEADER": GROUPS}).start()
+        try:
+            client = make_client(server.url)
+            index_id = client.create_index(Name="identity", RoleArn=ROLE)["Id"]
+            wait_active(client, index_id)
+            put_and_wait(client, index_id, [
+                text_doc("public", "休暇の申請 for everyone", title="休暇 public", lang="ja"),
+                text_doc("alice-only", "休暇の申請 alice", title="休暇 alice", lang="ja",
+                         AccessControlList=acl("USER", "alice")),
+                text_doc("hr-only", "休暇の申請 hr", title="休暇 hr", lang="ja", AccessControlList=acl("GROUP", "hr")),
+            ])
+            yield server, index_id
+        finally:
+            server.stop()
+
+
+def client_as(server: Server, headers: dict[str, str]) -> Any:
+    """A boto3 client behind the proxy: every request carries the proxy's headers."""
+    client = make_client(server.url)
+
+    def add(request: Any, **_: Any) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value
+
+    client.meta.events.register("before-sign.kendra.*", add)
+    return client
+
+
+def found(client: Any, index_id: str, **extra: Any) -> set[str]:
+    return set(ids_of(client.query(IndexId=index_id, QueryText="休暇", AttributeFilter=BOTH, **extra)))
+
+
+def test_the_users_header_decides_what_a_query_sees(proxied: tuple[Server, str]) -> None:
+    server, index_id = proxied
+    assert found(client_as(server, {USER: "alice"}), index_id) == {"public", "alice-only"}
+    assert found(client_as(server, {USER: "carol", GROUPS: "sales, hr"}), index_id) == {"public", "hr-only"}
+    assert found(client_as(server, {USER: "bob"}), index_id) == {"public"}
+
+
+def test_a_callers_own_user_context_is_overwritten(proxied: tuple[Server, str]) -> None:
+    server, index_id = proxied
+    bob = client_as(server, {USER: "bob"})
+    assert found(bob, index_id, UserContext={"UserId": "alice", "Groups": ["hr"]}) == {"public"}
+
+
+def test_a_query_without_the_header_is_refused_not_answered_unfiltered(proxied: tuple[Server, str]) -> None:
+    server, index_id = proxied
+    anonymous = make_client(server.url)
+    with pytest.raises(ClientError) as refused:
+        anonymous.query(IndexId=index_id, QueryText="休暇", UserContext={"UserId": "alice"})
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert anonymous.describe_index(Id=index_id)["Status"] == "ACTIVE"  # only user-scoped operations need it
+
+
+def test_the_page_shows_the_signed_in_user_and_their_documents(browser: Any, proxied: tuple[Server, str]) -> None:
+    server, _ = proxied
+    context = browser.new_context(extra_http_headers={USER: "alice"}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/?q=休暇&lang=ja&ui=en")
+        page.wait_for_selector("#result-list .result")
+        assert page.inner_text("#user") == "Signed in as alice"
+        shown = set(page.locator("#result-list .result").evaluate_all("ns => ns.map(n => n.dataset.documentId)"))
+        assert shown == {"public", "alice-only"}
+    finally:
+        context.close()

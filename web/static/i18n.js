@@ -1,0 +1,63 @@
+// UI strings in Japanese and English. The UI language: ?ui=ja|en, else the last choice, else the browser's.
+
+const MESSAGES = {
+  ja: {
+    title: "検索", placeholder: "社内の文書を検索（日本語・英語）", search: "検索",
+    langAll: "すべての言語", langJa: "日本語", langEn: "英語",
+    detected: { ja: "日本語のクエリ", en: "英語のクエリ" },
+    results: (n, from, to) => `約 ${n.toLocaleString()} 件中 ${from}–${to} 件`,
+    noResults: (q) => `「${q}」に一致する文書は見つかりませんでした。`,
+    help: ["言葉の綴りを確かめてください。", "より一般的な言葉や、少ない言葉で試してください。",
+      "日本語と英語の両方を検索してください。", "絞り込みを外してください。"],
+    searchBoth: "両方の言語で検索", clearFilters: "絞り込みをすべて解除",
+    didYouMean: "もしかして:", sort: "並べ替え", relevance: "関連度順", newest: "新しい順",
+    filters: "絞り込み", date: "更新日", anyTime: "期間指定なし", pastWeek: "1 週間以内", pastMonth: "1 か月以内",
+    pastYear: "1 年以内", facet: { _data_source_id: "ソース", _category: "カテゴリ", _file_type: "ファイル形式",
+      _language_code: "言語", _authors: "作成者" },
+    answer: "回答", helpful: "役に立った", notHelpful: "役に立たなかった", thanks: "ご意見ありがとうございます",
+    prev: "前へ", next: "次へ", page: (n) => `${n} ページ`, pages: "ページ",
+    error: "検索できませんでした", noIndex: "検索できるインデックスがありません。", loading: "検索中…",
+    suggestions: "検索候補", signedInAs: (u) => `${u} としてログイン中`, uiSwitch: "English",
+    dashboard: "ダッシュボード", admin: "管理", home: "検索",
+  },
+  en: {
+    title: "Search", placeholder: "Search company documents (Japanese and English)", search: "Search",
+    langAll: "All languages", langJa: "Japanese", langEn: "English",
+    detected: { ja: "Japanese query", en: "English query" },
+    results: (n, from, to) => `${from}–${to} of about ${n.toLocaleString()} results`,
+    noResults: (q) => `No documents match “${q}”.`,
+    help: ["Check the spelling.", "Try more general or fewer words.", "Search both Japanese and English.",
+      "Remove filters."],
+    searchBoth: "Search both languages", clearFilters: "Clear all filters",
+    didYouMean: "Did you mean:", sort: "Sort", relevance: "Relevance", newest: "Newest first",
+    filters: "Filters", date: "Updated", anyTime: "Any time", pastWeek: "Past week", pastMonth: "Past month",
+    pastYear: "Past year", facet: { _data_source_id: "Source", _category: "Category", _file_type: "File type",
+      _language_code: "Language", _authors: "Author" },
+    answer: "Answer", helpful: "Helpful", notHelpful: "Not helpful", thanks: "Thanks for the feedback",
+    prev: "Previous", next: "Next", page: (n) => `Page ${n}`, pages: "Pages",
+    error: "The search failed", noIndex: "There is no index to search.", loading: "Searching…",
+    suggestions: "Suggestions", signedInAs: (u) => `Signed in as ${u}`, uiSwitch: "日本語",
+    dashboard: "Dashboard", admin: "Admin", home: "Search",
+  },
+};
+
+export function uiLanguage() {
+  const asked = new URLSearchParams(location.search).get("ui");
+  if (asked === "ja" || asked === "en") {
+    try { localStorage.setItem("kensaku.ui", asked); } catch { /* private mode */ }
+    return asked;
+  }
+  let saved = null;
+  try { saved = localStorage.getItem("kensaku.ui"); } catch { /* private mode */ }
+  if (saved === "ja" || saved === "en") return saved;
+  return (navigator.language || "en").toLowerCase().startsWith("ja") ? "ja" : "en";
+}
+
+export function messages(lang) {
+  return MESSAGES[lang] || MESSAGES.en;
+}
+
+// The language a query is written in: Japanese if it has kana or kanji, else English.
+export function detectLanguage(text) {
+  return /[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}]/u.test(text || "") ? "ja" : "en";
+}
