@@ -43,6 +43,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(kendra_router(settings, operations(indexes, queries, analytics)))
+    if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404
+        from services.chat.slack import slack_router
+
+        app.include_router(slack_router(settings))
 
     @app.get("/health")
     def health() -> dict[str, str]:
