@@ -134,7 +134,7 @@ def _title(item: dict[str, Any]) -> str:
 
 def _title_link(item: dict[str, Any]) -> str:
     title = _title(item)
-    uri = item.get("DocumentURI") or _attribute(item, "_source_uri")
+    uri = item.get("DocumentURI") or attribute(item, "_source_uri")
     if not title:
         return ""
     return link(uri, title) if isinstance(uri, str) and uri else escape(title)
@@ -142,19 +142,19 @@ def _title_link(item: dict[str, Any]) -> str:
 
 def _meta(item: dict[str, Any]) -> str:
     parts = []
-    source = _attribute(item, "_data_source_id") or _attribute(item, "_category")
-    uri = item.get("DocumentURI") or _attribute(item, "_source_uri")
+    source = attribute(item, "_data_source_id") or attribute(item, "_category")
+    uri = item.get("DocumentURI") or attribute(item, "_source_uri")
     if not source and isinstance(uri, str):
         source = urlsplit(uri).hostname or ""
     if source:
         parts.append(escape(str(source)))
-    date = _date(_attribute(item, "_last_updated_at") or _attribute(item, "_created_at"))
+    date = date_of(attribute(item, "_last_updated_at") or attribute(item, "_created_at"))
     if date:
         parts.append(date)
     return " · ".join(parts)
 
 
-def _attribute(item: dict[str, Any], key: str) -> Any:
+def attribute(item: dict[str, Any], key: str) -> Any:
     for attribute in item.get("DocumentAttributes") or []:
         if attribute.get("Key") == key:
             value = attribute.get("Value") or {}
@@ -162,7 +162,7 @@ def _attribute(item: dict[str, Any], key: str) -> Any:
     return None
 
 
-def _date(value: Any) -> str:
+def date_of(value: Any) -> str:
     """A DateValue as YYYY-MM-DD: a datetime (boto3), epoch seconds or an ISO string (raw JSON)."""
     if isinstance(value, datetime):
         return value.date().isoformat()

@@ -47,10 +47,15 @@ def highlighted(text: str, highlights: Iterable[Mapping[str, Any]], *, top_only:
         for h in highlights
         if not top_only or h.get("TopAnswer")
     )
+    merged: list[tuple[int, int]] = []
+    for begin, end in spans:  # touching or overlapping spans become one bold run
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        elif end > begin:
+            merged.append((begin, end))
     out: list[str] = []
     at = 0
-    for begin, end in spans:
-        begin = max(begin, at)
+    for begin, end in merged:
         inner = text[begin:end].strip()
         if not inner:
             continue
