@@ -225,7 +225,8 @@ def test_mention_is_answered_in_its_thread_with_the_web_pages_top_document(chat:
 def test_unmapped_slack_users_see_only_public_documents(chat: Chat) -> None:
     _, bob_url = chat.command("財務部 経費精算", user=BOB)
     _, alice_url = chat.command("財務部 経費精算", user=ALICE)
-    bob, alice = blocks_text(chat.reply_to(bob_url).body["blocks"]), blocks_text(chat.reply_to(alice_url).body["blocks"])
+    bob = blocks_text(chat.reply_to(bob_url).body["blocks"])
+    alice = blocks_text(chat.reply_to(alice_url).body["blocks"])
     assert "財務部の経費精算締め日" in alice
     assert "財務部の経費精算締め日" not in bob and "経費精算ガイド" in bob
 
