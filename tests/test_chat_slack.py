@@ -186,6 +186,8 @@ def test_thumbs_up_records_relevant_feedback_on_the_top_result(chat: Chat) -> No
                                      (vote["q"],)))
 
     assert wait_for(votes, what="the vote recorded") == [(vote["q"], vote["r"], "RELEVANT", 0)]
+    chat.reply_to(chat.press(buttons(reply["blocks"])["kensaku_vote_down"], user=ALICE))
+    assert wait_for(lambda: len(votes()) == 2 and votes(), what="the second vote")[1][2] == "NOT_RELEVANT"
 
 
 def test_share_button_posts_the_answer_to_the_channel(chat: Chat) -> None:
@@ -211,6 +213,13 @@ def test_mention_is_answered_in_its_thread_with_the_web_pages_top_document(chat:
     r = chat.post(json.dumps(body), "application/json")
     assert r.status_code == 200 and time.monotonic() - started < ACK_LIMIT_SECONDS
     post = chat.slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("thread_ts") == ts)
+    # Slack retries an event it thinks was lost: the retry is acknowledged but not answered twice.
+    assert chat.post(json.dumps(body), "application/json").status_code == 200
+    later = f"{time.time():.6f}"
+    chat.post(json.dumps({**body, "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+                          "event": {**event, "ts": later, "event_ts": later}}), "application/json")
+    chat.slack.wait_for(lambda c: c.method == "chat.postMessage" and c.body.get("thread_ts") == later)
+    assert len([c for c in chat.slack.calls if c.body.get("thread_ts") == ts]) == 1
     assert post.token == TOKEN and post.body["channel"] == "C0GENERAL"
     # The web page is a Kendra client too: the same Query, for the same directory user, in Japanese.
     web = make_client(chat.server.url)
@@ -237,6 +246,8 @@ def test_url_verification_and_bad_options_are_answered_in_the_acknowledgement(ch
     assert r.status_code == 200 and "c-123" in r.text
     r, _ = chat.command("vpn --lang fr")
     assert r.status_code == 200 and "--lang takes ja, en or all" in r.json()["text"]
+    r, _ = chat.command("  ")
+    assert r.status_code == 200 and r.json()["text"].startswith("Ask Kensaku")
 
 
 def test_without_a_signing_secret_there_is_no_slack_route(server: Server) -> None:
