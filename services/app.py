@@ -54,6 +54,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources)))
     app.include_router(web_router(settings))
     app.mount("/static", static_files(settings), name="static")
+    if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404
+        from services.chat.slack import slack_router
+
+        app.include_router(slack_router(settings))
 
     @app.get("/health")
     def health() -> dict[str, str]:

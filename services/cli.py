@@ -64,6 +64,12 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    from services.chat.cli_search import run_search
+
+    return run_search(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     worker.add_argument("--data-dir", type=Path, help="the server's data folder (KENSAKU_DATA_DIR)")
     worker.set_defaults(func=_worker)
+    search = sub.add_parser("search", help="search any Kendra endpoint (Kensaku or Amazon Kendra)")
+    search.add_argument("question", help="keywords or a question, in Japanese or English")
+    search.add_argument("--lang", choices=("ja", "en", "all"), help="language(s) to search (default: detected)")
+    search.add_argument("--json", action="store_true", help="print the Kendra Query response as JSON")
+    search.add_argument("--endpoint", help="Kendra endpoint (AWS_ENDPOINT_URL_KENDRA, default http://127.0.0.1:8000)")
+    search.add_argument("--index", help="index id (default: the endpoint's only ACTIVE index)")
+    search.add_argument("--results", type=int, default=5, choices=range(1, 101), metavar="N",
+                        help="results to show, 1-100 (default 5)")
+    search.add_argument("--channel", choices=("api", "chat", "web"), default="api",
+                        help="analytics channel Kensaku counts the query under (default api)")
+    search.set_defaults(func=_search)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -121,12 +121,36 @@ class Settings(BaseSettings):
     # With trusted_user_header: the header holding the user's groups (comma-separated), if any.
     trusted_groups_header: str | None = None
 
+    # Chat command (services/chat/). POST /slack/events is mounted only when a signing secret is set;
+    # without one the path does not exist (404) and no Slack code is loaded.
+    slack_signing_secret: SecretStr | None = None
+    # The bot token (xoxb-...), required with the signing secret: replies to mentions, auth.test.
+    slack_bot_token: SecretStr | None = None
+    # Slack's Web API base (tests point it at a local stand-in speaking the same API).
+    slack_api_url: str = "https://slack.com/api/"
+    # JSON file: Slack user id -> {"UserId": ..., "Groups": [...]}; unmapped users see public documents only.
+    slack_user_map: Path | None = None
+    # The index the chat command searches (None: the endpoint's only ACTIVE index).
+    chat_index_id: str | None = None
+    # The Kendra endpoint the chat command queries (None: this server).
+    chat_endpoint: str | None = None
+    # Documents shown per reply.
+    chat_results: int = Field(5, ge=1, le=10)
+    # The web search page, for "more results" links (None: this server's address).
+    chat_web_url: str | None = None
+
     log_level: str = "info"
 
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _slack_token(self) -> Settings:
+        if self.slack_signing_secret is not None and self.slack_bot_token is None:
+            raise ValueError("KENSAKU_SLACK_BOT_TOKEN is required when KENSAKU_SLACK_SIGNING_SECRET is set")
+        return self
 
     @field_validator("analytics_timezone")
     @classmethod
