@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -53,7 +54,10 @@ def consumer(data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def count(data_dir: Path, table: str) -> int:
     if not (data_dir / "analytics.sqlite3").exists():
         return -1
-    return int(db_rows(data_dir, f"SELECT COUNT(*) FROM {table}")[0][0])
+    try:
+        return int(db_rows(data_dir, f"SELECT COUNT(*) FROM {table}")[0][0])
+    except sqlite3.OperationalError:  # the consumer has created the file but not its tables yet
+        return -1
 
 
 def test_events_cross_a_redis_stream_to_a_separate_consumer_and_survive_its_crash(
