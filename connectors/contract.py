@@ -103,6 +103,11 @@ class Failure:
 Change = Upsert | Deletion | Failure
 
 
+def iso_time(text: str | None) -> datetime | None:
+    """An ISO-8601 time as sources' APIs write it ("2024-05-01T09:00:00Z"); None for none."""
+    return datetime.fromisoformat(text) if text else None
+
+
 @dataclass(frozen=True, slots=True)
 class SourceDocument:
     """One fetched item, before extraction. ``content_type`` is a Kendra ContentType (or None: sniff)."""

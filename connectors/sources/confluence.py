@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Generator, Iterator, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -36,12 +35,9 @@ from connectors.contract import (
     SourceMisconfigured,
     SourceUnavailable,
     Upsert,
+    iso_time,
 )
 from connectors.patterns import Patterns
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 class ConfluenceConnector:
@@ -142,8 +138,8 @@ class ConfluenceConnector:
         webui = (page.get("_links") or {}).get("webui")
         return SourceDocument(
             doc_id=item.doc_id, data=document.encode(), source_uri=f"{self.base}{webui}" if webui else item.doc_id,
-            title=title, content_type="HTML", created_at=_when(page.get("createdAt")),
-            updated_at=_when((page.get("version") or {}).get("createdAt")),
+            title=title, content_type="HTML", created_at=iso_time(page.get("createdAt")),
+            updated_at=iso_time((page.get("version") or {}).get("createdAt")),
             authors=(str(page["authorId"]),) if page.get("authorId") else (),
             category=item.ref.get("space"),
         )

@@ -22,7 +22,6 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,13 +37,9 @@ from connectors.contract import (
     SourceMisconfigured,
     SourceUnavailable,
     Upsert,
+    iso_time,
 )
 from connectors.patterns import Patterns
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-
 
 # -- wikitext to text (dumps only; the API path uses the wiki's own parser) ------------------------
 
@@ -197,8 +192,8 @@ class MediaWikiConnector:
         return SourceDocument(
             doc_id=item.doc_id, data=f"<html><body>{html}</body></html>".encode(), source_uri=page.get(
                 "fullurl", item.doc_id), title=title, content_type="HTML",
-            created_at=_when(first[0]["timestamp"]) if first else None,
-            updated_at=_when(revisions[0]["timestamp"]) if revisions else None,
+            created_at=iso_time(first[0]["timestamp"]) if first else None,
+            updated_at=iso_time(revisions[0]["timestamp"]) if revisions else None,
             authors=tuple(dict.fromkeys(r["user"] for r in revisions if "user" in r)),
             category=categories[0] if categories else None,
         )
@@ -266,7 +261,7 @@ class MediaWikiConnector:
             else item.doc_id
         return SourceDocument(
             doc_id=item.doc_id, data=page["text"].encode(), source_uri=uri, title=page["title"],
-            content_type="PLAIN_TEXT", created_at=_when(page["created"]), updated_at=_when(page["updated"]),
+            content_type="PLAIN_TEXT", created_at=iso_time(page["created"]), updated_at=iso_time(page["updated"]),
             authors=tuple(page["authors"]), category=page["categories"][0] if page["categories"] else None,
         )
 
