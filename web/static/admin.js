@@ -30,7 +30,7 @@ const ui = uiLanguage();
 const t = TEXT[ui];
 const $ = (id) => document.getElementById(id);
 const RUNNING = ["SYNCING", "SYNCING_INDEXING", "STOPPING"];
-const state = { poll: 0, seq: 0 };
+const state = { poll: 0, seq: 0, running: false };
 
 function when(value) {
   if (value === undefined || value === null) return "";
@@ -123,6 +123,8 @@ async function loadSources(indexId) {
     { Id: s.Id, IndexId: indexId, MaxResults: 10 }).then((r) => r.History || []).catch(() => [])));
   state.jobs = sources.map((s, n) => ({ source: s, history: histories[n] }));
   const running = histories.some((h) => h.some((j) => RUNNING.includes(j.Status)));
+  if (state.running && !running) panel("indexes", loadIndexes); // a sync ended: new document counts
+  state.running = running;
   clearTimeout(state.poll);
   if (running) state.poll = setTimeout(refreshSources, 1000); // live progress while a sync runs
   if (!sources.length) return el("p", { class: "note", text: t.none });
