@@ -54,7 +54,9 @@ class Site:
         return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
                                           "KENSAKU_ANALYTICS_NOW": self.now.isoformat(),
                                           # the spelling vocabulary takes in new documents at once
-                                          "KENSAKU_SPELLING_REFRESH_SECONDS": "0"}).start()
+                                          "KENSAKU_SPELLING_REFRESH_SECONDS": "0",
+                                          # suggestions are rebuilt from the query log on every call
+                                          "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0"}).start()
 
     @property
     def url(self) -> str:
