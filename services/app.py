@@ -13,6 +13,8 @@ from services.api.wire import current_channel, kendra_router
 from services.index.indexer import Indexer
 from services.index.service import IndexService
 from services.index.store import Store
+from services.query.faqs import FaqService
+from services.query.retrieve import RetrieveService
 from services.query.service import QueryService
 from services.settings import Settings
 
@@ -26,7 +28,9 @@ def create_app(settings: Settings) -> FastAPI:
         settings, require_index=indexes.require_active,
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
     )
-    queries = QueryService(indexes, analytics)
+    faqs = FaqService(settings, indexes)
+    queries = QueryService(indexes, analytics, faqs)
+    retrieve = RetrieveService(queries)
     indexer = Indexer(indexes)
 
     @asynccontextmanager
@@ -37,12 +41,14 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             analytics.stop()
+            faqs.close()
             indexer.stop()
             indexes.close()
             store.close()
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(kendra_router(settings, operations(indexes, queries, analytics)))
+    more = {"Retrieve": retrieve.retrieve, **faqs.operations()}
+    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, more)))
 
     @app.get("/health")
     def health() -> dict[str, str]:

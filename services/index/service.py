@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from services.engine.lexical import LexicalIndex
 from services.index.documents import DocumentRejected, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
 from services.index.store import Store
+from services.index.vectors import VectorStores
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.index")
@@ -46,6 +48,8 @@ class IndexService:
         self._lexical: dict[str, LexicalIndex] = {}
         self._lock = threading.RLock()
         self.changed = threading.Event()  # set when work is queued for the indexer
+        self.vectors = VectorStores(settings, settings.data_dir / "indexes")
+        self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
 
     # -- paths and lexical indexes --------------------------------------------------------------
 
@@ -80,6 +84,7 @@ class IndexService:
             for lex in self._lexical.values():
                 lex.close()
             self._lexical.clear()
+        self.vectors.close()
 
     # -- index rows ------------------------------------------------------------------------------
 
@@ -155,7 +160,7 @@ class IndexService:
             "UpdatedAt": _dt(row["updated_at"]),
             "DocumentMetadataConfigurations": json.loads(row["fields"]),
             "IndexStatistics": {
-                "FaqStatistics": {"IndexedQuestionAnswersCount": 0},
+                "FaqStatistics": {"IndexedQuestionAnswersCount": self.faq_count(row["id"])},
                 "TextDocumentStatistics": {"IndexedTextDocumentsCount": docs, "IndexedTextBytes": text_bytes},
             },
             "CapacityUnits": config.get("CapacityUnits"),
@@ -228,6 +233,7 @@ class IndexService:
             lex = self._lexical.pop(index_id, None)
         if lex is not None:
             lex.close()
+        self.vectors.drop(index_id)
         shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
