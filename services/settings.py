@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     embed_threads: int = Field(2, gt=0)
     # How Query ranks: BM25 only, vectors only, or both fused (the default).
     search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
+    # Hybrid fusion: calibrated score fusion ("cc", measured better) or reciprocal rank fusion ("rrf").
+    hybrid_fusion: Literal["cc", "rrf"] = "cc"
     # FAQ files given as s3://: this S3-compatible endpoint (None: AWS's own, from the usual boto3 settings).
     s3_endpoint_url: str | None = None
 

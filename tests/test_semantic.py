@@ -18,7 +18,8 @@ CORPUS = [
              " reset your token.", title="Remote work network setup"),
     text_doc("lunch", "The cafeteria on the third floor serves lunch from 11:30 to 14:00. Vegetarian meals are"
              " available every day.", title="Cafeteria"),
-    text_doc("leave-ja", "有給休暇は入社半年後に10日付与されます。申請は人事システムから上長の承認を得て行ってください。",
+    text_doc("leave-ja", "有給休暇は入社半年後に10日付与されます。"
+             "申請は人事システムから上長の承認を得て行ってください。",
              title="有給休暇の申請方法", lang="ja"),
     text_doc("pc-ja", "パソコンが故障した場合は情報システム部に連絡してください。代替機を貸し出します。",
              title="PC故障時の対応", lang="ja"),

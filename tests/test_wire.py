@@ -110,8 +110,8 @@ def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) ->
     index_id = new_index()
     with pytest.raises(kendra.exceptions.ValidationException, match="data sources"):
         kendra.list_data_sources(IndexId=index_id)
-    with pytest.raises(kendra.exceptions.ValidationException, match="Retrieve"):
-        kendra.retrieve(IndexId=index_id, QueryText="x")
+    with pytest.raises(kendra.exceptions.ValidationException, match="thesauri"):
+        kendra.list_thesauri(IndexId=index_id)
 
 
 def test_every_kendra_operation_is_routed() -> None:

@@ -147,7 +147,8 @@ class SentenceTransformerEmbedder(_Lazy):
 
         torch.set_num_threads(self.threads)
         model = SentenceTransformer(self.model_name, device="cpu")
-        dim = model.get_sentence_embedding_dimension()
+        size = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = size()
         self._dim = int(dim or len(model.encode(["x"])[0]))
         return model
 

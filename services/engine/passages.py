@@ -55,10 +55,11 @@ def _cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, in
     piece_start, count = start, 0.0
     for m in _WORD.finditer(text, start, end):
         token = m.group()
-        count += 0.5 if _CJK.match(token) else (1.0 if token[0].isascii() and token[0].isalnum() else 0.0)
+        weight = 0.5 if _CJK.match(token) else (1.0 if token[0].isascii() and token[0].isalnum() else 0.0)
+        count += weight
         if count > limit:
             pieces.append((piece_start, m.start()))
-            piece_start, count = m.start(), 0.0
+            piece_start, count = m.start(), weight
     if piece_start < end:
         pieces.append((piece_start, end))
     return pieces

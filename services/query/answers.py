@@ -1,8 +1,8 @@
 """ANSWER results: the sentence of the best passage that answers a question (Kendra's extractive answer).
 
 Kendra returns an ANSWER item (AdditionalAttributes ``AnswerText`` with a ``TopAnswer`` highlight)
-when it finds a passage that answers a question. Here: for a question (or a cross-language query)
-whose best document is clearly ahead, the passage nearest the query is split into sentences; the
+when it finds a passage that answers a question. Here: for a query worded as a question whose best
+document is clearly ahead, the passage nearest the query is split into sentences; the
 sentence with most query words, then the nearest in meaning, is the top answer, shown inside up to
 290 characters of its passage.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from services.engine.analysis import normalize
 from services.engine.passages import sentences
 from services.index.service import IndexService
-from services.query.hybrid import Ranked, confidence
+from services.query.hybrid import Ranked, confidence, is_question
 
 ANSWER_CHARS = 290
 # The fused score of the best document must reach this (1.0 = best on both BM25 and the vectors).
@@ -57,7 +57,7 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, text: str
                  attributes: Callable[[dict[str, Any], dict[str, dict[str, Any]], list[str] | None],
                                       list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """At most one ANSWER item, for the best document of a question."""
-    if ranked.form == "keyword" or not ranked.candidates:
+    if not is_question(text) or not ranked.candidates:
         return []
     top = ranked.candidates[0]
     if top.passage is None or top.score < MIN_ANSWER_SCORE:

@@ -6,9 +6,9 @@ and cosines min-max normalised, then ``w·bm25 + (1−w)·cosine``. Every candid
 a dense-only document its BM25 score from a second tantivy search restricted to the candidates, a
 lexical-only document the cosine of its best passage from the stored vectors. The weight ``w``
 depends on the query's form: a bare keyword trusts BM25, a question less, a query in another
-language than the documents searched (cross-language) trusts the vectors. A bare keyword query
-only re-ranks its BM25 matches; questions and cross-language queries also take in documents found
-by the vectors alone.
+language than the documents searched (cross-language) trusts the vectors. A bare keyword or two
+only re-ranks its BM25 matches; questions and longer phrases also take in documents found by the
+vectors alone.
 Filters, languages and ACLs are tantivy's: dense candidates are kept only if the same restrictions
 select them in the lexical index.
 """
@@ -25,11 +25,12 @@ import tantivy
 from tantivy import Query
 
 from services.engine.embedder import Embedder, Vectors
+from services.engine.passages import estimate_tokens
 from services.engine.vectors import PassageVectors, StoredPassage
 from services.query.filters import all_of, no_score
 
 QueryForm = Literal["keyword", "question", "cross-language"]
-FUSION: Literal["cc", "rrf"] = "cc"
+Fusion = Literal["cc", "rrf"]
 RRF_K = 60
 LEXICAL_CANDIDATES = 100
 # Passages asked of the vector index: enough that filters (language, ACL) still leave plenty.
@@ -41,7 +42,7 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _QUESTION_END = re.compile(r"(\?|？|か[。．]?|の[。．]?|ですか|ますか|ない)$")
 _QUESTION_WORDS = re.compile(
     r"^(how|what|why|when|where|which|who|whom|whose|can|could|should|do|does|did|is|are|was|were|will|would)\b"
-    r"|(どう|なぜ|何|なに|どこ|いつ|だれ|誰|どれ|どの|どちら|どんな|いくら|いくつ|方法|には)",
+    r"|(どう|なぜ|何|なに|どこ|いつ|だれ|誰|どれ|どの|どちら|どんな|いくら|いくつ)",
     re.IGNORECASE,
 )
 
@@ -51,14 +52,29 @@ def script_language(text: str) -> str:
     return "ja" if _JAPANESE.search(text) else "en"
 
 
-def query_form(text: str, languages: list[str], n_terms: int) -> QueryForm:
+def is_question(text: str) -> bool:
+    """Worded as a question (a question mark, a question word, a Japanese question ending)."""
+    stripped = text.strip()
+    return bool(_QUESTION_END.search(stripped) or _QUESTION_WORDS.search(stripped))
+
+
+def query_form(text: str, languages: list[str]) -> QueryForm:
     """Cross-language when the query is in another language than (some of) the documents searched."""
     if any(lang != script_language(text) for lang in languages):
         return "cross-language"
-    stripped = text.strip()
-    if _QUESTION_END.search(stripped) or _QUESTION_WORDS.search(stripped) or n_terms >= 5:
+    if is_question(text) or estimate_tokens(text) >= 5:
         return "question"
     return "keyword"
+
+
+def natural_language(text: str, form: QueryForm) -> bool:
+    """A question or a phrase, not a bare keyword or two: documents found by meaning alone may join.
+
+    Keyword queries keep their precision (東京都 must not bring 京都府 in through its vector). Words
+    are counted as passages count tokens (a Japanese character is half a word).
+    """
+    words = estimate_tokens(text)
+    return is_question(text) or words >= 4 or (form == "cross-language" and words >= 3)
 
 
 @dataclass(slots=True)
@@ -86,9 +102,9 @@ def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
 
 def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
          text_query: Query | None, text: str, languages: list[str], n_terms: int, embedder: Embedder,
-         vectors: PassageVectors, limit: int = 100) -> Ranked:
+         vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc") -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``)."""
-    form = query_form(text, languages, n_terms)
+    form = query_form(text, languages)
     restrict = [no_score(r) for r in restrictions]
     found: dict[str, Candidate] = {}
     lexical_total = 0
@@ -111,7 +127,7 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
             best[p.doc_id] = (sim, p)
     # The same restrictions as the lexical side: only allowed documents stay. A bare keyword query in
     # hybrid mode only re-ranks what matched its words (a nonsense word must still find nothing).
-    widen = mode == "dense" or form != "keyword"
+    widen = mode == "dense" or natural_language(text, form)
     dense_ids = [d for d in best if d not in found] if widen else []
     if dense_ids:
         allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
@@ -142,7 +158,7 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
         for c in candidates:
             c.score = float(c.dense or 0.0)
     else:
-        _fuse(candidates, LEXICAL_WEIGHT[form])
+        _fuse(candidates, LEXICAL_WEIGHT[form], fusion)
     candidates.sort(key=lambda c: -c.score)
     dense_only = sum(1 for c in candidates if c.lexical == 0.0)
     total = len(candidates) if mode == "dense" else lexical_total + dense_only
@@ -150,10 +166,10 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
     return Ranked(candidates[:limit], total, form, qv, passages)
 
 
-def _fuse(candidates: list[Candidate], weight: float) -> None:
+def _fuse(candidates: list[Candidate], weight: float, fusion: Fusion) -> None:
     if not candidates:
         return
-    if FUSION == "rrf":
+    if fusion == "rrf":
         for key in ("lexical", "dense"):
             order = sorted(candidates, key=lambda c: -(getattr(c, key) or 0.0))
             for n, c in enumerate(order):

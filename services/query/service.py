@@ -182,7 +182,7 @@ class QueryService:
         if self.mode == "lexical" or embedder is None or vectors is None or len(vectors) == 0:
             return None
         return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, n_terms, embedder,
-                           vectors, MAX_REACHABLE)
+                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion)
 
     # -- query construction -----------------------------------------------------------------------
 
