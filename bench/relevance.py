@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bigram_baseline import run_set as bigram_run_set  # noqa: E402
 from harness import (  # noqa: E402
@@ -63,6 +64,8 @@ from metrics import (  # noqa: E402
     load_set,
     markdown_table,
 )
+
+from services.engine.passages import split_passages  # noqa: E402
 
 DEFAULT_SETS = "jsquad-valid,jsquad-test,xquad-en"
 
@@ -144,6 +147,8 @@ def index_set(client, ds: EvalSet, workers: int, timeout: float) -> tuple[str, d
         "put_s": put["seconds"],
         "total_s": total,
         "docs_per_s": len(ds.docs) / total if total > 0 else float("inf"),
+        "passages": (n_passages := sum(len(split_passages(d.text)) for d in ds.docs)),
+        "passages_per_s": n_passages / total if total > 0 else float("inf"),
         "put_docs_per_s": len(ds.docs) / put["seconds"] if put["seconds"] > 0 else float("inf"),
         "indexed_count": count,
     }
@@ -365,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         report = out["sets"][ds.name].get("indexing")
         if report:
-            print(f"Indexing: {report['documents']} documents, {report['total_s']:.2f} s from the first "
-                  f"BatchPutDocument to all INDEXED ({report['docs_per_s']:.0f} docs/s); "
+            print(f"Indexing: {report['documents']} documents ({report['passages']} passages), "
+                  f"{report['total_s']:.2f} s from the first BatchPutDocument to all INDEXED "
+                  f"({report['docs_per_s']:.0f} docs/s, "
+                  f"{report['passages_per_s']:.0f} passages/s embedded); "
                   f"IndexedTextDocumentsCount {report['indexed_count']}.")
         for n in notes[ds.name]:
             print(f"- {n}")

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     embedder: Literal["use", "e5", "st", "none"] = "use"
     embedder_model: str = ""
     embed_batch_size: int = Field(64, gt=0)
-    embed_threads: int = Field(2, gt=0)
+    # BLAS threads of the model per process (indexing workers use 1 each; one query gains nothing from more,
+    # and more threads than free cores make latency erratic on a busy machine).
+    embed_threads: int = Field(1, gt=0)
     # How Query ranks: BM25 only, vectors only, or both fused (the default).
     search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     # Hybrid fusion: calibrated score fusion ("cc", measured better) or reciprocal rank fusion ("rrf").
