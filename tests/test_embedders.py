@@ -70,3 +70,17 @@ def test_passages_end_at_sentences_and_stay_under_the_limit() -> None:
     long_sentence = " ".join(["word"] * 450)
     assert [len(p.text.split()) for p in split_passages(long_sentence)] == [200, 200, 50]
     assert split_passages("") == [] and split_passages("   ") == []
+
+
+def test_query_forms() -> None:
+    from services.query.hybrid import natural_language, query_form
+
+    assert query_form("東京都", ["ja"]) == "keyword"
+    assert query_form("有給休暇は何日もらえますか？", ["ja"]) == "question"
+    assert query_form("how do I get VPN access from home", ["en"]) == "question"
+    assert query_form("Computed Properties > Basic Example", ["ja"]) == "cross-language"
+    assert query_form("vacation days", ["ja", "en"]) == "cross-language"
+    assert not natural_language("東京都 Tokyo", query_form("東京都 Tokyo", ["ja", "en"]))
+    assert not natural_language("12", "keyword") and not natural_language("Java", "keyword")
+    assert natural_language("Computed Properties > Basic Example", "cross-language")
+    assert natural_language("ランチは何時から？", "question")

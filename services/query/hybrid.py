@@ -94,6 +94,7 @@ class Ranked:
     form: QueryForm
     query_vector: Vectors | None = None
     passages: dict[str, StoredPassage] = field(default_factory=dict)
+    natural: bool = False  # a question or phrase (not a bare keyword)
 
 
 def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
@@ -163,7 +164,7 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
     dense_only = sum(1 for c in candidates if c.lexical == 0.0)
     total = len(candidates) if mode == "dense" else lexical_total + dense_only
     passages = {c.doc_id: c.passage for c in candidates if c.passage is not None}
-    return Ranked(candidates[:limit], total, form, qv, passages)
+    return Ranked(candidates[:limit], total, form, qv, passages, natural_language(text, form))
 
 
 def _fuse(candidates: list[Candidate], weight: float, fusion: Fusion) -> None:

@@ -361,8 +361,8 @@ class QueryService:
         for hit in page:
             if not hit.doc_id:
                 hit.doc_id = str(searcher.doc(hit.address).get_first("id"))
-        # Hybrid/dense: the excerpt comes from the passage nearest the query.
-        nearest = ranked.passages if ranked is not None else {}
+        # A question or phrase: the excerpt comes from the passage nearest the query (keywords: their words).
+        nearest = ranked.passages if ranked is not None and ranked.natural else {}
         dense_of = {c.doc_id: c.dense for c in ranked.candidates} if ranked is not None else {}
         stored = self.indexes.store.documents(index_id, [h.doc_id for h in page])
         per_lang: dict[str, tuple[frozenset[str], list[str]]] = {}
