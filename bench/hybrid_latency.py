@@ -75,6 +75,7 @@ def embeddings(settings: Settings, passages: list[tuple[str, str, str]]) -> np.n
 
 
 def build(data_dir: Path, size: int) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, index_creating_seconds=0)
     store = Store(data_dir / "kensaku.sqlite3")
     service = IndexService(settings, store)

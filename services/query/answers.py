@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from services.engine.analysis import normalize
+from services.engine.analysis import analyzer_for
 from services.engine.passages import sentences
 from services.index.service import IndexService
 from services.query.hybrid import Ranked, confidence, is_question
@@ -25,17 +25,19 @@ ANSWER_CHARS = 290
 MIN_ANSWER_SCORE = 0.6
 
 
-def _best_sentence(ranked: Ranked, passage_text: str, terms: list[str], embed: Callable[[list[str]], Any]
-                   ) -> tuple[int, int] | None:
+def _best_sentence(ranked: Ranked, passage_text: str, terms: list[str], lang: str,
+                   embed: Callable[[list[str]], Any]) -> tuple[int, int] | None:
     spans = sentences(passage_text)
     if not spans:
         return None
     texts = [passage_text[s:e] for s, e in spans]
-    hits = [sum(1 for t in set(terms) if t and t in normalize(x)) for x in texts]
+    analyzer, wanted = analyzer_for(lang), set(terms)
+    hits = [len(wanted & set(analyzer.query_terms(x))) for x in texts]
     sims = np.zeros(len(spans))
-    if ranked.query_vector is not None and len(spans) > 1:
+    # Words decide when they can (cheap); meaning only when no sentence shares a word (cross-language).
+    if ranked.query_vector is not None and len(spans) > 1 and max(hits) == 0:
         sims = embed(texts) @ ranked.query_vector
-    best = max(range(len(spans)), key=lambda i: (hits[i], float(sims[i])))
+    best = max(range(len(spans)), key=lambda i: (hits[i], float(sims[i]), -i))
     return spans[best]
 
 
@@ -66,9 +68,10 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, text: str
     embedder = indexes.vectors.embedder
     if doc is None or embedder is None:
         return []
-    terms = [t for ts in terms_by_lang.values() for t in ts]
+    lang = str(doc.attributes.get("_language_code") or "en")
+    terms = terms_by_lang.get(lang) or analyzer_for(lang).query_terms(text)
     passage = top.passage.text
-    span = _best_sentence(ranked, passage, terms, lambda xs: embedder.embed_queries(xs))
+    span = _best_sentence(ranked, passage, terms, lang, lambda xs: embedder.embed_queries(xs))
     if span is None:
         return []
     shown, begin, end = _window(passage, span[0], span[1], ANSWER_CHARS)

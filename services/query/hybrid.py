@@ -34,7 +34,7 @@ Fusion = Literal["cc", "rrf"]
 RRF_K = 60
 LEXICAL_CANDIDATES = 100
 # Passages asked of the vector index: enough that filters (language, ACL) still leave plenty.
-DENSE_PASSAGES = 300
+DENSE_PASSAGES = 150
 # Weight of BM25 in the fusion, by query form (tuned on the shared sets, bench/relevance.py).
 LEXICAL_WEIGHT: dict[str, float] = {"keyword": 0.7, "question": 0.55, "cross-language": 0.45}
 
@@ -117,7 +117,7 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
             found[doc_id] = Candidate(doc_id, address, lexical=float(score))
 
     qv = embedder.embed_queries([text])[0]
-    nearest = vectors.search(qv, max(DENSE_PASSAGES, 3 * limit))
+    nearest = vectors.search(qv, DENSE_PASSAGES)
     rows = vectors.passages([k for k, _ in nearest])
     best: dict[str, tuple[float, StoredPassage]] = {}
     for key, sim in nearest:
