@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--index-timeout", type=float, default=1800.0, help="seconds to wait for INDEXED (1800)")
     ap.add_argument("--keep-indexes", action="store_true", help="with --endpoint: do not delete the indexes")
     ap.add_argument("--keep-data", action="store_true", help="without --endpoint: keep the server's data dir")
+    ap.add_argument("--reuse", type=Path, help="without --endpoint: the folder a --keep-data run kept (indexes"
+                    " found by name, not indexed again)")
     ap.add_argument("--json", type=Path, help="also write all numbers (and per-query metrics) to this file")
     args = ap.parse_args(argv)
 
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: dict[str, list[str]] = {ds.name: [] for ds in datasets}
     failures = 0
     indexes: dict[Path, tuple[str, dict]] = {}  # corpus directory -> (index id, indexing report)
-    tmp: Path | None = None
+    tmp: Path | None = args.reuse
     env_extra = {"KENSAKU_HYBRID_FUSION": args.fusion} if args.fusion else {}
     try:
         for m in modes:
@@ -308,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 endpoint = args.endpoint or server.endpoint
                 client = make_client(endpoint, pool=max(args.put_workers, args.query_workers) * 2 + 4)
+                if args.reuse and not indexes:
+                    by_name = {i["Name"]: i["Id"] for i in client.list_indices()["IndexConfigurationSummaryItems"]}
+                    for ds in datasets:
+                        if ds.index_name in by_name:
+                            indexes[ds.directory] = (by_name[ds.index_name], {
+                                "documents": len(ds.docs), "passages": 0, "total_s": 0.0, "docs_per_s": 0.0,
+                                "passages_per_s": 0.0, "indexed_count": None, "reused": True})
                 for ds in datasets:
                     try:
                         if ds.directory not in indexes:
@@ -354,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n**benchmark failed**: {e if isinstance(e, BenchError) else error_text(e)}")
         failures += 1
     finally:
-        if tmp is not None and not args.keep_data:
+        if tmp is not None and not args.keep_data and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
 
     for ds in datasets:
@@ -369,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table_for(ds, set_rows))
         print()
         report = out["sets"][ds.name].get("indexing")
-        if report:
+        if report and not report.get("reused"):
             print(f"Indexing: {report['documents']} documents ({report['passages']} passages), "
                   f"{report['total_s']:.2f} s from the first BatchPutDocument to all INDEXED "
                   f"({report['docs_per_s']:.0f} docs/s, "

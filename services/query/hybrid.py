@@ -36,7 +36,7 @@ LEXICAL_CANDIDATES = 100
 # Passages asked of the vector index: enough that filters (language, ACL) still leave plenty.
 DENSE_PASSAGES = 150
 # Weight of BM25 in the fusion, by query form (tuned on the shared sets, bench/relevance.py).
-LEXICAL_WEIGHT: dict[str, float] = {"keyword": 0.7, "question": 0.55, "cross-language": 0.45}
+LEXICAL_WEIGHT: dict[str, float] = {"keyword": 0.7, "question": 0.65, "cross-language": 0.45}
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _QUESTION_END = re.compile(r"(\?|？|か[。．]?|の[。．]?|ですか|ますか|ない)$")
