@@ -84,7 +84,7 @@ class RetrieveService:
             found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
             candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in found.hits]
             qv = None
-        scored = self._passages(index_id, candidates, terms, qv, hybrid.LEXICAL_WEIGHT[form])
+        scored = self._passages(index_id, candidates, terms, qv, hybrid.lexical_weight(form, text))
         start = (page_number - 1) * page_size
         page = scored[start : min(start + page_size, MAX_REACHABLE)] if start < MAX_REACHABLE else []
 
