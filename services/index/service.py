@@ -50,6 +50,7 @@ class IndexService:
         self.changed = threading.Event()  # set when work is queued for the indexer
         self.vectors = VectorStores(settings, settings.data_dir / "indexes")
         self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
+        self.faq_drop: Callable[[str], None] = lambda index_id: None  # set by the FAQ service
 
     # -- paths and lexical indexes --------------------------------------------------------------
 
@@ -234,6 +235,7 @@ class IndexService:
         if lex is not None:
             lex.close()
         self.vectors.drop(index_id)
+        self.faq_drop(index_id)
         shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))

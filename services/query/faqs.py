@@ -170,8 +170,10 @@ class FaqService:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        self._open = True
         self._cache: dict[str, tuple[list[sqlite3.Row], Any]] = {}  # index id -> ACTIVE entries, vectors
         indexes.faq_count = self.count
+        indexes.faq_drop = self.drop_index
         # A FAQ left CREATING by a stop is read again.
         for row in self._db.execute("SELECT id FROM faqs WHERE status = 'CREATING'").fetchall():
             self._start_load(row["id"])
@@ -182,6 +184,7 @@ class FaqService:
 
     def close(self) -> None:
         with self._lock:
+            self._open = False
             self._db.close()
 
     # -- operations -----------------------------------------------------------------------------
@@ -262,6 +265,15 @@ class FaqService:
             self._db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (row["id"],))
             self._db.execute("DELETE FROM faqs WHERE id = ?", (row["id"],))
             self._cache.pop(row["index_id"], None)
+
+    def drop_index(self, index_id: str) -> None:
+        """The FAQs of a deleted index go with it."""
+        with self._lock:
+            if not self._open:
+                return
+            self._db.execute("DELETE FROM faq_entries WHERE index_id = ?", (index_id,))
+            self._db.execute("DELETE FROM faqs WHERE index_id = ?", (index_id,))
+            self._cache.pop(index_id, None)
 
     def count(self, index_id: str) -> int:
         with self._lock:
