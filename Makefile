@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	# The tests need the `st` extra (torch, CPU build) for the sentence-transformers backend;
+	# `pip install -e .` alone stays torch-free.
+	$(PY) -m pip install -q -e '.[test,st]'
 	touch $@
 
 serve: $(VENV)/.installed

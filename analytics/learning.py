@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import tantivy
 from tantivy import Occur, Query
@@ -29,6 +29,8 @@ from tantivy import Occur, Query
 from analytics.events import Clock, QueryEvent
 from analytics.store import AnalyticsStore
 from services.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger("kensaku.analytics")
 
@@ -133,6 +135,17 @@ class ClickLearning:
             adjusted[_key(address)] = (score * boosts.get(doc_id, 1.0), address)
         ordered = sorted(adjusted.values(), key=lambda pair: -pair[0])
         return ordered[:len(hits)]
+
+
+    def reorder(self, index_id: str, text: str, scored: list[tuple[float, T]],
+                key: Callable[[T], str]) -> list[tuple[float, T]]:
+        """``scored`` (best first; ``key`` gives an item's document id) with learned multipliers applied and
+        re-sorted. For fused hybrid scores (0..1): only documents already among them can move."""
+        boosts = self.boosts(index_id, QueryEvent.normalized(text))
+        if not boosts:
+            return scored
+        adjusted = [(score * boosts.get(key(item), 1.0), item) for score, item in scored]
+        return sorted(adjusted, key=lambda pair: -pair[0])
 
 
 def _key(address: tantivy.DocAddress) -> tuple[int, int]:

@@ -116,12 +116,15 @@ class LocalServer:
     Used as a context manager; waits until ``list_indices()`` answers, stops the server on exit.
     """
 
-    def __init__(self, ready_timeout: float = 180.0, keep_data: bool = False, extra_args: Sequence[str] = ()):
+    def __init__(self, ready_timeout: float = 180.0, keep_data: bool = False, extra_args: Sequence[str] = (),
+                 env: dict[str, str] | None = None, tmp: Path | None = None):
+        """``env``: extra KENSAKU_* settings; ``tmp``: reuse the folder (data) of an earlier server."""
         self.ready_timeout = ready_timeout
         self.keep_data = keep_data
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
-        self.tmp = Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
+        self.tmp = tmp or Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
         self.data_dir = self.tmp / "data"
         self.log_path = self.tmp / "server.log"
         self.port = free_port()
@@ -136,9 +139,10 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         cmd = [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", str(self.data_dir), *self.extra_args]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self._log = self.log_path.open("wb")
-        print(f"# starting server: {' '.join(cmd)} (log: {self.log_path})", file=sys.stderr)
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+        self._log = self.log_path.open("ab")
+        settings = " ".join(f"{k}={v}" for k, v in self.env.items())
+        print(f"# starting server: {settings} {' '.join(cmd)} (log: {self.log_path})", file=sys.stderr)
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         try:
             self._wait_ready()

@@ -1,7 +1,7 @@
 """Relevance benchmark of Kensaku through the Kendra API (an unmodified boto3 ``kendra`` client).
 
     python bench/relevance.py [--endpoint URL] [--sets jsquad-valid,jsquad-test,xquad-en]
-                              [--limit-queries N] [--mode keyword]
+                              [--limit-queries N] [--mode lexical,dense,hybrid] [--fusion cc|rrf]
 
 For each set: CreateIndex (wait ACTIVE), BatchPutDocument of the whole corpus (10 documents a call, a
 pool of callers), wait until BatchGetDocumentStatus says INDEXED/UPDATED for every document, then one
@@ -16,8 +16,11 @@ the end unless ``--keep-indexes``.
 Sets: jsquad-valid, jsquad-test, xquad-en, vue-xling (heading queries), vue-xling-body, vue-nlq-dev.
 Sets that share a corpus (vue-xling, vue-xling-body) share one index.
 
-Modes: one row per mode; a mode is a function ``(client, index_id, ds, query) -> [doc ids]`` registered
-in ``MODES``. Only ``keyword`` exists for now.
+Modes: one row per KENSAKU_SEARCH_MODE (lexical, dense, hybrid). Without ``--endpoint`` one server is
+started per mode, each on the same data folder (the corpus is indexed once, by the first); the queries
+are the same Query calls, so each row is the product's own ranking through the real API. The
+embedding model is the server's (KENSAKU_EMBEDDER in this environment; default USE). The rows of
+../shared/data/BASELINES.md for the set follow (measured outside the product; full sets only).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import json
+import shutil
 import sys
 import time
 import traceback
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bigram_baseline import run_set as bigram_run_set  # noqa: E402
 from harness import (  # noqa: E402
@@ -49,7 +54,18 @@ from harness import (  # noqa: E402
     put_documents,
     wait_documents_indexed,
 )
-from metrics import METRIC_NAMES, SETS, EvalSet, Query, evaluate, load_set, markdown_table  # noqa: E402
+from metrics import (  # noqa: E402
+    METRIC_NAMES,
+    SETS,
+    EvalSet,
+    Query,
+    eval_dir,
+    evaluate,
+    load_set,
+    markdown_table,
+)
+
+from services.engine.passages import split_passages  # noqa: E402
 
 DEFAULT_SETS = "jsquad-valid,jsquad-test,xquad-en"
 
@@ -77,10 +93,13 @@ class Mode:
     search: Callable[..., list[str]]  # (client, index_id, ds, query) -> ranked doc ids
 
 
-# One entry per row. hybrid / dense: add a function like search_keyword and register it here.
+# One row per KENSAKU_SEARCH_MODE: the server decides how it ranks; the client sends the same Query.
 MODES: dict[str, Mode] = {
-    "keyword": Mode("Kensaku keyword (API)", search_keyword),
+    "lexical": Mode("Kensaku lexical (BM25, API)", search_keyword),
+    "dense": Mode("Kensaku dense (vectors, API)", search_keyword),
+    "hybrid": Mode("Kensaku hybrid (API)", search_keyword),
 }
+MODE_ALIASES = {"keyword": "lexical"}
 
 BIGRAM_LABEL = "char-bigram BM25 (bench/bigram_baseline.py)"
 
@@ -128,6 +147,8 @@ def index_set(client, ds: EvalSet, workers: int, timeout: float) -> tuple[str, d
         "put_s": put["seconds"],
         "total_s": total,
         "docs_per_s": len(ds.docs) / total if total > 0 else float("inf"),
+        "passages": (n_passages := sum(len(split_passages(d.text)) for d in ds.docs)),
+        "passages_per_s": n_passages / total if total > 0 else float("inf"),
         "put_docs_per_s": len(ds.docs) / put["seconds"] if put["seconds"] > 0 else float("inf"),
         "indexed_count": count,
     }
@@ -202,11 +223,37 @@ def table_for(ds: EvalSet, rows: list[tuple[str, dict, dict]]) -> str:
     for label, res, perf in rows:
         r = [label, *(f"{res['all'][m]:.3f}" for m in METRIC_NAMES)]
         if multi_lang:
-            r += [f"{res['by_lang'].get(lang, {}).get('nDCG@10', 0.0):.3f}" for lang in ds.languages()]
+            r += [f"{res['by_lang'][lang]['nDCG@10']:.3f}" if lang in res["by_lang"] else ""
+                  for lang in ds.languages()]
         r += [f"{perf['docs_per_s']:.0f}" if "docs_per_s" in perf else "",
               f"{perf['query_ms']:.1f}" if "query_ms" in perf else ""]
         body.append(r)
     return markdown_table(header, body)
+
+
+def baseline_rows(ds: EvalSet) -> list[tuple[str, dict, dict]]:
+    """The rows of ../shared/data/BASELINES.md for this set (measured outside the product)."""
+    path = eval_dir().parent / "BASELINES.md"
+    label = {"vue-xling": "vue-xling (heading queries)", "vue-xling-body": "vue-xling (body queries)"}.get(
+        ds.name, ds.name)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    rows = []
+    inside = False
+    for line in lines:
+        if line.startswith("### "):
+            inside = line[4:].startswith(label + " (")
+            continue
+        if inside and line.startswith("| ") and not line.startswith("| system") and not line.startswith("|---"):
+            cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+            try:
+                values = dict(zip(METRIC_NAMES, (float(c) for c in cells[2:7]), strict=True))
+            except ValueError:
+                continue
+            rows.append((f"baseline {cells[0]}", {"all": values, "by_lang": {}}, {}))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,20 +261,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--endpoint", help="Kendra endpoint URL of a running server (default: start one here)")
     ap.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated, from {', '.join(SETS)} (%(default)s)")
     ap.add_argument("--limit-queries", type=int, default=0, help="use only the first N queries of each set")
-    ap.add_argument("--mode", default="keyword",
-                    help=f"comma-separated query modes ({', '.join(MODES)}; hybrid and dense: not yet)")
+    ap.add_argument("--mode", default="lexical,dense,hybrid",
+                    help=f"comma-separated KENSAKU_SEARCH_MODE values, one server each ({', '.join(MODES)})")
+    ap.add_argument("--fusion", choices=("cc", "rrf"), help="KENSAKU_HYBRID_FUSION for the servers started here")
+    ap.add_argument("--no-baselines", action="store_true", help="do not print the BASELINES.md rows")
     ap.add_argument("--put-workers", type=int, default=4, help="concurrent BatchPutDocument callers (4)")
     ap.add_argument("--query-workers", type=int, default=2, help="concurrent Query callers (2)")
-    ap.add_argument("--index-timeout", type=float, default=900.0, help="seconds to wait for INDEXED (900)")
+    ap.add_argument("--index-timeout", type=float, default=1800.0, help="seconds to wait for INDEXED (1800)")
     ap.add_argument("--keep-indexes", action="store_true", help="with --endpoint: do not delete the indexes")
     ap.add_argument("--keep-data", action="store_true", help="without --endpoint: keep the server's data dir")
+    ap.add_argument("--reuse", type=Path, help="without --endpoint: the folder a --keep-data run kept (indexes"
+                    " found by name, not indexed again)")
     ap.add_argument("--json", type=Path, help="also write all numbers (and per-query metrics) to this file")
     args = ap.parse_args(argv)
 
-    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    modes = [MODE_ALIASES.get(m.strip(), m.strip()) for m in args.mode.split(",") if m.strip()]
     for m in modes:
         if m not in MODES:
             ap.error(f"mode {m!r} is not implemented (available: {', '.join(MODES)})")
+    if args.endpoint and len(modes) > 1:
+        ap.error("with --endpoint the server's own KENSAKU_SEARCH_MODE decides: give one --mode as its label")
     set_names = [s.strip() for s in args.sets.split(",") if s.strip()]
     for s in set_names:
         if s not in SETS:
@@ -240,69 +293,66 @@ def main(argv: list[str] | None = None) -> int:
             ds.queries = ds.queries[: args.limit_queries]
         datasets.append(ds)
 
-    server = None if args.endpoint else LocalServer(keep_data=args.keep_data)
-    out: dict = {"sets": {}}
+    out: dict = {"sets": {ds.name: {"modes": {}} for ds in datasets}}
+    rows: dict[str, list[tuple[str, dict, dict]]] = {ds.name: [] for ds in datasets}
+    notes: dict[str, list[str]] = {ds.name: [] for ds in datasets}
     failures = 0
+    indexes: dict[Path, tuple[str, dict]] = {}  # corpus directory -> (index id, indexing report)
+    tmp: Path | None = args.reuse
+    env_extra = {"KENSAKU_HYBRID_FUSION": args.fusion} if args.fusion else {}
     try:
-        if server:
-            server.__enter__()
-        endpoint = args.endpoint or server.endpoint
-        client = make_client(endpoint, pool=max(args.put_workers, args.query_workers) * 2 + 4)
-        indexes: dict[Path, tuple[str, dict]] = {}  # corpus directory -> (index id, indexing report)
-        for ds in datasets:
-            print(f"\n## {ds.label}: {len(ds.docs)} documents, {len(ds.queries)} queries\n")
+        for m in modes:
+            server = None
+            if not args.endpoint:  # one server per mode, all on the same data folder
+                server = LocalServer(keep_data=True, env={"KENSAKU_SEARCH_MODE": m, **env_extra}, tmp=tmp)
+                server.__enter__()
+                tmp = server.tmp
             try:
-                if ds.directory not in indexes:
-                    indexes[ds.directory] = index_set(client, ds, args.put_workers, args.index_timeout)
-                index_id, index_report = indexes[ds.directory]
-            except Exception as e:  # noqa: BLE001
-                failures += 1
-                print(f"**indexing failed**: {error_text(e) if not isinstance(e, BenchError) else e}\n")
-                continue
-
-            rows = []
-            set_out = {"indexing": index_report, "modes": {}}
-            for m in modes:
-                mode = MODES[m]
-                r = run_mode(client, index_id, ds, mode, args.query_workers)
-                res = evaluate(ds, r["runs"])
-                rows.append((mode.label, res, {"docs_per_s": index_report["docs_per_s"], "query_ms": r["mean_ms"]}))
-                set_out["modes"][m] = {k: v for k, v in r.items() if k != "runs"} | {
-                    "metrics": res["all"], "by_lang": res["by_lang"], "per_query": res["per_query"]}
-                notes = [f"{m}: {r['qps']:.1f} queries/s with {args.query_workers} callers, "
-                         f"p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
-                         f"{r['mean_results']:.1f} DOCUMENT results per query on average"]
-                if r["errors"]:
-                    failures += 1
-                    notes.append(f"**{len(r['errors'])} queries failed** (scored as empty), first: {r['errors'][0]}")
-                if r["empty_result_lists"]:
-                    notes.append(f"{r['empty_result_lists']} queries returned no DOCUMENT result")
-                if r["wrong_lang_results"]:
-                    notes.append(f"**{r['wrong_lang_results']} results outside the filtered language**")
-                if r["unknown_doc_results"]:
-                    notes.append(f"**{r['unknown_doc_results']} results with a DocumentId not in the corpus**")
-                if res["duplicates"]:
-                    notes.append(f"**{res['duplicates']} queries had duplicate DocumentIds** (duplicates ignored)")
-                set_out["notes_" + m] = notes
-
-            bruns, btiming = bigram_run_set(ds)
-            bres = evaluate(ds, bruns)
-            rows.append((BIGRAM_LABEL, bres, {}))
-            set_out["bigram"] = {"metrics": bres["all"], "by_lang": bres["by_lang"], "timing": btiming}
-
-            print(table_for(ds, rows))
-            print()
-            print(f"Indexing: {index_report['documents']} documents, {index_report['total_s']:.2f} s from the first "
-                  f"BatchPutDocument to all INDEXED ({index_report['docs_per_s']:.0f} docs/s; the puts alone "
-                  f"{index_report['put_docs_per_s']:.0f} docs/s, {args.put_workers} callers); "
-                  f"IndexedTextDocumentsCount {index_report['indexed_count']}.")
-            for m in modes:
-                for n in set_out["notes_" + m]:
-                    print(f"- {n}")
-            sys.stdout.flush()
-            out["sets"][ds.name] = set_out
-
+                endpoint = args.endpoint or server.endpoint
+                client = make_client(endpoint, pool=max(args.put_workers, args.query_workers) * 2 + 4)
+                if args.reuse and not indexes:
+                    by_name = {i["Name"]: i["Id"] for i in client.list_indices()["IndexConfigurationSummaryItems"]}
+                    for ds in datasets:
+                        if ds.index_name in by_name:
+                            indexes[ds.directory] = (by_name[ds.index_name], {
+                                "documents": len(ds.docs), "passages": 0, "total_s": 0.0, "docs_per_s": 0.0,
+                                "passages_per_s": 0.0, "indexed_count": None, "reused": True})
+                for ds in datasets:
+                    try:
+                        if ds.directory not in indexes:
+                            indexes[ds.directory] = index_set(client, ds, args.put_workers, args.index_timeout)
+                        index_id, index_report = indexes[ds.directory]
+                    except Exception as e:  # noqa: BLE001
+                        failures += 1
+                        why = e if isinstance(e, BenchError) else error_text(e)
+                        notes[ds.name].append(f"**indexing failed**: {why}")
+                        continue
+                    out["sets"][ds.name]["indexing"] = index_report
+                    mode = MODES[m]
+                    r = run_mode(client, index_id, ds, mode, args.query_workers)
+                    res = evaluate(ds, r["runs"])
+                    rows[ds.name].append((mode.label, res, {"docs_per_s": index_report["docs_per_s"],
+                                                            "query_ms": r["mean_ms"]}))
+                    out["sets"][ds.name]["modes"][m] = {k: v for k, v in r.items() if k != "runs"} | {
+                        "metrics": res["all"], "by_lang": res["by_lang"], "per_query": res["per_query"]}
+                    n = notes[ds.name]
+                    n.append(f"{m}: {r['qps']:.1f} queries/s with {args.query_workers} callers, "
+                             f"p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
+                             f"{r['mean_results']:.1f} DOCUMENT results per query on average")
+                    if r["errors"]:
+                        failures += 1
+                        n.append(f"**{len(r['errors'])} queries failed** (scored as empty), first: {r['errors'][0]}")
+                    if r["wrong_lang_results"]:
+                        n.append(f"**{r['wrong_lang_results']} results outside the filtered language**")
+                    if res["duplicates"]:
+                        n.append(f"**{res['duplicates']} queries had duplicate DocumentIds** (duplicates ignored)")
+                    print(f"# {ds.name} {m}: nDCG@10 {res['all']['nDCG@10']:.3f} R@1 {res['all']['R@1']:.3f}",
+                          file=sys.stderr)
+            finally:
+                if server:
+                    server.__exit__(None, None, None)
         if args.endpoint and not args.keep_indexes:
+            client = make_client(args.endpoint)
             for index_id, _ in indexes.values():
                 try:
                     call(client.delete_index, Id=index_id)
@@ -313,10 +363,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n**benchmark failed**: {e if isinstance(e, BenchError) else error_text(e)}")
         failures += 1
     finally:
-        if server:
-            server.__exit__(None, None, None)
-            if server.returncode not in (0, None, -15):
-                print(f"# server exit code {server.returncode}", file=sys.stderr)
+        if tmp is not None and not args.keep_data and not args.reuse:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    for ds in datasets:
+        print(f"\n## {ds.label}: {len(ds.docs)} documents, {len(ds.queries)} queries\n")
+        set_rows = list(rows[ds.name])
+        bruns, btiming = bigram_run_set(ds)
+        bres = evaluate(ds, bruns)
+        set_rows.append((BIGRAM_LABEL, bres, {}))
+        out["sets"][ds.name]["bigram"] = {"metrics": bres["all"], "by_lang": bres["by_lang"], "timing": btiming}
+        if not args.no_baselines and not args.limit_queries:
+            set_rows += baseline_rows(ds)
+        print(table_for(ds, set_rows))
+        print()
+        report = out["sets"][ds.name].get("indexing")
+        if report and not report.get("reused"):
+            print(f"Indexing: {report['documents']} documents ({report['passages']} passages), "
+                  f"{report['total_s']:.2f} s from the first BatchPutDocument to all INDEXED "
+                  f"({report['docs_per_s']:.0f} docs/s, "
+                  f"{report['passages_per_s']:.0f} passages/s embedded); "
+                  f"IndexedTextDocumentsCount {report['indexed_count']}.")
+        for n in notes[ds.name]:
+            print(f"- {n}")
+        sys.stdout.flush()
     if COUNTERS.values:
         print(f"\nClient-side retries/errors: {COUNTERS.values}")
     if args.json:

@@ -14,6 +14,8 @@ from services.datasources.launch import sync_components
 from services.index.indexer import Indexer
 from services.index.service import IndexService
 from services.index.store import Store
+from services.query.faqs import FaqService
+from services.query.retrieve import RetrieveService
 from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
 from services.settings import Settings
@@ -30,8 +32,10 @@ def create_app(settings: Settings) -> FastAPI:
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
         documents=SuggestionDocuments(indexes),
     )
-    queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None,
-                           analytics.learning if settings.click_learning else None)
+    faqs = FaqService(settings, indexes)
+    queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None, faqs=faqs,
+                           reranker=analytics.learning if settings.click_learning else None)
+    retrieve = RetrieveService(queries)
     indexer = Indexer(indexes)
     sources, supervisor, close_sync = sync_components(settings, indexes, store)
 
@@ -46,12 +50,14 @@ def create_app(settings: Settings) -> FastAPI:
             supervisor.stop()
             close_sync()
             analytics.stop()
+            faqs.close()
             indexer.stop()
             indexes.close()
             store.close()
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources)))
+    more = {"Retrieve": retrieve.retrieve, **faqs.operations()}
+    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources, more)))
     app.include_router(web_router(settings))
     app.mount("/static", static_files(settings), name="static")
     if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404

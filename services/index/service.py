@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from services.engine.lexical import LexicalIndex
 from services.index.documents import DocumentRejected, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
 from services.index.store import Store
+from services.index.vectors import VectorStores
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.index")
@@ -48,6 +50,9 @@ class IndexService:
         self._lock = threading.RLock()
         self.changed = threading.Event()  # set when work is queued for the indexer
         self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
+        self.vectors = VectorStores(settings, settings.data_dir / "indexes")
+        self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
+        self.faq_drop: Callable[[str], None] = lambda index_id: None  # set by the FAQ service
 
     # -- paths and lexical indexes --------------------------------------------------------------
 
@@ -82,6 +87,7 @@ class IndexService:
             for lex in self._lexical.values():
                 lex.close()
             self._lexical.clear()
+        self.vectors.close()
 
     # -- index rows ------------------------------------------------------------------------------
 
@@ -157,7 +163,7 @@ class IndexService:
             "UpdatedAt": _dt(row["updated_at"]),
             "DocumentMetadataConfigurations": json.loads(row["fields"]),
             "IndexStatistics": {
-                "FaqStatistics": {"IndexedQuestionAnswersCount": 0},
+                "FaqStatistics": {"IndexedQuestionAnswersCount": self.faq_count(row["id"])},
                 "TextDocumentStatistics": {"IndexedTextDocumentsCount": docs, "IndexedTextBytes": text_bytes},
             },
             "CapacityUnits": config.get("CapacityUnits"),
@@ -230,6 +236,8 @@ class IndexService:
             lex = self._lexical.pop(index_id, None)
         if lex is not None:
             lex.close()
+        self.vectors.drop(index_id)
+        self.faq_drop(index_id)
         shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
@@ -15,9 +16,12 @@ from services.engine.analysis import analyzer_for, normalize
 from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field, sort_field
 from services.index.fields import wire_value
 from services.index.service import IndexService
+from services.query import hybrid
+from services.query.answers import answer_items
 from services.query.excerpts import excerpt, highlight, shown
 from services.query.filters import (
     LANGUAGE_KEY,
+    Principals,
     acl_query,
     all_of,
     any_of,
@@ -27,6 +31,7 @@ from services.query.filters import (
     split_acl_filter,
     user_principals,
 )
+from services.query.hybrid import Ranked, confidence
 from services.query.spelling import SpellChecker
 from services.query.syntax import syntax_warnings
 
@@ -56,6 +61,8 @@ class _Hit:
     rank: int = 0  # place in tantivy's relevance order: the last tie-breaker, stable across pages
 
 
+T = TypeVar("T")
+
 class QueryRecorder(Protocol):
     """Where answered queries are reported (the analytics service); must not raise or block."""
 
@@ -69,16 +76,29 @@ class Reranker(Protocol):
     def rerank(self, index_id: str, text: str, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
                hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[float, tantivy.DocAddress]]: ...
 
+    def reorder(self, index_id: str, text: str, scored: list[tuple[float, T]],
+                key: Callable[[T], str]) -> list[tuple[float, T]]: ...
+
+
+class FaqMatcher(Protocol):
+    """QUESTION_ANSWER results for a query (the FAQ service)."""
+
+    def match(self, index_id: str, text: str, languages: list[str], principals: Principals,
+              query_id: str) -> list[dict[str, Any]]: ...
+
 
 class QueryService:
     """Answers Query; a reader of the lexical indexes the index service writes."""
 
     def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None,
-                 reranker: Reranker | None = None, spelling: SpellChecker | None = None) -> None:
+                 faqs: FaqMatcher | None = None, reranker: Reranker | None = None,
+                 spelling: SpellChecker | None = None) -> None:
         self.indexes = indexes
         self.recorder = recorder
+        self.faqs = faqs
         self.reranker = reranker
         self.spelling = spelling or SpellChecker(indexes.store, indexes.settings.spelling_refresh_seconds)
+        self.mode = indexes.settings.search_mode
 
     def query(self, p: dict[str, Any]) -> dict[str, Any]:
         """Kendra's Query; each answered query is reported to the recorder after its response is built."""
@@ -112,36 +132,28 @@ class QueryService:
         if page_number < 1:
             raise ValidationException("PageNumber must be 1 or more")
 
-        user_filter, filter_principals = split_acl_filter(p.get("AttributeFilter"))
-        principals = user_principals(p.get("UserContext"), config)
-        principals.terms.extend(filter_principals.terms)
-        langs = languages(user_filter)
-
-        restrictions: list[Query] = []
-        if user_filter is not None:
-            restrictions.append(compile_filter(user_filter, fields, schema))
-        if langs is None:  # Kendra: without a language filter, only English documents are searched
-            restrictions.append(Query.term_query(schema, attr_field(LANGUAGE_KEY), DEFAULT_LANGUAGE))
-        if principals.present:
-            restrictions.append(acl_query(schema, principals))
-        query_langs = sorted(langs) if langs else [DEFAULT_LANGUAGE]
+        restrictions, query_langs, principals = self.restrictions(p, fields, config, schema)
         terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in query_langs}
 
-        parts = [no_score(r) for r in restrictions]
-        if text:
-            parts.append(self._text_query(schema, fields, terms_by_lang))
-        query = all_of(parts)
+        text_query = self.text_query(schema, fields, terms_by_lang) if text else None
+        query = all_of([*(no_score(r) for r in restrictions), *([text_query] if text_query is not None else [])])
 
         type_filter = p.get("QueryResultTypeFilter")
         query_id = str(uuid.uuid4())
         response: dict[str, Any] = {"QueryId": query_id, "ResultItems": [], "FacetResults": []}
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
-        if type_filter not in (None, "DOCUMENT"):  # no ANSWER / QUESTION_ANSWER results from keyword search
-            response["TotalNumberOfResults"] = 0
-            return response, query_langs, window_start + 1
+        ranked = None
+        n_terms = max((len(t) for t in terms_by_lang.values()), default=0)
         if sort_keys:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
+        elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
+                                               query_langs, n_terms)) is not None:
+            fused = [(c.score, c) for c in ranked.candidates if c.address is not None]
+            if self.reranker is not None:
+                fused = self.reranker.reorder(index_id, text, fused, key=lambda c: c.doc_id)
+            hits = [_Hit(score, c.address, c.doc_id) for score, c in fused if c.address is not None]
+            total = ranked.total
         else:
             result = searcher.search(query, limit=max(window_end, 1), count=True)
             pairs = result.hits
@@ -149,29 +161,65 @@ class QueryService:
                 pairs = self.reranker.rerank(index_id, text, searcher, schema, query, pairs)
             hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
-        response["TotalNumberOfResults"] = total
+        page = hits[window_start:window_end] if window_start < window_end else []
+        top_score = hits[0].score if hits else 0.0
+        items: list[dict[str, Any]] = []
+        if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
+            items += self.faqs.match(index_id, text, query_langs, principals, query_id)
+        if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
+            items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
+                                  p.get("RequestedDocumentAttributes"), query_id, self._attributes)
+        if type_filter in (None, "DOCUMENT"):
+            response["TotalNumberOfResults"] = total
+            items += self._items(
+                index_id, searcher, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
+                query_id, top_score, window_start, ranked,
+            )
+        else:
+            response["TotalNumberOfResults"] = len(items)
+        response["ResultItems"] = items
         if warnings := syntax_warnings(text):
             response["Warnings"] = warnings
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
             def count(other: str) -> int:
                 terms = {lang: analyzer_for(lang).query_terms(other)[:MAX_QUERY_TERMS] for lang in query_langs}
-                variant = all_of([no_score(r) for r in restrictions] + [self._text_query(schema, fields, terms)])
+                variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, terms)])
                 return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
             response["SpellCorrectedQueries"] = self.spelling.corrections(
                 index_id, text, query_langs, searcher, count, total)
-        page = hits[window_start:window_end] if window_start < window_end else []
-        top_score = hits[0].score if hits else 0.0
-        response["ResultItems"] = self._items(
-            index_id, searcher, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
-            query_id, top_score, window_start,
-        )
         if facets:
             response["FacetResults"] = self._facet_results(searcher, query, facets, fields)
         return response, query_langs, window_start + 1
 
+    @staticmethod
+    def restrictions(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any],
+                     schema: tantivy.Schema) -> tuple[list[Query], list[str], Principals]:
+        """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request."""
+        user_filter, filter_principals = split_acl_filter(p.get("AttributeFilter"))
+        principals = user_principals(p.get("UserContext"), config)
+        principals.terms.extend(filter_principals.terms)
+        langs = languages(user_filter)
+        restrictions: list[Query] = []
+        if user_filter is not None:
+            restrictions.append(compile_filter(user_filter, fields, schema))
+        if langs is None:  # Kendra: without a language filter, only English documents are searched
+            restrictions.append(Query.term_query(schema, attr_field(LANGUAGE_KEY), DEFAULT_LANGUAGE))
+        if principals.present:
+            restrictions.append(acl_query(schema, principals))
+        return restrictions, sorted(langs) if langs else [DEFAULT_LANGUAGE], principals
+
+    def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
+                text_query: Query | None, text: str, langs: list[str], n_terms: int) -> Ranked | None:
+        """Dense or hybrid ranking when the mode asks for it and the index has vectors (else None: BM25)."""
+        embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
+        if self.mode == "lexical" or embedder is None or vectors is None or len(vectors) == 0:
+            return None
+        return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, n_terms, embedder,
+                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion)
+
     # -- query construction -----------------------------------------------------------------------
 
-    def _text_query(self, schema: tantivy.Schema, fields: dict[str, dict[str, Any]],
+    def text_query(self, schema: tantivy.Schema, fields: dict[str, dict[str, Any]],
                     terms_by_lang: dict[str, list[str]]) -> Query:
         importance = float(fields["_document_title"].get("Relevance", {}).get("Importance", 2))
         title_boost = TITLE_WEIGHT * (importance - 1)
@@ -341,9 +389,14 @@ class QueryService:
 
     def _items(self, index_id: str, searcher: tantivy.Searcher, page: list[_Hit],
                fields: dict[str, dict[str, Any]], terms_by_lang: dict[str, list[str]], text: str,
-               requested: list[str] | None, query_id: str, top_score: float, offset: int) -> list[dict[str, Any]]:
+               requested: list[str] | None, query_id: str, top_score: float, offset: int,
+               ranked: Ranked | None = None) -> list[dict[str, Any]]:
         for hit in page:
-            hit.doc_id = str(searcher.doc(hit.address).get_first("id"))
+            if not hit.doc_id:
+                hit.doc_id = str(searcher.doc(hit.address).get_first("id"))
+        # A question or phrase: the excerpt comes from the passage nearest the query (keywords: their words).
+        nearest = ranked.passages if ranked is not None and ranked.natural else {}
+        dense_of = {c.doc_id: c.dense for c in ranked.candidates} if ranked is not None else {}
         stored = self.indexes.store.documents(index_id, [h.doc_id for h in page])
         per_lang: dict[str, tuple[frozenset[str], list[str]]] = {}
 
@@ -364,9 +417,16 @@ class QueryService:
             analyzer = analyzer_for(lang)
             term_set, hints = query_view(lang) if text else (frozenset(), [])
             size = EXCERPT_CHARS.get(lang, DEFAULT_EXCERPT_CHARS)
+            passage = nearest.get(hit.doc_id)
+            source = passage.text if passage is not None else doc.body
             title, body = highlight(
-                [shown(doc.title or ""), excerpt(doc.body, hints, size)], analyzer, term_set
+                [shown(doc.title or ""), excerpt(source, hints, size)], analyzer, term_set
             )
+            if ranked is not None:
+                bucket = confidence(rank, hit.score, top_score, dense_of.get(hit.doc_id))
+            else:
+                bucket = _confidence(hit.score, top_score, rank, len(term_set), len(body.matched | title.matched),
+                                     bool(text))
             item: dict[str, Any] = {
                 "Id": f"{query_id}-{uuid.uuid4()}"[:73],
                 "Type": "DOCUMENT",
@@ -374,9 +434,7 @@ class QueryService:
                 "AdditionalAttributes": [],
                 "DocumentId": hit.doc_id,
                 "DocumentAttributes": self._attributes(doc.attributes, fields, requested),
-                "ScoreAttributes": {"ScoreConfidence": _confidence(
-                    hit.score, top_score, rank, len(term_set),
-                    len(body.matched | title.matched), bool(text))},
+                "ScoreAttributes": {"ScoreConfidence": bucket},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
             if title.text:

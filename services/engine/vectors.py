@@ -1,0 +1,218 @@
+"""Passage vectors of one index: rows in SQLite (the record), an HNSW graph in usearch (the search).
+
+    <folder>/passages.sqlite3   key, doc_id, number, start, end, text, vector (float16 bytes)
+    <folder>/hnsw.usearch       the usearch graph (cosine, float16), saved after commits
+    <folder>/hnsw.json          the SQLite version the saved graph matches
+
+SQLite is the truth: a graph file whose version differs from the database's (a crash after a
+commit, before the save) is rebuilt from the rows on open. Writes come from one thread (the
+indexer); searches from any thread. The graph is held in memory for writing; at 100k passages of
+512-d float16 that is about 100 MB plus links.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+from services.engine.embedder import Vectors
+from services.engine.passages import Passage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS passages (
+    key INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Save the graph after every commit while it is small; above this, at most every SAVE_SECONDS.
+SAVE_ALWAYS_BELOW = 20_000
+SAVE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    key: int
+    doc_id: str
+    number: int
+    start: int
+    end: int
+    text: str
+    vector: Vectors  # float32, L2-normalised
+
+
+class PassageVectors:
+    """The passages and vectors of one index, for one embedding model."""
+
+    def __init__(self, folder: Path, dim: int, model: str) -> None:
+        self.folder = folder
+        self.dim = dim
+        folder.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(folder / "passages.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        stored_model = self._meta("model")
+        if stored_model is None:
+            self._set_meta("model", model)
+        elif stored_model != model:
+            raise ValueError(f"{folder} holds vectors of {stored_model}, not {model}")
+        self._dirty = False
+        self._saved_at = time.monotonic()
+        self._graph = self._open_graph()
+        self._db.execute("BEGIN")
+
+    # -- graph file ---------------------------------------------------------------------------
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def _new_graph(self) -> Index:
+        return Index(ndim=self.dim, metric="cos", dtype="f16")
+
+    def _open_graph(self) -> Index:
+        version = self._meta("version") or "0"
+        path, info = self.folder / "hnsw.usearch", self.folder / "hnsw.json"
+        if path.exists() and info.exists():
+            try:
+                if json.loads(info.read_text())["version"] == version:
+                    graph = self._new_graph()
+                    graph.load(str(path))
+                    return graph
+            except (ValueError, KeyError, RuntimeError, OSError):
+                pass  # unreadable or stale: rebuilt below
+        graph = self._new_graph()
+        keys: list[int] = []
+        vectors: list[bytes] = []
+        for key, blob in self._db.execute("SELECT key, vector FROM passages"):
+            keys.append(key)
+            vectors.append(blob)
+            if len(keys) >= 10_000:
+                self._add(graph, keys, vectors)
+                keys, vectors = [], []
+        self._add(graph, keys, vectors)
+        return graph
+
+    def _add(self, graph: Index, keys: list[int], blobs: list[bytes]) -> None:
+        if keys:
+            matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(keys), self.dim)
+            graph.add(np.asarray(keys, dtype=np.uint64), matrix.astype(np.float32))
+
+    def _save(self) -> None:
+        path, info = self.folder / "hnsw.usearch", self.folder / "hnsw.json"
+        tmp = path.with_suffix(".tmp")
+        self._graph.save(str(tmp))
+        tmp.replace(path)
+        info.write_text(json.dumps({"version": self._meta("version") or "0"}))
+        self._saved_at = time.monotonic()
+        self._dirty = False
+
+    # -- writing (one thread) -----------------------------------------------------------------
+
+    def upsert(self, doc_id: str, passages: Sequence[Passage], vectors: Vectors) -> None:
+        """Replace the passages of ``doc_id`` (durable at the next commit)."""
+        with self._lock:
+            self._delete_one(doc_id)
+            keys: list[int] = []
+            blobs: list[bytes] = []
+            for passage, vector in zip(passages, vectors, strict=True):
+                blob = np.asarray(vector, dtype=np.float16).tobytes()
+                cur = self._db.execute(
+                    "INSERT INTO passages (doc_id, number, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                    (doc_id, passage.number, passage.start, passage.end, passage.text, blob),
+                )
+                keys.append(int(cur.lastrowid or 0))
+                blobs.append(blob)
+            self._add(self._graph, keys, blobs)
+            self._dirty = True
+
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        with self._lock:
+            for doc_id in doc_ids:
+                self._delete_one(doc_id)
+            self._dirty = True
+
+    def _delete_one(self, doc_id: str) -> None:
+        keys = [k for (k,) in self._db.execute("SELECT key FROM passages WHERE doc_id = ?", (doc_id,))]
+        if keys:
+            self._db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+            self._graph.remove(np.asarray(keys, dtype=np.uint64))
+
+    def commit(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            version = int(self._meta("version") or "0") + 1
+            self._set_meta("version", str(version))
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            if len(self._graph) < SAVE_ALWAYS_BELOW or time.monotonic() - self._saved_at > SAVE_SECONDS:
+                self._save()
+            else:
+                self._dirty = True  # saved on a later commit or at close
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+            if self._dirty:
+                self._save()
+            self._db.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._graph)
+
+    def search(self, query: Vectors, count: int) -> list[tuple[int, float]]:
+        """The ``count`` nearest passages: (key, cosine similarity), best first."""
+        with self._lock:
+            if len(self._graph) == 0:
+                return []
+            found = self._graph.search(np.asarray(query, dtype=np.float32).reshape(-1), count)
+        return [(int(k), 1.0 - float(d)) for k, d in zip(found.keys, found.distances, strict=True)]
+
+    def passages(self, keys: Sequence[int]) -> dict[int, StoredPassage]:
+        return self._select("key", keys)
+
+    def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
+        out: dict[str, list[StoredPassage]] = {}
+        for p in self._select("doc_id", doc_ids).values():
+            out.setdefault(p.doc_id, []).append(p)
+        for found in out.values():
+            found.sort(key=lambda p: p.number)
+        return out
+
+    def _select(self, column: str, values: Sequence[object]) -> dict[int, StoredPassage]:
+        out: dict[int, StoredPassage] = {}
+        with self._lock:
+            for i in range(0, len(values), 500):
+                part = list(values[i : i + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT key, doc_id, number, start, end, text, vector FROM passages WHERE {column} IN ({marks})",
+                    part,
+                ).fetchall()
+                for key, doc_id, number, start, end, text, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+                    out[key] = StoredPassage(key, doc_id, number, start, end, text, vector)
+        return out

@@ -1,0 +1,213 @@
+"""Dense and hybrid ranking: passage vectors joined with BM25, aware of the query's form.
+
+Fusion is calibrated score fusion (measured against RRF in bench/relevance.py): over the union of
+the BM25 top-N and the documents of the nearest passages, BM25 scores are divided by the best one
+and cosines min-max normalised, then ``w·bm25 + (1−w)·cosine``. Every candidate gets both scores:
+a dense-only document its BM25 score from a second tantivy search restricted to the candidates, a
+lexical-only document the cosine of its best passage from the stored vectors. The weight ``w``
+depends on the query's form: a bare keyword trusts BM25, a question less, a query in another
+language than the documents searched (cross-language) trusts the vectors. A bare keyword or two
+only re-ranks its BM25 matches; questions and longer phrases also take in documents found by the
+vectors alone.
+Filters, languages and ACLs are tantivy's: dense candidates are kept only if the same restrictions
+select them in the lexical index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import tantivy
+from tantivy import Query
+
+from services.engine.embedder import Embedder, Vectors
+from services.engine.passages import estimate_tokens
+from services.engine.vectors import PassageVectors, StoredPassage
+from services.query.filters import all_of, no_score
+
+QueryForm = Literal["keyword", "question", "cross-language"]
+Fusion = Literal["cc", "rrf"]
+RRF_K = 60
+LEXICAL_CANDIDATES = 100
+# Passages asked of the vector index: enough that filters (language, ACL) still leave plenty.
+DENSE_PASSAGES = 150
+# Weight of BM25 in the fusion, by query form (tuned on the shared sets, bench/relevance.py).
+LEXICAL_WEIGHT: dict[str, float] = {"keyword": 0.7, "question": 0.65, "cross-language": 0.45}
+# A long query in another language (a paragraph) is matched by meaning; BM25 only adds noise there
+# (vue-xling body queries: nDCG@10 0.961 at 0.45, 0.990 at 0.15).
+LONG_QUERY_WORDS = 12
+LONG_CROSS_LANGUAGE_WEIGHT = 0.15
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_QUESTION_END = re.compile(r"(\?|？|か[。．]?|の[。．]?|ですか|ますか|ない)$")
+_QUESTION_WORDS = re.compile(
+    r"^(how|what|why|when|where|which|who|whom|whose|can|could|should|do|does|did|is|are|was|were|will|would)\b"
+    r"|(どう|なぜ|何|なに|どこ|いつ|だれ|誰|どれ|どの|どちら|どんな|いくら|いくつ)",
+    re.IGNORECASE,
+)
+
+
+def script_language(text: str) -> str:
+    """"ja" if the text is written in Japanese, else "en" (enough to spot a cross-language query)."""
+    return "ja" if _JAPANESE.search(text) else "en"
+
+
+def is_question(text: str) -> bool:
+    """Worded as a question (a question mark, a question word, a Japanese question ending)."""
+    stripped = text.strip()
+    return bool(_QUESTION_END.search(stripped) or _QUESTION_WORDS.search(stripped))
+
+
+def query_form(text: str, languages: list[str]) -> QueryForm:
+    """Cross-language when the query is in another language than (some of) the documents searched."""
+    if any(lang != script_language(text) for lang in languages):
+        return "cross-language"
+    if is_question(text) or estimate_tokens(text) >= 5:
+        return "question"
+    return "keyword"
+
+
+def lexical_weight(form: QueryForm, text: str) -> float:
+    """The weight of BM25 in the fusion for this query."""
+    if form == "cross-language" and estimate_tokens(text) >= LONG_QUERY_WORDS:
+        return LONG_CROSS_LANGUAGE_WEIGHT
+    return LEXICAL_WEIGHT[form]
+
+
+def natural_language(text: str, form: QueryForm) -> bool:
+    """A question or a phrase, not a bare keyword or two: documents found by meaning alone may join.
+
+    Keyword queries keep their precision (東京都 must not bring 京都府 in through its vector). Words
+    are counted as passages count tokens (a Japanese character is half a word).
+    """
+    words = estimate_tokens(text)
+    return is_question(text) or words >= 4 or (form == "cross-language" and words >= 3)
+
+
+@dataclass(slots=True)
+class Candidate:
+    doc_id: str
+    address: tantivy.DocAddress | None = None
+    lexical: float = 0.0
+    dense: float | None = None
+    passage: StoredPassage | None = None  # the passage nearest the query
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class Ranked:
+    candidates: list[Candidate]  # best first
+    total: int
+    form: QueryForm
+    query_vector: Vectors | None = None
+    passages: dict[str, StoredPassage] = field(default_factory=dict)
+    natural: bool = False  # a question or phrase (not a bare keyword)
+
+
+def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+    return str(searcher.doc(address).get_first("id"))
+
+
+def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
+         text_query: Query | None, text: str, languages: list[str], n_terms: int, embedder: Embedder,
+         vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc") -> Ranked:
+    """The documents for a dense or hybrid query, best first (at most ``limit``)."""
+    form = query_form(text, languages)
+    restrict = [no_score(r) for r in restrictions]
+    found: dict[str, Candidate] = {}
+    lexical_total = 0
+    if mode == "hybrid" and text_query is not None:
+        result = searcher.search(all_of([*restrict, text_query]), limit=max(limit, LEXICAL_CANDIDATES), count=True)
+        lexical_total = int(result.count)  # type: ignore[attr-defined]
+        for score, address in result.hits:
+            doc_id = _doc_id(searcher, address)
+            found[doc_id] = Candidate(doc_id, address, lexical=float(score))
+
+    qv = embedder.embed_queries([text])[0]
+    nearest = vectors.search(qv, DENSE_PASSAGES)
+    rows = vectors.passages([k for k, _ in nearest])
+    best: dict[str, tuple[float, StoredPassage]] = {}
+    for key, sim in nearest:
+        if sim < embedder.min_similarity:  # unrelated: a nonsense query must still find nothing
+            continue
+        p = rows.get(key)
+        if p is not None and (p.doc_id not in best or sim > best[p.doc_id][0]):
+            best[p.doc_id] = (sim, p)
+    # The same restrictions as the lexical side: only allowed documents stay. A bare keyword query in
+    # hybrid mode only re-ranks what matched its words (a nonsense word must still find nothing).
+    widen = mode == "dense" or natural_language(text, form)
+    dense_ids = [d for d in best if d not in found] if widen else []
+    if dense_ids:
+        allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
+                                  limit=len(dense_ids))
+        for _, address in allowed.hits:
+            doc_id = _doc_id(searcher, address)
+            found[doc_id] = Candidate(doc_id, address)
+        if mode == "hybrid" and text_query is not None and found:
+            scored = searcher.search(
+                all_of([text_query, no_score(Query.term_set_query(schema, "id", dense_ids))]), limit=len(dense_ids))
+            for score, address in scored.hits:
+                doc_id = _doc_id(searcher, address)
+                if doc_id in found:
+                    found[doc_id].lexical = float(score)
+    for doc_id, (sim, p) in best.items():
+        if doc_id in found:
+            found[doc_id].dense, found[doc_id].passage = sim, p
+    missing = [c.doc_id for c in found.values() if c.dense is None]
+    if missing:  # lexical hits beyond the nearest passages: their best passage, exactly
+        for doc_id, ps in vectors.passages_of(missing).items():
+            sims = np.stack([p.vector for p in ps]) @ qv
+            i = int(np.argmax(sims))
+            found[doc_id].dense, found[doc_id].passage = float(sims[i]), ps[i]
+
+    candidates = list(found.values())
+    if mode == "dense":
+        candidates = [c for c in candidates if c.dense is not None]
+        for c in candidates:
+            c.score = float(c.dense or 0.0)
+    else:
+        _fuse(candidates, lexical_weight(form, text), fusion)
+    candidates.sort(key=lambda c: -c.score)
+    dense_only = sum(1 for c in candidates if c.lexical == 0.0)
+    total = len(candidates) if mode == "dense" else lexical_total + dense_only
+    passages = {c.doc_id: c.passage for c in candidates if c.passage is not None}
+    return Ranked(candidates[:limit], total, form, qv, passages, natural_language(text, form))
+
+
+def _fuse(candidates: list[Candidate], weight: float, fusion: Fusion) -> None:
+    if not candidates:
+        return
+    if fusion == "rrf":
+        for key in ("lexical", "dense"):
+            order = sorted(candidates, key=lambda c: -(getattr(c, key) or 0.0))
+            for n, c in enumerate(order):
+                if getattr(c, key):
+                    c.score += 1.0 / (RRF_K + n + 1)
+        return
+    top_lex = max(c.lexical for c in candidates)
+    sims = [c.dense for c in candidates if c.dense is not None]
+    lo, hi = (min(sims), max(sims)) if sims else (0.0, 0.0)
+    span = hi - lo
+    for c in candidates:
+        lex = c.lexical / top_lex if top_lex > 0 else 0.0
+        dense = ((c.dense - lo) / span if span > 0 else 1.0) if c.dense is not None else 0.0
+        c.score = weight * lex + (1.0 - weight) * dense
+
+
+def confidence(rank_: int, score: float, top: float, dense: float | None) -> str:
+    """Kendra's bucket from the fused score relative to the best and the raw cosine of the passage."""
+    if top <= 0 or math.isnan(score):
+        return "NOT_AVAILABLE"
+    ratio = score / top
+    sim = dense if dense is not None else 0.0
+    if rank_ == 0 and ratio >= 0.999 and score >= 0.8:
+        return "VERY_HIGH"
+    if ratio >= 0.8 and score >= 0.6:
+        return "HIGH"
+    if ratio >= 0.5 or sim >= 0.5:
+        return "MEDIUM"
+    return "LOW"

@@ -1,0 +1,144 @@
+"""Kendra's Retrieve: the passages (≤ 200 tokens) most relevant to a query, for retrieval-augmented generation.
+
+Documents are found as Query finds them (hybrid ranking under the same AttributeFilter, language
+and UserContext rules); their passages are then scored one by one:
+``w·(document BM25 share × share of query words in the passage) + (1−w)·cosine (min-max)``.
+Several passages of one document may be returned. Without vectors (KENSAKU_EMBEDDER=none) the
+passages are cut on the fly and scored by words alone. FAQ answers are never returned here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from services.api.errors import ValidationException
+from services.engine.analysis import analyzer_for, normalize
+from services.engine.passages import split_passages
+from services.query import hybrid
+from services.query.filters import all_of, no_score
+from services.query.hybrid import Candidate
+from services.query.service import DEFAULT_PAGE_SIZE, MAX_QUERY_TERMS, MAX_REACHABLE, QueryService
+
+# Documents whose passages are scored.
+DOCUMENTS_SCORED = 40
+
+
+@dataclass(slots=True)
+class _Scored:
+    doc_id: str
+    text: str
+    score: float
+
+
+class RetrieveService:
+    """Answers Retrieve; shares the query service's indexes, filters and analytics recorder."""
+
+    def __init__(self, queries: QueryService) -> None:
+        self.queries = queries
+        self.indexes = queries.indexes
+
+    def retrieve(self, p: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        response, langs = self._retrieve(p)
+        recorder = self.queries.recorder
+        if recorder is not None:  # reported like a Query (its passages as the results)
+            first = (p.get("PageNumber", 1) - 1) * p.get("PageSize", DEFAULT_PAGE_SIZE) + 1
+            recorder.record_query(p, {**response, "TotalNumberOfResults": len(response["ResultItems"])},
+                                  languages=langs, first_rank=first,
+                                  latency_ms=(time.perf_counter() - started) * 1000)
+        return response
+
+    def _retrieve(self, p: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        index_id = p["IndexId"]
+        self.indexes.require_active(index_id)
+        text = (p.get("QueryText") or "").strip()
+        if not text:
+            raise ValidationException("QueryText must not be empty")
+        page_size = min(max(p.get("PageSize", DEFAULT_PAGE_SIZE), 1), MAX_REACHABLE)
+        page_number = p.get("PageNumber", 1)
+        if page_number < 1:
+            raise ValidationException("PageNumber must be 1 or more")
+        fields = self.indexes.fields(index_id)
+        config = self.indexes.config(index_id)
+        lex = self.indexes.lexical(index_id)
+        schema, searcher = lex.schema, lex.searcher()
+        restrictions, langs, _ = self.queries.restrictions(p, fields, config, schema)
+        terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in langs}
+        terms = sorted({t for ts in terms_by_lang.values() for t in ts})
+        text_query = self.queries.text_query(schema, fields, terms_by_lang)
+        n_terms = max((len(t) for t in terms_by_lang.values()), default=0)
+
+        embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
+        form = hybrid.query_form(text, langs)
+        if embedder is not None and vectors is not None and len(vectors) > 0:
+            mode = "dense" if self.queries.mode == "dense" else "hybrid"
+            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, langs, n_terms,
+                                 embedder, vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion)
+            candidates, qv = ranked.candidates, ranked.query_vector
+        else:
+            found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
+            candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in found.hits]
+            qv = None
+        scored = self._passages(index_id, candidates, terms, qv, hybrid.lexical_weight(form, text))
+        start = (page_number - 1) * page_size
+        page = scored[start : min(start + page_size, MAX_REACHABLE)] if start < MAX_REACHABLE else []
+
+        query_id = str(uuid.uuid4())
+        stored = self.indexes.store.documents(index_id, sorted({s.doc_id for s in page}))
+        requested = p.get("RequestedDocumentAttributes")
+        items = []
+        top = scored[0].score if scored else 0.0
+        for n, s in enumerate(page, start=start):
+            doc = stored.get(s.doc_id)
+            if doc is None:
+                continue
+            item: dict[str, Any] = {
+                "Id": f"{query_id}-{uuid.uuid4()}"[:73],
+                "DocumentId": s.doc_id,
+                "DocumentTitle": doc.title or "",
+                "Content": s.text,
+                "DocumentAttributes": self.queries._attributes(doc.attributes, fields, requested),
+                "ScoreAttributes": {"ScoreConfidence": hybrid.confidence(n, s.score, top, None)},
+            }
+            uri = doc.attributes.get("_source_uri")
+            if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
+                item["DocumentURI"] = uri
+            items.append(item)
+        return {"QueryId": query_id, "ResultItems": items}, langs
+
+    def _passages(self, index_id: str, candidates: list[Candidate], terms: list[str], qv: Any,
+                  weight: float) -> list[_Scored]:
+        """Every passage of the candidate documents, scored and sorted."""
+        if not candidates:
+            return []
+        ids = [c.doc_id for c in candidates]
+        top_lex = max(c.lexical for c in candidates) or 1.0
+        lexical = {c.doc_id: c.lexical / top_lex for c in candidates}
+        rows: list[tuple[str, str, float | None]] = []  # doc id, text, cosine
+        vectors = self.indexes.vectors.get(index_id) if qv is not None else None
+        if vectors is not None:
+            for doc_id, ps in vectors.passages_of(ids).items():
+                sims = np.stack([p.vector for p in ps]) @ qv
+                rows += [(doc_id, p.text, float(sim)) for p, sim in zip(ps, sims, strict=True)]
+        else:
+            for doc_id, doc in self.indexes.store.documents(index_id, ids).items():
+                rows += [(doc_id, p.text, None) for p in split_passages(doc.body)]
+        sims = [r[2] for r in rows if r[2] is not None]
+        lo, hi = (min(sims), max(sims)) if sims else (0.0, 0.0)
+        out = []
+        for doc_id, text, sim in rows:
+            norm = normalize(text)
+            share = sum(1 for t in terms if t in norm) / len(terms) if terms else 0.0
+            lex = lexical.get(doc_id, 0.0) * share
+            if sim is None:
+                score = lex
+            else:
+                score = weight * lex + (1 - weight) * ((sim - lo) / (hi - lo) if hi > lo else 1.0)
+            out.append(_Scored(doc_id, text, score))
+        out.sort(key=lambda s: -s.score)
+        return out

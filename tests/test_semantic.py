@@ -1,0 +1,103 @@
+"""Natural-language search through the Kendra API: hybrid ranking, ANSWER results, cross-language,
+vectors kept in step with deletes and updates across a restart. Real server, real embedding model
+(USE multilingual, the default, from its wheel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import JA, ROLE, Server, ids_of, make_client, put_and_wait, text_doc, wait_active
+
+BOTH = {"OrAllFilters": [{"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
+                         for lang in ("ja", "en")]}
+
+CORPUS = [
+    text_doc("vpn", "To connect to the company network from home, install the GlobalProtect client and sign in"
+             " with your employee account. Remote access requires two-factor authentication. The help desk can"
+             " reset your token.", title="Remote work network setup"),
+    text_doc("lunch", "The cafeteria on the third floor serves lunch from 11:30 to 14:00. Vegetarian meals are"
+             " available every day.", title="Cafeteria"),
+    text_doc("leave-ja", "有給休暇は入社半年後に10日付与されます。"
+             "申請は人事システムから上長の承認を得て行ってください。",
+             title="有給休暇の申請方法", lang="ja"),
+    text_doc("pc-ja", "パソコンが故障した場合は情報システム部に連絡してください。代替機を貸し出します。",
+             title="PC故障時の対応", lang="ja"),
+]
+
+
+def _semantic_index(kendra: Any, new_index: Any) -> str:
+    index_id: str = new_index()
+    put_and_wait(kendra, index_id, CORPUS)
+    return index_id
+
+
+def test_question_finds_the_page_in_other_words_with_an_answer(kendra: Any, new_index: Any) -> None:
+    index_id = _semantic_index(kendra, new_index)
+    r = kendra.query(IndexId=index_id, QueryText="how do I get VPN access from home")
+    answers = [i for i in r["ResultItems"] if i["Type"] == "ANSWER"]
+    docs = [i for i in r["ResultItems"] if i["Type"] == "DOCUMENT"]
+    assert docs[0]["DocumentId"] == "vpn"
+    assert len(answers) == 1 and answers[0]["DocumentId"] == "vpn"
+    (attr,) = answers[0]["AdditionalAttributes"]
+    assert attr["Key"] == "AnswerText" and attr["ValueType"] == "TEXT_WITH_HIGHLIGHTS_VALUE"
+    value = attr["Value"]["TextWithHighlightsValue"]
+    top = [h for h in value["Highlights"] if h["TopAnswer"]]
+    assert len(top) == 1 and 0 <= top[0]["BeginOffset"] < top[0]["EndOffset"] <= len(value["Text"])
+    assert "GlobalProtect" in value["Text"][top[0]["BeginOffset"]:top[0]["EndOffset"]]
+    assert answers[0]["ScoreAttributes"]["ScoreConfidence"] in ("VERY_HIGH", "HIGH")
+    assert "home" in docs[0]["DocumentExcerpt"]["Text"]
+
+    only_docs = kendra.query(IndexId=index_id, QueryText="how do I get VPN access from home",
+                             QueryResultTypeFilter="DOCUMENT")
+    assert {i["Type"] for i in only_docs["ResultItems"]} == {"DOCUMENT"}
+    only_answers = kendra.query(IndexId=index_id, QueryText="how do I get VPN access from home",
+                                QueryResultTypeFilter="ANSWER")
+    assert [i["Type"] for i in only_answers["ResultItems"]] == ["ANSWER"]
+    # A bare keyword gets documents, no extracted answer.
+    keyword = kendra.query(IndexId=index_id, QueryText="cafeteria")
+    assert [i["Type"] for i in keyword["ResultItems"]] == ["DOCUMENT"]
+
+
+def test_a_nonsense_keyword_still_finds_nothing(kendra: Any, new_index: Any) -> None:
+    index_id = _semantic_index(kendra, new_index)
+    r = kendra.query(IndexId=index_id, QueryText="zzqx")
+    assert r["ResultItems"] == [] and r["TotalNumberOfResults"] == 0
+
+
+def test_cross_language_questions_find_the_page_in_the_other_language(kendra: Any, new_index: Any) -> None:
+    index_id = _semantic_index(kendra, new_index)
+    en = kendra.query(IndexId=index_id, QueryText="How many days of paid vacation do I get?", AttributeFilter=BOTH)
+    assert [i for i in en["ResultItems"] if i["Type"] == "DOCUMENT"][0]["DocumentId"] == "leave-ja"
+    ja = kendra.query(IndexId=index_id, QueryText="ランチは何時から？", AttributeFilter=BOTH)
+    assert [i for i in ja["ResultItems"] if i["Type"] == "DOCUMENT"][0]["DocumentId"] == "lunch"
+    # Kendra's rule stays: without a language filter only English documents are searched.
+    default = kendra.query(IndexId=index_id, QueryText="How many days of paid vacation do I get?")
+    assert "leave-ja" not in ids_of(default)
+    ja_only = kendra.query(IndexId=index_id, QueryText="computer broke, what should I do?", AttributeFilter=JA)
+    assert ids_of(ja_only)[0] == "pc-ja"
+
+
+def test_vectors_follow_deletes_and_updates_and_survive_a_restart(tmp_path: Path) -> None:
+    env = {"KENSAKU_SEARCH_MODE": "dense"}
+    srv = Server(tmp_path, env).start()
+    try:
+        c = make_client(srv.url)
+        index_id = c.create_index(Name="dense", RoleArn=ROLE)["Id"]
+        wait_active(c, index_id)
+        put_and_wait(c, index_id, CORPUS[:2] + [text_doc("printer", "The printer on floor two is out of toner.")])
+        assert ids_of(c.query(IndexId=index_id, QueryText="working from home remotely"))[0] == "vpn"
+        c.batch_delete_document(IndexId=index_id, DocumentIdList=["vpn"])
+        put_and_wait(c, index_id, [text_doc("printer", "Employees may work from home two days a week.")])
+        found = ids_of(c.query(IndexId=index_id, QueryText="working from home remotely"))
+        assert "vpn" not in found and found[0] == "printer"
+    finally:
+        srv.stop()
+    srv = Server(tmp_path, env).start()
+    try:
+        c = make_client(srv.url)
+        found = ids_of(c.query(IndexId=index_id, QueryText="working from home remotely"))
+        assert "vpn" not in found and found[0] == "printer"
+        assert ids_of(c.query(IndexId=index_id, QueryText="where can I eat at noon?"))[0] == "lunch"
+    finally:
+        srv.stop()
