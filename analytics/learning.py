@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import tantivy
 from tantivy import Occur, Query
@@ -29,8 +29,6 @@ from tantivy import Occur, Query
 from analytics.events import Clock, QueryEvent
 from analytics.store import AnalyticsStore
 from services.settings import Settings
-
-T = TypeVar("T")
 
 log = logging.getLogger("kensaku.analytics")
 
@@ -137,16 +135,9 @@ class ClickLearning:
         return ordered[:len(hits)]
 
 
-    def reorder(self, index_id: str, text: str, scored: list[tuple[float, T]],
-                key: Callable[[T], str]) -> list[tuple[float, T]]:
-        """``scored`` (best first; ``key`` gives an item's document id) with learned multipliers applied and
-        re-sorted. For fused hybrid scores (0..1): only documents already among them can move."""
-        boosts = self.boosts(index_id, QueryEvent.normalized(text))
-        if not boosts:
-            return scored
-        adjusted = [(score * boosts.get(key(item), 1.0), item) for score, item in scored]
-        return sorted(adjusted, key=lambda pair: -pair[0])
-
+    def multipliers(self, index_id: str, text: str) -> Boosts:
+        """Multipliers for the documents with feedback for this query text (often none)."""
+        return self.boosts(index_id, QueryEvent.normalized(text))
 
 def _key(address: tantivy.DocAddress) -> tuple[int, int]:
     return address.segment_ord, address.doc

@@ -79,7 +79,8 @@ def test_query_forms() -> None:
     assert query_form("有給休暇は何日もらえますか？", ["ja"]) == "question"
     assert query_form("how do I get VPN access from home", ["en"]) == "question"
     assert query_form("Computed Properties > Basic Example", ["ja"]) == "cross-language"
-    assert query_form("vacation days", ["ja", "en"]) == "cross-language"
+    assert query_form("vacation days", ["ja", "en"]) == "keyword"  # its own language is searched too
+    assert query_form("vacation days", ["ja"]) == "cross-language"
     assert not natural_language("東京都 Tokyo", query_form("東京都 Tokyo", ["ja", "en"]))
     assert not natural_language("12", "keyword") and not natural_language("Java", "keyword")
     assert natural_language("Computed Properties > Basic Example", "cross-language")

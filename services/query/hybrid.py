@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,12 +64,14 @@ def is_question(text: str) -> bool:
 
 
 def query_form(text: str, languages: list[str]) -> QueryForm:
-    """Cross-language when the query is in another language than (some of) the documents searched."""
-    if any(lang != script_language(text) for lang in languages):
+    """Cross-language when the query's language is not among those searched, or when a question is
+    asked of both languages (its answer may be in the other one). Keywords searched in both languages
+    (the web page's default) keep their words' weight: pages in their own language match them."""
+    question = is_question(text) or estimate_tokens(text) >= 5
+    own = script_language(text)
+    if own not in languages or (question and any(lang != own for lang in languages)):
         return "cross-language"
-    if is_question(text) or estimate_tokens(text) >= 5:
-        return "question"
-    return "keyword"
+    return "question" if question else "keyword"
 
 
 def lexical_weight(form: QueryForm, text: str) -> float:
@@ -114,8 +117,14 @@ def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
 
 def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
          text_query: Query | None, text: str, languages: list[str], n_terms: int, embedder: Embedder,
-         vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc") -> Ranked:
-    """The documents for a dense or hybrid query, best first (at most ``limit``)."""
+         vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
+         learned: Mapping[str, float] | None = None) -> Ranked:
+    """The documents for a dense or hybrid query, best first (at most ``limit``).
+
+    ``learned``: multipliers from click feedback by document id. Fused scores are normalised, so a
+    multiplier m moves a document by (m − 1) × the query's best score: at m = 1 + max boost a clicked
+    document can reach the top, and nothing without feedback falls more than that.
+    """
     form = query_form(text, languages)
     restrict = [no_score(r) for r in restrictions]
     found: dict[str, Candidate] = {}
@@ -171,6 +180,10 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
             c.score = float(c.dense or 0.0)
     else:
         _fuse(candidates, lexical_weight(form, text), fusion)
+    if learned and candidates:
+        top = max(c.score for c in candidates)
+        for c in candidates:
+            c.score += (learned.get(c.doc_id, 1.0) - 1.0) * top
     candidates.sort(key=lambda c: -c.score)
     dense_only = sum(1 for c in candidates if c.lexical == 0.0)
     total = len(candidates) if mode == "dense" else lexical_total + dense_only

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
@@ -61,8 +61,6 @@ class _Hit:
     rank: int = 0  # place in tantivy's relevance order: the last tie-breaker, stable across pages
 
 
-T = TypeVar("T")
-
 class QueryRecorder(Protocol):
     """Where answered queries are reported (the analytics service); must not raise or block."""
 
@@ -76,8 +74,7 @@ class Reranker(Protocol):
     def rerank(self, index_id: str, text: str, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
                hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[float, tantivy.DocAddress]]: ...
 
-    def reorder(self, index_id: str, text: str, scored: list[tuple[float, T]],
-                key: Callable[[T], str]) -> list[tuple[float, T]]: ...
+    def multipliers(self, index_id: str, text: str) -> Mapping[str, float]: ...
 
 
 class FaqMatcher(Protocol):
@@ -149,10 +146,7 @@ class QueryService:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
                                                query_langs, n_terms)) is not None:
-            fused = [(c.score, c) for c in ranked.candidates if c.address is not None]
-            if self.reranker is not None:
-                fused = self.reranker.reorder(index_id, text, fused, key=lambda c: c.doc_id)
-            hits = [_Hit(score, c.address, c.doc_id) for score, c in fused if c.address is not None]
+            hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
             total = ranked.total
         else:
             result = searcher.search(query, limit=max(window_end, 1), count=True)
@@ -185,8 +179,9 @@ class QueryService:
                 terms = {lang: analyzer_for(lang).query_terms(other)[:MAX_QUERY_TERMS] for lang in query_langs}
                 variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, terms)])
                 return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
+            # Spelling is about words: compare with the original's word matches, not its hybrid total.
             response["SpellCorrectedQueries"] = self.spelling.corrections(
-                index_id, text, query_langs, searcher, count, total)
+                index_id, text, query_langs, searcher, count, total if ranked is None else count(text))
         if facets:
             response["FacetResults"] = self._facet_results(searcher, query, facets, fields)
         return response, query_langs, window_start + 1
@@ -214,8 +209,9 @@ class QueryService:
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         if self.mode == "lexical" or embedder is None or vectors is None or len(vectors) == 0:
             return None
+        learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
         return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, n_terms, embedder,
-                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion)
+                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned)
 
     # -- query construction -----------------------------------------------------------------------
 
