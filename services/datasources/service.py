@@ -26,6 +26,7 @@ from services.api.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from services.api.paging import page_offset, page_token
 from services.datasources import records, schedule
 from services.datasources.jobs import settle
 from services.index.service import IndexService
@@ -51,14 +52,6 @@ class Launcher(Protocol):
 
 def _dt(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=UTC) if epoch is not None else None
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not token.startswith("o") or not token[1:].isdigit():
-        raise ValidationException("NextToken is not a token this server issued")
-    return int(token[1:])
 
 
 def check_config(kind: str, config: dict[str, Any]) -> None:
@@ -151,7 +144,7 @@ class DataSourceService:
             "SELECT * FROM data_sources WHERE index_id = ? AND status != 'DELETING' ORDER BY created_at, id",
             (p["IndexId"],),
         ))
-        start, size = _offset(p.get("NextToken")), p.get("MaxResults", 100)
+        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         out: dict[str, Any] = {"SummaryItems": [
             {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": _dt(r["created_at"]),
              "UpdatedAt": _dt(r["updated_at"]), "Status": r["status"],
@@ -159,7 +152,7 @@ class DataSourceService:
             for r in rows[start : start + size]
         ]}
         if start + size < len(rows):
-            out["NextToken"] = f"o{start + size}"
+            out["NextToken"] = page_token(start + size)
         return out
 
     def update_data_source(self, p: dict[str, Any]) -> None:
@@ -252,10 +245,10 @@ class DataSourceService:
             jobs = [j for j in jobs if j.started_at <= window["EndTime"]]
         if "StatusFilter" in p:
             jobs = [j for j in jobs if j.status == p["StatusFilter"]]
-        start, size = _offset(p.get("NextToken")), p.get("MaxResults", 10)
+        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 10)
         out: dict[str, Any] = {"History": [self._job_view(j) for j in jobs[start : start + size]]}
         if start + size < len(jobs):
-            out["NextToken"] = f"o{start + size}"
+            out["NextToken"] = page_token(start + size)
         return out
 
     def _job_view(self, job: records.SyncJob) -> dict[str, Any]:

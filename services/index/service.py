@@ -19,6 +19,7 @@ from services.api.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from services.api.paging import page_offset, page_token
 from services.datasources.jobs import JobTracker, PutRejected
 from services.engine import analysis
 from services.engine.lexical import LexicalIndex
@@ -174,7 +175,7 @@ class IndexService:
         return out
 
     def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
-        start = _offset(p.get("NextToken"))
+        start = page_offset(p.get("NextToken"))
         size = p.get("MaxResults", 100)
         rows = [self._row(r["id"]) for r in self.store.index_rows()]
         page = rows[start : start + size]
@@ -192,7 +193,7 @@ class IndexService:
             ]
         }
         if start + size < len(rows):
-            out["NextToken"] = _token(start + size)
+            out["NextToken"] = page_token(start + size)
         return out
 
     def update_index(self, p: dict[str, Any]) -> None:
@@ -327,13 +328,3 @@ class IndexService:
         return {"Errors": [], "DocumentStatusList": statuses}
 
 
-def _token(offset: int) -> str:
-    return f"o{offset}"
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not token.startswith("o") or not token[1:].isdigit():
-        raise ValidationException("NextToken is not a token this server issued")
-    return int(token[1:])

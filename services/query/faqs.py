@@ -33,6 +33,7 @@ from services.api.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
+from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import analyzer_for, normalize
 from services.index.documents import principal_term
@@ -242,10 +243,7 @@ class FaqService:
     def list_faqs(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        token = p.get("NextToken")
-        if token is not None and not (token.startswith("o") and token[1:].isdigit()):
-            raise ValidationException("NextToken is not a token this server issued")
-        start = int(token[1:]) if token else 0
+        start = page_offset(p.get("NextToken"))
         size = p.get("MaxResults", 100)
         with self._lock:
             rows = self._db.execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
@@ -256,7 +254,7 @@ class FaqService:
             for r in rows[start : start + size]
         ]}
         if start + size < len(rows):
-            out["NextToken"] = f"o{start + size}"
+            out["NextToken"] = page_token(start + size)
         return out
 
     def delete_faq(self, p: dict[str, Any]) -> None:
