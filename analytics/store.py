@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from analytics.events import Event, FeedbackEvent, QueryEvent
+from services import sqlite
 
 FILE_NAME = "analytics.sqlite3"
 
@@ -77,26 +78,15 @@ class AnalyticsStore:
         self._writer.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+        return sqlite.connect(self._path)
 
     def close(self) -> None:
         """Close the writer connection (readers close with their threads)."""
         with self._lock:
             self._writer.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.transaction(self._writer, self._lock)
 
     def write(self, events: Sequence[Event]) -> None:
         """Write a batch of events in one transaction, in order (a query before its feedback)."""

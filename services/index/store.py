@@ -12,10 +12,12 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from services import sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
@@ -90,10 +92,7 @@ class Store:
         self._writer.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (only power loss can drop the last commits).
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn = sqlite.connect(self._path)
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -101,17 +100,9 @@ class Store:
         with self._write_lock:
             self._writer.close()
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One transaction on the writer connection."""
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+        return sqlite.transaction(self._writer, self._write_lock)
 
     def read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

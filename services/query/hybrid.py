@@ -116,7 +116,7 @@ def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
 
 
 def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
-         text_query: Query | None, text: str, languages: list[str], n_terms: int, embedder: Embedder,
+         text_query: Query | None, text: str, languages: list[str], embedder: Embedder,
          vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
          learned: Mapping[str, float] | None = None) -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``).

@@ -71,14 +71,13 @@ class RetrieveService:
         terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in langs}
         terms = sorted({t for ts in terms_by_lang.values() for t in ts})
         text_query = self.queries.text_query(schema, fields, terms_by_lang)
-        n_terms = max((len(t) for t in terms_by_lang.values()), default=0)
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         form = hybrid.query_form(text, langs)
         if embedder is not None and vectors is not None and len(vectors) > 0:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
-            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, langs, n_terms,
-                                 embedder, vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion)
+            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, langs, embedder,
+                                 vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion)
             candidates, qv = ranked.candidates, ranked.query_vector
         else:
             found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)

@@ -141,11 +141,10 @@ class QueryService:
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
         ranked = None
-        n_terms = max((len(t) for t in terms_by_lang.values()), default=0)
         if sort_keys:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
-                                               query_langs, n_terms)) is not None:
+                                               query_langs)) is not None:
             hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
             total = ranked.total
         else:
@@ -204,13 +203,13 @@ class QueryService:
         return restrictions, sorted(langs) if langs else [DEFAULT_LANGUAGE], principals
 
     def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
-                text_query: Query | None, text: str, langs: list[str], n_terms: int) -> Ranked | None:
+                text_query: Query | None, text: str, langs: list[str]) -> Ranked | None:
         """Dense or hybrid ranking when the mode asks for it and the index has vectors (else None: BM25)."""
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         if self.mode == "lexical" or embedder is None or vectors is None or len(vectors) == 0:
             return None
         learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
-        return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, n_terms, embedder,
+        return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, embedder,
                            vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned)
 
     # -- query construction -----------------------------------------------------------------------
