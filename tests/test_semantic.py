@@ -4,6 +4,8 @@ vectors kept in step with deletes and updates across a restart. Real server, rea
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,63 @@ def test_cross_language_questions_find_the_page_in_the_other_language(kendra: An
     assert ids_of(ja_only)[0] == "pc-ja"
 
 
+def test_a_heading_query_finds_the_page_whose_title_it_translates(kendra: Any, new_index: Any) -> None:
+    """Two pages with near-identical bodies: the English heading picks the one whose Japanese title it
+    translates (titles have their own vectors)."""
+    index_id = new_index()
+    form = "人事システムにログインし、所定のフォームに{}を入力して上長に送信してください。承認されると{}。"
+    put_and_wait(kendra, index_id, [
+        text_doc("leave", form.format("日付", "通知が届きます"), title="有給休暇の申請方法", lang="ja"),
+        text_doc("expense", form.format("金額", "振り込まれます"), title="経費精算の手順", lang="ja"),
+        text_doc("pc", "情報システム部に連絡してください。代替機を貸し出します。", title="PC故障時の対応", lang="ja"),
+    ])
+    assert ids_of(kendra.query(IndexId=index_id, QueryText="Applying for paid leave", AttributeFilter=JA))[0] == "leave"
+    assert ids_of(kendra.query(IndexId=index_id, QueryText="Expense reimbursement steps",
+                               AttributeFilter=JA))[0] == "expense"
+
+
+def _vectors_db(data_dir: Path, index_id: str) -> Path:
+    (found,) = (data_dir / "indexes" / index_id).glob("vectors-*/passages.sqlite3")
+    return found
+
+
+def test_vectors_of_an_older_layout_are_rebuilt_with_titles_on_start(tmp_path: Path) -> None:
+    """A vectors folder from before title vectors (layout 1) is filled again from the stored documents."""
+    srv = Server(tmp_path).start()
+    try:
+        c = make_client(srv.url)
+        index_id = c.create_index(Name="layout", RoleArn=ROLE)["Id"]
+        wait_active(c, index_id)
+        put_and_wait(c, index_id, CORPUS)
+    finally:
+        srv.stop()
+    db = _vectors_db(tmp_path, index_id)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM titles").fetchone() == (len(CORPUS),)
+        conn.execute("DELETE FROM titles")
+        conn.execute("UPDATE meta SET value = '1' WHERE name = 'layout'")
+    conn.close()
+    for graph in db.parent.glob("hnsw.*"):
+        graph.unlink()
+    srv = Server(tmp_path).start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with sqlite3.connect(db) as conn:
+                layout = conn.execute("SELECT value FROM meta WHERE name = 'layout'").fetchone()
+                titles = conn.execute("SELECT count(*) FROM titles").fetchone()[0]
+            conn.close()
+            if layout == ("2",) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert layout == ("2",) and titles == len(CORPUS)
+        c = make_client(srv.url)
+        r = c.query(IndexId=index_id, QueryText="How many days of paid vacation do I get?", AttributeFilter=BOTH)
+        assert ids_of(r)[0] == "leave-ja"
+    finally:
+        srv.stop()
+
+
 def test_vectors_follow_deletes_and_updates_and_survive_a_restart(tmp_path: Path) -> None:
     env = {"KENSAKU_SEARCH_MODE": "dense"}
     srv = Server(tmp_path, env).start()
@@ -93,11 +152,18 @@ def test_vectors_follow_deletes_and_updates_and_survive_a_restart(tmp_path: Path
         assert "vpn" not in found and found[0] == "printer"
     finally:
         srv.stop()
+    with sqlite3.connect(_vectors_db(tmp_path, index_id)) as conn:  # the deleted page's title went too
+        assert sorted(r[0] for r in conn.execute("SELECT doc_id FROM titles")) == ["lunch"]
+    conn.close()
     srv = Server(tmp_path, env).start()
     try:
         c = make_client(srv.url)
         found = ids_of(c.query(IndexId=index_id, QueryText="working from home remotely"))
         assert "vpn" not in found and found[0] == "printer"
+        assert ids_of(c.query(IndexId=index_id, QueryText="where can I eat at noon?"))[0] == "lunch"
+        # The reopened graph is memory-mapped: the first write after the restart must still land.
+        put_and_wait(c, index_id, [text_doc("parking", "Cars can be parked in the basement garage.")])
+        assert ids_of(c.query(IndexId=index_id, QueryText="where do I leave my car?"))[0] == "parking"
         assert ids_of(c.query(IndexId=index_id, QueryText="where can I eat at noon?"))[0] == "lunch"
     finally:
         srv.stop()

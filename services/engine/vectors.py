@@ -1,13 +1,18 @@
 """Passage vectors of one index: rows in SQLite (the record), an HNSW graph in usearch (the search).
 
-    <folder>/passages.sqlite3   key, doc_id, number, start, end, text, vector (float16 bytes)
+    <folder>/passages.sqlite3   passages: key, doc_id, number, start, end, text, vector (float16 bytes);
+                                titles: key, doc_id, vector (each document's title embedded alone)
     <folder>/hnsw.usearch       the usearch graph (cosine, float16), saved after commits
     <folder>/hnsw.json          the SQLite version the saved graph matches
 
+A title has its own vector because a heading-like query ("Computed Properties > Basic Example")
+matches a page's title far better than its body; titles share the graph with passages, under keys
+offset by ``TITLE_KEYS``.
 SQLite is the truth: a graph file whose version differs from the database's (a crash after a
 commit, before the save) is rebuilt from the rows on open. Writes come from one thread (the
-indexer); searches from any thread. The graph is held in memory for writing; at 100k passages of
-512-d float16 that is about 100 MB plus links.
+indexer); searches from any thread. A saved graph is opened memory-mapped (read-only, pages shared
+through the OS cache); the first write loads it into memory (at 100k passages of 512-d float16,
+about 100 MB plus links).
 """
 
 from __future__ import annotations
@@ -37,11 +42,21 @@ CREATE TABLE IF NOT EXISTS passages (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id);
+CREATE TABLE IF NOT EXISTS titles (
+    key INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    vector BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Save the graph after every commit while it is small; above this, at most every SAVE_SECONDS.
 SAVE_ALWAYS_BELOW = 20_000
 SAVE_SECONDS = 60.0
+# Graph keys at and above this are titles (titles.key + TITLE_KEYS); below, passages.
+TITLE_KEYS = 1 << 62
+# What a vectors folder holds: 1 = passages only, 2 = passages and titles. An older folder is filled
+# again from the stored documents (the indexer's backfill), then marked current.
+LAYOUT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +85,24 @@ class PassageVectors:
         stored_model = self._meta("model")
         if stored_model is None:
             self._set_meta("model", model)
+            self._set_meta("layout", str(LAYOUT))
         elif stored_model != model:
             raise ValueError(f"{folder} holds vectors of {stored_model}, not {model}")
         self._dirty = False
         self._saved_at = time.monotonic()
+        self._mapped = False  # the graph is a read-only view of hnsw.usearch
         self._graph = self._open_graph()
         self._db.execute("BEGIN")
+
+    @property
+    def layout(self) -> int:
+        return int(self._meta("layout") or "1")
+
+    def mark_layout_current(self) -> None:
+        with self._lock:
+            self._writable()  # the commit saves the graph with the new version
+            self._set_meta("layout", str(LAYOUT))
+            self._dirty = True
 
     # -- graph file ---------------------------------------------------------------------------
 
@@ -96,14 +123,17 @@ class PassageVectors:
             try:
                 if json.loads(info.read_text())["version"] == version:
                     graph = self._new_graph()
-                    graph.load(str(path))
+                    graph.view(str(path))
+                    self._mapped = True
                     return graph
             except (ValueError, KeyError, RuntimeError, OSError):
                 pass  # unreadable or stale: rebuilt below
         graph = self._new_graph()
         keys: list[int] = []
         vectors: list[bytes] = []
-        for key, blob in self._db.execute("SELECT key, vector FROM passages"):
+        rows = self._db.execute(
+            f"SELECT key, vector FROM passages UNION ALL SELECT key + {TITLE_KEYS}, vector FROM titles")
+        for key, blob in rows:
             keys.append(key)
             vectors.append(blob)
             if len(keys) >= 10_000:
@@ -128,9 +158,18 @@ class PassageVectors:
 
     # -- writing (one thread) -----------------------------------------------------------------
 
-    def upsert(self, doc_id: str, passages: Sequence[Passage], vectors: Vectors) -> None:
-        """Replace the passages of ``doc_id`` (durable at the next commit)."""
+    def _writable(self) -> None:
+        """Load the memory-mapped graph into memory before its first change."""
+        if self._mapped:
+            graph = self._new_graph()
+            graph.load(str(self.folder / "hnsw.usearch"))
+            self._graph, self._mapped = graph, False
+
+    def upsert(self, doc_id: str, passages: Sequence[Passage], vectors: Vectors,
+               title: Vectors | None = None) -> None:
+        """Replace the passages (and title vector) of ``doc_id`` (durable at the next commit)."""
         with self._lock:
+            self._writable()
             self._delete_one(doc_id)
             keys: list[int] = []
             blobs: list[bytes] = []
@@ -142,19 +181,29 @@ class PassageVectors:
                 )
                 keys.append(int(cur.lastrowid or 0))
                 blobs.append(blob)
+            if title is not None:
+                blob = np.asarray(title, dtype=np.float16).tobytes()
+                cur = self._db.execute("INSERT INTO titles (doc_id, vector) VALUES (?, ?)", (doc_id, blob))
+                keys.append(int(cur.lastrowid or 0) + TITLE_KEYS)
+                blobs.append(blob)
             self._add(self._graph, keys, blobs)
             self._dirty = True
 
     def delete(self, doc_ids: Iterable[str]) -> None:
         with self._lock:
+            self._writable()
             for doc_id in doc_ids:
                 self._delete_one(doc_id)
             self._dirty = True
 
     def _delete_one(self, doc_id: str) -> None:
-        keys = [k for (k,) in self._db.execute("SELECT key FROM passages WHERE doc_id = ?", (doc_id,))]
+        keys = [k for (k,) in self._db.execute(
+            f"SELECT key FROM passages WHERE doc_id = ?"
+            f" UNION ALL SELECT key + {TITLE_KEYS} FROM titles WHERE doc_id = ?",
+            (doc_id, doc_id))]
         if keys:
             self._db.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM titles WHERE doc_id = ?", (doc_id,))
             self._graph.remove(np.asarray(keys, dtype=np.uint64))
 
     def commit(self) -> None:
@@ -184,7 +233,7 @@ class PassageVectors:
         return len(self._graph)
 
     def search(self, query: Vectors, count: int) -> list[tuple[int, float]]:
-        """The ``count`` nearest passages: (key, cosine similarity), best first."""
+        """The ``count`` nearest passages and titles: (key, cosine similarity), best first."""
         with self._lock:
             if len(self._graph) == 0:
                 return []
@@ -192,7 +241,26 @@ class PassageVectors:
         return [(int(k), 1.0 - float(d)) for k, d in zip(found.keys, found.distances, strict=True)]
 
     def passages(self, keys: Sequence[int]) -> dict[int, StoredPassage]:
-        return self._select("key", keys)
+        return self._select("key", [k for k in keys if k < TITLE_KEYS])
+
+    def title_documents(self, keys: Sequence[int]) -> dict[int, str]:
+        """Graph key -> document id, for the title keys among ``keys``."""
+        wanted = [k - TITLE_KEYS for k in keys if k >= TITLE_KEYS]
+        return {key + TITLE_KEYS: doc_id for key, doc_id, _ in self._titles("key", wanted)}
+
+    def title_vectors(self, doc_ids: Sequence[str]) -> dict[str, Vectors]:
+        return {doc_id: vector for _, doc_id, vector in self._titles("doc_id", doc_ids)}
+
+    def _titles(self, column: str, values: Sequence[object]) -> list[tuple[int, str, Vectors]]:
+        out = []
+        with self._lock:
+            for i in range(0, len(values), 500):
+                part = list(values[i : i + 500])
+                marks = ",".join("?" * len(part))
+                for key, doc_id, blob in self._db.execute(
+                        f"SELECT key, doc_id, vector FROM titles WHERE {column} IN ({marks})", part):
+                    out.append((key, doc_id, np.frombuffer(blob, dtype=np.float16).astype(np.float32)))
+        return out
 
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
         out: dict[str, list[StoredPassage]] = {}

@@ -26,6 +26,7 @@ from services.engine import analysis
 from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.lexical import LexicalDocument
 from services.engine.passages import Passage, embedding_text, split_passages
+from services.engine.vectors import LAYOUT
 from services.index.documents import lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
@@ -33,6 +34,15 @@ from services.index.store import PendingChange
 log = logging.getLogger("kensaku.indexer")
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+
+
+@dataclass(slots=True)
+class Embedded:
+    """A document's passages with their vectors, and its title embedded alone (None without a title)."""
+
+    passages: list[Passage]
+    vectors: Vectors
+    title: Vectors | None
 
 
 @dataclass(slots=True)
@@ -45,8 +55,7 @@ class _Prepared:
     lexical: LexicalDocument | None = None
     failure: str | None = None
     failure_code: str = "InvalidRequest"  # Kendra's ErrorCode: InvalidRequest | InternalError
-    passages: list[Passage] | None = None
-    vectors: Vectors | None = None
+    embedded: Embedded | None = None
 
 
 @dataclass(slots=True)
@@ -95,17 +104,21 @@ def _embedder(spec: EmbedSpec) -> Embedder | None:
     return _embedders[spec]
 
 
-def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[tuple[list[Passage], Vectors]]:
-    """(title, body) -> the body's passages and their vectors, one model call for all of them."""
+def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[Embedded]:
+    """(title, body) -> the body's passages, their vectors and the title's, one model call for all."""
     embedder = _embedder(spec) if spec is not None else None
     if embedder is None:
         return []
     cut = [split_passages(body) for _, body in items]
     texts = [embedding_text(title, p.text) for (title, _), ps in zip(items, cut, strict=True) for p in ps]
-    vectors = embedder.embed_passages(texts)
-    out, at = [], 0
-    for ps in cut:
-        out.append((ps, vectors[at : at + len(ps)]))
+    titles = [title.strip() for title, _ in items if title and title.strip()]
+    vectors = embedder.embed_passages(texts + titles)
+    out, at, title_at = [], 0, len(texts)
+    for (title, _), ps in zip(items, cut, strict=True):
+        title_vector = None
+        if title and title.strip():
+            title_vector, title_at = vectors[title_at], title_at + 1
+        out.append(Embedded(ps, vectors[at : at + len(ps)], title_vector))
         at += len(ps)
     return out
 
@@ -116,8 +129,8 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
     done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
     ok = [d for d in done if d.failure is None]
     try:
-        for d, (passages, vectors) in zip(ok, embed([(d.title, d.body) for d in ok], spec), strict=True):
-            d.passages, d.vectors = passages, vectors
+        for d, embedded in zip(ok, embed([(d.title, d.body) for d in ok], spec), strict=True):
+            d.embedded = embedded
     except Exception as error:  # a model failure fails these documents, not the queue
         log.exception("embedding failed")
         for d in ok:
@@ -125,11 +138,10 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
     return done
 
 
-def backfill_chunk(chunk: list[tuple[str, str | None, str]], spec: EmbedSpec) -> list[tuple[str, list[Passage],
-                                                                                            Vectors]]:
-    """Passages and vectors of already indexed documents (the model changed since they were indexed)."""
+def backfill_chunk(chunk: list[tuple[str, str | None, str]], spec: EmbedSpec) -> list[tuple[str, Embedded]]:
+    """Passages and vectors of already indexed documents (another model or an older vectors layout)."""
     found = embed([(title, body) for _, title, body in chunk], spec)
-    return [(doc_id, ps, vs) for (doc_id, _, _), (ps, vs) in zip(chunk, found, strict=True)]
+    return [(doc_id, e) for (doc_id, _, _), e in zip(chunk, found, strict=True)]
 
 
 class Indexer:
@@ -242,8 +254,8 @@ class Indexer:
             done = next(prepared)
             if done.lexical is not None:
                 lex.upsert([done.lexical])
-                if vec is not None and done.passages is not None and done.vectors is not None:
-                    vec.upsert(change.doc_id, done.passages, done.vectors)
+                if vec is not None and (e := done.embedded) is not None:
+                    vec.upsert(change.doc_id, e.passages, e.vectors, e.title)
             outcomes.append(_Outcome(change, done))
         lex.commit()
         if vec is not None:
@@ -297,15 +309,19 @@ class Indexer:
     # -- vectors of another model ---------------------------------------------------------------
 
     def _backfill_vectors(self) -> None:
-        """Indexes with documents but no vectors of today's model get them from the stored text."""
+        """Indexes with documents but no vectors of today's model (or of an older layout) get them from
+        the stored text."""
         if self._spec is None:
             return
         for row in self.store.index_rows():
             index_id = row["id"]
-            if row["status"] == "DELETING" or self.service.vectors.exists(index_id):
+            if row["status"] == "DELETING":
                 continue
+            current = self.service.vectors.exists(index_id)
             vec = self.service.vectors.get(index_id)
             assert vec is not None
+            if current and vec.layout == LAYOUT:
+                continue
             for batch in self.store.iter_indexed(index_id):
                 if self._stop.is_set():
                     return
@@ -313,9 +329,11 @@ class Indexer:
                 chunks = [items[i : i + 32] for i in range(0, len(items), 32)]
                 mapper = self._pool.map if self._pool is not None else map
                 for found in mapper(backfill_chunk, chunks, [self._spec] * len(chunks)):
-                    for doc_id, passages, vectors in found:
-                        vec.upsert(doc_id, passages, vectors)
+                    for doc_id, e in found:
+                        vec.upsert(doc_id, e.passages, e.vectors, e.title)
                 vec.commit()
+            vec.mark_layout_current()
+            vec.commit()
             log.info("vectors of index %s built from its stored documents", index_id)
 
     # -- schema rebuilds (UpdateIndex declared new fields) ----------------------------------------
