@@ -6,8 +6,8 @@ Embedding 100k passages takes long on 2 cores (see bench/embedders.py for passag
 folder is built directly with the engine library, not through BatchPutDocument: the ~6,000 real
 passages of the shared eval corpora are embedded once (cached as .npy under
 /tmp/kensaku-bench-cache/) and repeated, with new document ids, until there are ``--passages``
-one-passage documents; each copy's vector gets a little Gaussian noise (sigma 0.02 per dimension
-before normalising) so that the HNSW graph holds distinct points. The lexical index gets the same
+one-passage documents, each with its title vector; each copy's vectors get a little Gaussian noise
+(sigma 0.02 per dimension before normalising) so that the HNSW graph holds distinct points. The lexical index gets the same
 analysed text for every copy. Then a real server is started on that folder, once per mode
 (KENSAKU_SEARCH_MODE), and eval questions are sent as Query calls, one at a time, with their language
 filter; the table shows the latency percentiles as the client sees them.
@@ -56,19 +56,19 @@ def real_passages() -> list[tuple[str, str, str]]:
     return out
 
 
-def embeddings(settings: Settings, passages: list[tuple[str, str, str]]) -> np.ndarray:
+def embeddings(settings: Settings, texts: list[str]) -> np.ndarray:
     from services.engine.embedder import make_embedder
 
     embedder = make_embedder(settings.embedder, settings.embedder_model, 64, settings.embed_threads)
     assert embedder is not None, "KENSAKU_EMBEDDER=none: nothing to measure"
-    key = hashlib.sha256("\n".join(t + "\t" + p for t, p, _ in passages).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = CACHE / f"{embedder.name.replace('/', '_')}-{key}.npy"
     if path.exists():
         print(f"# embeddings from the cache {path}", file=sys.stderr)
         return np.load(path)
     t = time.perf_counter()
-    vectors = embedder.embed_passages([embedding_text(t_, p) for t_, p, _ in passages])
-    print(f"# embedded {len(passages)} passages in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    vectors = embedder.embed_passages(texts)
+    print(f"# embedded {len(texts)} texts in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
@@ -83,7 +83,8 @@ def build(data_dir: Path, size: int) -> str:
     service.require_active(index_id)
     fields = service.fields(index_id)
     base = real_passages()
-    vectors = embeddings(settings, base)
+    vectors = embeddings(settings, [embedding_text(t_, p) for t_, p, _ in base])
+    titles = embeddings(settings, [t_ for t_, _, _ in base])  # each document's title has its own vector
     analysed = [lexical_document("x", t, p, {"_language_code": lang}, [], fields) for t, p, lang in base]
     lex, vec = service.lexical(index_id), service.vectors.get(index_id)
     assert vec is not None
@@ -94,10 +95,10 @@ def build(data_dir: Path, size: int) -> str:
         i = n % len(base)
         doc_id = f"d{n}"
         lex.upsert([dataclasses.replace(analysed[i], doc_id=doc_id)])
-        v = vectors[i] + (rng.normal(0, 0.02, vectors.shape[1]) if n >= len(base) else 0)
-        v = (v / np.linalg.norm(v)).astype(np.float32)
+        v, tv = (m[i] + (rng.normal(0, 0.02, m.shape[1]) if n >= len(base) else 0) for m in (vectors, titles))
+        v, tv = ((x / np.linalg.norm(x)).astype(np.float32) for x in (v, tv))
         title, text, lang = base[i]
-        vec.upsert(doc_id, [Passage(0, 0, len(text), text)], v[None, :])
+        vec.upsert(doc_id, [Passage(0, 0, len(text), text)], v[None, :], tv)
         rows.append((index_id, doc_id, "INDEXED", title, text, json.dumps({"_language_code": lang}), "[]",
                      len(text.encode()), time.time()))
         if len(rows) >= 5000:

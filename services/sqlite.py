@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -19,7 +19,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(writer: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+def transaction(writer: sqlite3.Connection, lock: AbstractContextManager[Any]) -> Iterator[sqlite3.Connection]:
     """One write transaction on ``writer``, serialised by ``lock``; rolled back if the body raises."""
     with lock:
         writer.execute("BEGIN IMMEDIATE")

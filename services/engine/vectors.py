@@ -18,7 +18,6 @@ about 100 MB plus links).
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ from usearch.index import Index
 
 from services.engine.embedder import Vectors
 from services.engine.passages import Passage
+from services.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
@@ -77,9 +77,7 @@ class PassageVectors:
         self.folder = folder
         self.dim = dim
         folder.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(folder / "passages.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(folder / "passages.sqlite3")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         stored_model = self._meta("model")

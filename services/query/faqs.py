@@ -40,6 +40,7 @@ from services.index.documents import principal_term
 from services.index.service import IndexService
 from services.query.filters import Principals
 from services.settings import Settings
+from services.sqlite import connect, transaction
 
 log = logging.getLogger("kensaku.faqs")
 
@@ -165,10 +166,8 @@ class FaqService:
         self.settings = settings
         self.indexes = indexes
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(settings.data_dir / "faqs.sqlite3", check_same_thread=False,
-                                   isolation_level=None)
+        self._db = connect(settings.data_dir / "faqs.sqlite3")
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._open = True
@@ -259,9 +258,9 @@ class FaqService:
 
     def delete_faq(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])
-        with self._lock:
-            self._db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (row["id"],))
-            self._db.execute("DELETE FROM faqs WHERE id = ?", (row["id"],))
+        with transaction(self._db, self._lock) as db:
+            db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (row["id"],))
+            db.execute("DELETE FROM faqs WHERE id = ?", (row["id"],))
             self._cache.pop(row["index_id"], None)
 
     def drop_index(self, index_id: str) -> None:
@@ -269,8 +268,9 @@ class FaqService:
         with self._lock:
             if not self._open:
                 return
-            self._db.execute("DELETE FROM faq_entries WHERE index_id = ?", (index_id,))
-            self._db.execute("DELETE FROM faqs WHERE index_id = ?", (index_id,))
+            with transaction(self._db, self._lock) as db:
+                db.execute("DELETE FROM faq_entries WHERE index_id = ?", (index_id,))
+                db.execute("DELETE FROM faqs WHERE index_id = ?", (index_id,))
             self._cache.pop(index_id, None)
 
     def count(self, index_id: str) -> int:
@@ -321,22 +321,20 @@ class FaqService:
         except Exception as failure:  # never leave it CREATING forever
             log.exception("loading FAQ %s failed", faq_id)
             entries, vectors, status, error = [], None, "FAILED", f"Internal error: {failure!r}"[:1000]
-        with self._lock:
-            if self._db.execute("SELECT 1 FROM faqs WHERE id = ?", (faq_id,)).fetchone() is None:
+        with transaction(self._db, self._lock) as db:
+            if db.execute("SELECT 1 FROM faqs WHERE id = ?", (faq_id,)).fetchone() is None:
                 return  # deleted meanwhile
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (faq_id,))
+            db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (faq_id,))
             for n, e in enumerate(entries):
                 blob = np.asarray(vectors[n], dtype=np.float32).tobytes() if vectors is not None else None
-                self._db.execute(
+                db.execute(
                     "INSERT INTO faq_entries (faq_id, index_id, number, question, answer, source_uri, allow, deny,"
                     " vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (faq_id, row["index_id"], n, e["question"], e["answer"], e["source_uri"],
                      json.dumps(e["allow"]), json.dumps(e["deny"]), blob),
                 )
-            self._db.execute("UPDATE faqs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                             (status, error, time.time(), faq_id))
-            self._db.execute("COMMIT")
+            db.execute("UPDATE faqs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                       (status, error, time.time(), faq_id))
             self._cache.pop(row["index_id"], None)
 
     # -- matching -------------------------------------------------------------------------------
