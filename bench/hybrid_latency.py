@@ -7,8 +7,8 @@ folder is built directly with the engine library, not through BatchPutDocument: 
 passages of the shared eval corpora are embedded once (cached as .npy under
 /tmp/kensaku-bench-cache/) and repeated, with new document ids, until there are ``--passages``
 one-passage documents, each with its title vector; each copy's vectors get a little Gaussian noise
-(sigma 0.02 per dimension before normalising) so that the HNSW graph holds distinct points. The lexical index gets the same
-analysed text for every copy. Then a real server is started on that folder, once per mode
+(sigma 0.02 per dimension before normalising) so that the HNSW graph holds distinct points. The
+lexical index gets the same analysed text for every copy. Then a real server is started on that folder, once per mode
 (KENSAKU_SEARCH_MODE), and eval questions are sent as Query calls, one at a time, with their language
 filter; the table shows the latency percentiles as the client sees them.
 What this does not measure: relevance (copies blur it) and the cost of indexing (bench/relevance.py).

@@ -210,3 +210,57 @@ def test_faq_files_from_local_paths_in_json_and_csv(client: Any, index_id: str, 
         client.delete_faq(IndexId=index_id, Id=faq_id)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.describe_faq(IndexId=index_id, Id="0" * 36)
+
+
+def test_faq_attributes_are_typed_by_the_index_and_returned(client: Any, tmp_path: Path) -> None:
+    """CSV_WITH_HEADER columns and JSON Attributes become the results' DocumentAttributes, typed by the
+    index's fields; a column the index does not declare, or a value of the wrong type, fails the FAQ."""
+    index_id: str = client.create_index(Name="faq-attrs", RoleArn=ROLE)["Id"]
+    wait_for(lambda: client.describe_index(Id=index_id)["Status"] == "ACTIVE", what="ACTIVE")
+    client.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
+        {"Name": "team", "Type": "STRING_VALUE", "Search": {"Displayable": True, "Facetable": True}}])
+    wait_for(lambda: client.describe_index(Id=index_id)["Status"] == "ACTIVE", what="ACTIVE after UpdateIndex")
+
+    csv_file = tmp_path / "it.csv"
+    csv_file.write_text("_question,_answer,_category,team,_view_count,_authors\n"
+                        '"How do I reset my password?","Use the self-service portal.",Accounts,IT,42,"ann, bob"\n',
+                        encoding="utf-8")
+    faq_id = client.create_faq(IndexId=index_id, Name="it", S3Path={"Bucket": "local", "Key": csv_file.as_uri()},
+                               RoleArn=ROLE, FileFormat="CSV_WITH_HEADER")["Id"]
+    assert _wait_faq(client, index_id, faq_id)["Status"] == "ACTIVE"
+    question = "how can I reset my password"
+    (qa,) = [i for i in client.query(IndexId=index_id, QueryText=question)["ResultItems"]
+             if i["Type"] == "QUESTION_ANSWER"]
+    # Displayable by default: team (declared so) and _faq_id; _category is not displayable by default.
+    assert {a["Key"]: a["Value"] for a in qa["DocumentAttributes"]} == {
+        "_faq_id": {"StringValue": faq_id}, "team": {"StringValue": "IT"}}
+    (qa,) = [i for i in client.query(IndexId=index_id, QueryText=question, RequestedDocumentAttributes=[
+        "_category", "_view_count", "_authors"])["ResultItems"] if i["Type"] == "QUESTION_ANSWER"]
+    assert {a["Key"]: a["Value"] for a in qa["DocumentAttributes"]} == {
+        "_faq_id": {"StringValue": faq_id}, "_category": {"StringValue": "Accounts"},
+        "_view_count": {"LongValue": 42}, "_authors": {"StringListValue": ["ann", "bob"]}}
+
+    json_file = tmp_path / "hr.json"
+    json_file.write_text(json.dumps({"SchemaVersion": 1, "FaqDocuments": [
+        {"Question": "When is payday?", "Answer": "On the 25th.",
+         "Attributes": {"_created_at": "2024-05-01T09:00:00Z", "team": "HR"}}]}), encoding="utf-8")
+    json_id = client.create_faq(IndexId=index_id, Name="hr", S3Path={"Bucket": "local", "Key": json_file.as_uri()},
+                                RoleArn=ROLE, FileFormat="JSON")["Id"]
+    assert _wait_faq(client, index_id, json_id)["Status"] == "ACTIVE"
+    (qa,) = [i for i in client.query(IndexId=index_id, QueryText="when is payday",
+                                     RequestedDocumentAttributes=["_created_at", "team"])["ResultItems"]
+             if i["Type"] == "QUESTION_ANSWER"]
+    values = {a["Key"]: a["Value"] for a in qa["DocumentAttributes"]}
+    assert values["team"] == {"StringValue": "HR"}
+    assert values["_created_at"]["DateValue"].isoformat() == "2024-05-01T09:00:00+00:00"
+
+    for name, body, why in (
+        ("undeclared", "_question,_answer,room\nWhere is the lab?,Floor 3,301\n", "room is not a field of the index"),
+        ("wrong-type", "_question,_answer,_view_count\nWhere is the lab?,Floor 3,many\n", "must be a LONG_VALUE"),
+    ):
+        bad = tmp_path / f"{name}.csv"
+        bad.write_text(body, encoding="utf-8")
+        bad_id = client.create_faq(IndexId=index_id, Name=name, S3Path={"Bucket": "local", "Key": bad.as_uri()},
+                                   RoleArn=ROLE, FileFormat="CSV_WITH_HEADER")["Id"]
+        failed = _wait_faq(client, index_id, bad_id)
+        assert failed["Status"] == "FAILED" and why in failed["ErrorMessage"] and "Line 2" in failed["ErrorMessage"]

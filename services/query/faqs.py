@@ -9,6 +9,9 @@ file is read and its questions embedded, then ACTIVE (or FAILED with ErrorMessag
 Entries live in ``faqs.sqlite3`` in the data folder. A query matches an entry when the cosine of
 the query and the FAQ question reaches the model's paraphrase level, or when most query words occur
 in the question; at most 4 QUESTION_ANSWER results, ahead of the documents, on page 1 only.
+A FAQ entry's attributes (CSV_WITH_HEADER columns, JSON ``Attributes``: built-ins such as ``_category``
+and custom fields the index declares) are typed by the index's fields and returned, with ``_faq_id``,
+as the result's DocumentAttributes (those Displayable or asked for in RequestedDocumentAttributes).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import analyzer_for, normalize
 from services.index.documents import principal_term
+from services.index.fields import DATE, LONG, STRING_LIST, wire_value
 from services.index.service import IndexService
 from services.query.filters import Principals
 from services.settings import Settings
@@ -52,6 +56,8 @@ WORD_MATCH_SHARE = 0.75
 # Cosine at which a query and a FAQ question are taken as the same question, per model.
 PARAPHRASE_SIMILARITY = {"use-m3": 0.5, "e5-small-q4": 0.88}
 DEFAULT_PARAPHRASE_SIMILARITY = 0.6
+# CSV_WITH_HEADER columns that are not attributes.
+_ENTRY_COLUMNS = frozenset({"_question", "_answer"})
 _ACL_COLUMNS = {"_acl_user_allow": ("USER", "ALLOW"), "_acl_user_deny": ("USER", "DENY"),
                 "_acl_group_allow": ("GROUP", "ALLOW"), "_acl_group_deny": ("GROUP", "DENY")}
 
@@ -82,6 +88,7 @@ CREATE TABLE IF NOT EXISTS faq_entries (
     allow TEXT NOT NULL,
     deny TEXT NOT NULL,
     vector BLOB,
+    attributes TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (faq_id, number)
 );
 CREATE INDEX IF NOT EXISTS faq_entries_index ON faq_entries (index_id);
@@ -124,8 +131,11 @@ def parse_faq(data: bytes, file_format: str) -> list[dict[str, Any]]:
             for entry in item.get("AccessControlList") or []:
                 term = principal_term(entry.get("Type", "USER"), str(entry.get("Name", "")))
                 (deny if entry.get("Access") == "DENY" else allow).append(term)
+            if not isinstance(attrs, dict):
+                raise FaqFileError(f"FaqDocuments[{n}].Attributes must be an object")
             entries.append({"question": str(item["Question"]), "answer": str(item["Answer"]),
-                            "source_uri": attrs.get("_source_uri"), "allow": allow, "deny": deny})
+                            "source_uri": attrs.get("_source_uri"), "allow": allow, "deny": deny,
+                            "attributes": attrs, "where": f"FaqDocuments[{n}]"})
         return entries
     rows = list(csv.reader(io.StringIO(text)))
     if file_format == "CSV_WITH_HEADER":
@@ -146,17 +156,49 @@ def parse_faq(data: bytes, file_format: str) -> list[dict[str, Any]]:
                 raise FaqFileError(f"Line {n}: a principal is both allowed and denied")
             if not record.get("_question") or not record.get("_answer"):
                 raise FaqFileError(f"Line {n}: _question and _answer are required")
+            attrs = {k: v for k, v in record.items()
+                     if k not in _ENTRY_COLUMNS and k not in _ACL_COLUMNS and k and v.strip()}
             entries.append({"question": record["_question"], "answer": record["_answer"],
-                            "source_uri": record.get("_source_uri") or None, "allow": allow, "deny": deny})
+                            "source_uri": record.get("_source_uri") or None, "allow": allow, "deny": deny,
+                            "attributes": attrs, "where": f"Line {n}"})
         return entries
     for n, row in enumerate(rows, start=1):  # CSV: question, answer[, source URI]
         if not any(cell.strip() for cell in row):
             continue
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
             raise FaqFileError(f"Line {n}: a CSV FAQ row is question, answer[, source URI]")
-        entries.append({"question": row[0], "answer": row[1], "source_uri": row[2] if len(row) > 2 else None,
-                        "allow": [], "deny": []})
+        uri = row[2] if len(row) > 2 and row[2].strip() else None
+        entries.append({"question": row[0], "answer": row[1], "source_uri": uri, "allow": [], "deny": [],
+                        "attributes": {"_source_uri": uri} if uri else {}, "where": f"Line {n}"})
     return entries
+
+
+def typed_attributes(raw: dict[str, Any], fields: dict[str, dict[str, Any]], where: str) -> dict[str, Any]:
+    """A FAQ entry's attributes as the index stores document attributes (str, list[str], int, epoch
+    seconds), by the index's field types; a name the index does not declare, or a value of the wrong
+    type, is an error in the file."""
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        field = fields.get(name)
+        if field is None:
+            raise FaqFileError(f"{where}: {name} is not a field of the index (declare it with UpdateIndex)")
+        kind = field["Type"]
+        try:
+            if kind == STRING_LIST:
+                items = value if isinstance(value, list) else str(value).split(",")
+                out[name] = [str(v).strip() for v in items if str(v).strip()]
+            elif kind == LONG:
+                if isinstance(value, bool) or not isinstance(value, int | str):
+                    raise ValueError(value)
+                out[name] = int(value)
+            elif kind == DATE:
+                parsed = datetime.fromisoformat(str(value))
+                out[name] = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+            else:
+                out[name] = str(value)
+        except ValueError:
+            raise FaqFileError(f"{where}: {name} must be a {kind} (got {value!r})") from None
+    return out
 
 
 class FaqService:
@@ -169,6 +211,9 @@ class FaqService:
         self._db = connect(settings.data_dir / "faqs.sqlite3")
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(faq_entries)")}
+        if "attributes" not in columns:  # a data folder from before FAQ attributes
+            self._db.execute("ALTER TABLE faq_entries ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
         self._lock = threading.RLock()
         self._open = True
         self._cache: dict[str, tuple[list[sqlite3.Row], Any]] = {}  # index id -> ACTIVE entries, vectors
@@ -312,6 +357,9 @@ class FaqService:
             return
         try:
             entries = parse_faq(self._read(row["bucket"], row["key"]), row["file_format"])
+            fields = self.indexes.fields(row["index_id"])
+            for e in entries:
+                e["attributes"] = typed_attributes(e["attributes"], fields, e["where"])
             embedder = self.indexes.vectors.embedder
             vectors = (embedder.embed_queries([e["question"] for e in entries])
                        if embedder is not None and entries else None)
@@ -329,9 +377,10 @@ class FaqService:
                 blob = np.asarray(vectors[n], dtype=np.float32).tobytes() if vectors is not None else None
                 db.execute(
                     "INSERT INTO faq_entries (faq_id, index_id, number, question, answer, source_uri, allow, deny,"
-                    " vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " vector, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (faq_id, row["index_id"], n, e["question"], e["answer"], e["source_uri"],
-                     json.dumps(e["allow"]), json.dumps(e["deny"]), blob),
+                     json.dumps(e["allow"]), json.dumps(e["deny"]), blob,
+                     json.dumps(e["attributes"], ensure_ascii=False)),
                 )
             db.execute("UPDATE faqs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
                        (status, error, time.time(), faq_id))
@@ -355,11 +404,14 @@ class FaqService:
             return cached
 
     def match(self, index_id: str, text: str, languages: list[str], principals: Principals,
-              query_id: str) -> list[dict[str, Any]]:
-        """Up to 4 QUESTION_ANSWER items for the query (empty when no FAQ question is close enough)."""
+              query_id: str, requested: list[str] | None = None) -> list[dict[str, Any]]:
+        """Up to 4 QUESTION_ANSWER items for the query (empty when no FAQ question is close enough).
+
+        ``requested``: the query's RequestedDocumentAttributes (None: the Displayable ones)."""
         rows, vectors = self._entries(index_id)
         if not rows:
             return []
+        fields = self.indexes.fields(index_id)
         embedder = self.indexes.vectors.embedder
         sims = np.zeros(len(rows))
         threshold = 2.0
@@ -404,7 +456,7 @@ class FaqService:
                 "DocumentId": f"faq-{row['faq_id']}-{row['number']}",
                 "DocumentTitle": {"Text": question, "Highlights": []},
                 "DocumentExcerpt": {"Text": answer, "Highlights": []},
-                "DocumentAttributes": [],
+                "DocumentAttributes": _document_attributes(row, fields, requested),
                 "ScoreAttributes": {"ScoreConfidence": bucket},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
@@ -413,3 +465,14 @@ class FaqService:
                 item["DocumentURI"] = uri
             items.append(item)
         return items
+
+
+def _document_attributes(row: sqlite3.Row, fields: dict[str, dict[str, Any]],
+                         requested: list[str] | None) -> list[dict[str, Any]]:
+    """``_faq_id`` and the entry's attributes that are Displayable (or requested), as Kendra values."""
+    out = [{"Key": "_faq_id", "Value": {"StringValue": row["faq_id"]}}]
+    for name, value in json.loads(row["attributes"]).items():
+        field = fields.get(name)
+        if field is not None and (name in requested if requested is not None else field["Search"]["Displayable"]):
+            out.append({"Key": name, "Value": wire_value(field["Type"], value)})
+    return out

@@ -158,7 +158,8 @@ class QueryService:
         top_score = hits[0].score if hits else 0.0
         items: list[dict[str, Any]] = []
         if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
-            items += self.faqs.match(index_id, text, query_langs, principals, query_id)
+            items += self.faqs.match(index_id, text, query_langs, principals, query_id,
+                                     p.get("RequestedDocumentAttributes"))
         if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
             items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
                                   p.get("RequestedDocumentAttributes"), query_id, self._attributes)
