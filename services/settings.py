@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     indexer_batch_bytes: int = Field(64 * 1024 * 1024, gt=0)
     # Processes that extract and analyse documents (None: one per core; 0: in the indexer thread).
     analysis_workers: int | None = Field(None, ge=0)
+    # A document's extraction, analysis and embedding in a worker may take at most this long; past it
+    # the workers are stopped and the document FAILED (a pathological file must not stall the queue).
+    analysis_timeout_seconds: float = Field(600.0, gt=0)
     writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)
     # CreateIndex returns at once; the index stays CREATING at least this long, as Kendra's does.
     index_creating_seconds: float = Field(0.2, ge=0)

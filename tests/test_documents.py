@@ -202,3 +202,28 @@ def test_indexing_goes_on_after_an_analysis_worker_is_killed(tmp_path: Path) -> 
         assert client.query(IndexId=index_id, QueryText="crash", PageSize=100)["TotalNumberOfResults"] == 40
     finally:
         srv.stop()
+
+
+def test_a_document_that_stalls_its_worker_fails_alone(tmp_path: Path) -> None:
+    """With KENSAKU_ANALYSIS_TIMEOUT_SECONDS=8, a 1.8 MB text (half a minute or more of analysis and embedding on
+    two cores) stops the workers: the batch is applied again one document at a time, that document
+    FAILS with the reason, the documents put with it are indexed, and the queue goes on."""
+    srv = Server(tmp_path, {"KENSAKU_ANALYSIS_TIMEOUT_SECONDS": "8"}).start()
+    try:
+        client = make_client(srv.url)
+        index_id = client.create_index(Name="stall", RoleArn=ROLE)["Id"]
+        wait_active(client, index_id)
+        docs = [text_doc("before", "the meeting rooms are booked online"),
+                text_doc("huge", "会議室は予約制です。" * 60_000, lang="ja"),
+                text_doc("after", "the parking garage opens at seven")]
+        assert not client.batch_put_document(IndexId=index_id, Documents=docs)["FailedDocuments"]
+        statuses = {s["DocumentId"]: s for s in wait_indexed(client, index_id, ["before", "huge", "after"], 120)}
+        assert statuses["before"]["DocumentStatus"] == statuses["after"]["DocumentStatus"] == "INDEXED"
+        assert statuses["huge"]["DocumentStatus"] == "FAILED"
+        assert statuses["huge"]["FailureCode"] == "InternalError"
+        assert "longer than 8 s" in statuses["huge"]["FailureReason"]
+        put_and_wait(client, index_id, [text_doc("later", "the canteen serves lunch at noon")])
+        assert ids_of(client.query(IndexId=index_id, QueryText="canteen")) == ["later"]
+        assert ids_of(client.query(IndexId=index_id, QueryText="parking")) == ["after"]
+    finally:
+        srv.stop()

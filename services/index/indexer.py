@@ -16,7 +16,9 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,10 @@ from services.index.store import PendingChange
 log = logging.getLogger("kensaku.indexer")
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+
+
+class WorkersStopped(Exception):
+    """The analysis workers died (killed, out of memory) or were stopped for taking too long."""
 
 
 @dataclass(slots=True)
@@ -155,6 +161,9 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._workers = settings_workers(self.settings.analysis_workers)
         self._pool: ProcessPoolExecutor | None = None
+        # After the workers stopped in a batch, its changes are applied one at a time, so that only the
+        # document that kills (or stalls) a worker fails.
+        self._isolate = 0
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -166,6 +175,15 @@ class Indexer:
         if self._workers > 0:
             # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
             self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def _restart_pool(self) -> None:
+        """Kill the workers (one may be stuck in native code) and start new ones."""
+        if self._pool is not None:
+            # ProcessPoolExecutor has no public kill before Python 3.14.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._start_pool()
 
     def start(self) -> None:
         self._start_pool()
@@ -196,9 +214,9 @@ class Indexer:
         while not self._stop.is_set():
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
-            except BrokenProcessPool:  # a worker died (killed, out of memory): new workers, same batch
-                log.exception("an analysis worker died; restarting the workers")
-                self._start_pool()
+            except (BrokenProcessPool, WorkersStopped):  # new workers; the batch again, one by one
+                log.exception("the analysis workers stopped; restarting them")
+                self._restart_pool()
                 worked = False
             except Exception:  # keep the service up; the failed batch stays queued and is retried
                 log.exception("indexer step failed")
@@ -214,14 +232,29 @@ class Indexer:
 
     def drain_once(self) -> bool:
         """Apply one batch of pending changes; False when there was nothing to do."""
-        changes = self.store.next_pending(self.settings.indexer_batch_size, self.settings.indexer_batch_bytes)
+        size = 1 if self._isolate else self.settings.indexer_batch_size
+        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes)
         if not changes:
+            self._isolate = 0
             return False
         by_index: dict[str, list[PendingChange]] = defaultdict(list)
         for change in changes:
             by_index[change.index_id].append(change)
-        for index_id, group in by_index.items():
-            self._apply(index_id, group)
+        try:
+            for index_id, group in by_index.items():
+                self._apply(index_id, group)
+        except (BrokenProcessPool, WorkersStopped) as error:
+            if not self._isolate:
+                self._isolate = len(changes)
+                raise
+            # This document alone stopped the workers: it fails, the queue goes on.
+            log.error("document %s stopped the analysis workers: %s", changes[0].doc_id, error)
+            self._restart_pool()
+            reason = (str(error) if isinstance(error, WorkersStopped) else
+                      "The analysis worker died while processing this document (out of memory or crashed)")
+            self._record(changes[0].index_id, [_Outcome(changes[0], _Prepared(failure=reason,
+                                                                              failure_code="InternalError"))])
+        self._isolate = max(0, self._isolate - len(changes))
         return True
 
     def _apply(self, index_id: str, changes: list[PendingChange]) -> None:
@@ -236,8 +269,10 @@ class Indexer:
         chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
         limit = self.settings.max_text_bytes
         n = len(chunks)
+        results: Iterator[list[_Prepared]]
         if self._pool is not None and (n > 1 or self._spec is not None):
-            results = self._pool.map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
+            futures = [self._pool.submit(prepare_chunk, chunk, fields, limit, self._spec) for chunk in chunks]
+            results = self._results(futures, [len(chunk) for chunk in chunks])
         else:
             results = map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
         prepared = (done for chunk in results for done in chunk)
@@ -261,6 +296,18 @@ class Indexer:
         if vec is not None:
             vec.commit()
         self._record(index_id, outcomes)
+
+    def _results(self, futures: list[Future[list[_Prepared]]], sizes: list[int]) -> Iterator[list[_Prepared]]:
+        """The workers' results in order, each allowed the timeout per document from when it is awaited."""
+        timeout = self.settings.analysis_timeout_seconds
+        for future, size in zip(futures, sizes, strict=True):
+            try:
+                yield future.result(timeout=timeout * size)
+            except FutureTimeout:
+                for other in futures:
+                    other.cancel()
+                raise WorkersStopped(f"Extracting, analysing and embedding this document took longer than"
+                                     f" {timeout:g} s") from None
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()

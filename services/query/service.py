@@ -81,7 +81,7 @@ class FaqMatcher(Protocol):
     """QUESTION_ANSWER results for a query (the FAQ service)."""
 
     def match(self, index_id: str, text: str, languages: list[str], principals: Principals,
-              query_id: str) -> list[dict[str, Any]]: ...
+              query_id: str, requested: list[str] | None = None) -> list[dict[str, Any]]: ...
 
 
 class QueryService:
