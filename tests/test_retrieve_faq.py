@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,26 @@ def test_faq_attributes_are_typed_by_the_index_and_returned(client: Any, tmp_pat
     values = {a["Key"]: a["Value"] for a in qa["DocumentAttributes"]}
     assert values["team"] == {"StringValue": "HR"}
     assert values["_created_at"]["DateValue"].isoformat() == "2024-05-01T09:00:00+00:00"
+
+    def faq_ids(question: str, attribute_filter: dict[str, Any]) -> list[str]:
+        r = client.query(IndexId=index_id, QueryText=question, AttributeFilter=attribute_filter)
+        return [a["Value"]["StringValue"] for i in r["ResultItems"] if i["Type"] == "QUESTION_ANSWER"
+                for a in i["DocumentAttributes"] if a["Key"] == "_faq_id"]
+
+    def team(name: str) -> dict[str, Any]:
+        return {"EqualsTo": {"Key": "team", "Value": {"StringValue": name}}}
+
+    # The query's AttributeFilter applies to FAQ entries as to documents.
+    assert faq_ids(question, team("IT")) == [faq_id]
+    assert faq_ids(question, team("HR")) == []
+    assert faq_ids("when is payday", {"AndAllFilters": [
+        team("HR"), {"GreaterThan": {"Key": "_created_at", "Value": {"DateValue": datetime(2024, 1, 1, tzinfo=UTC)}}}]}
+    ) == [json_id]
+    assert faq_ids("when is payday", {"LessThan": {"Key": "_created_at", "Value": {
+        "DateValue": datetime(2024, 1, 1, tzinfo=UTC)}}}) == []
+    assert faq_ids(question, {"ContainsAny": {"Key": "_authors", "Value": {"StringListValue": ["bob", "eve"]}}}) == [
+        faq_id]
+    assert faq_ids(question, {"NotFilter": team("IT")}) == []
 
     for name, body, why in (
         ("undeclared", "_question,_answer,room\nWhere is the lab?,Floor 3,301\n", "room is not a field of the index"),

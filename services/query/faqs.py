@@ -10,8 +10,9 @@ Entries live in ``faqs.sqlite3`` in the data folder. A query matches an entry wh
 the query and the FAQ question reaches the model's paraphrase level, or when most query words occur
 in the question; at most 4 QUESTION_ANSWER results, ahead of the documents, on page 1 only.
 A FAQ entry's attributes (CSV_WITH_HEADER columns, JSON ``Attributes``: built-ins such as ``_category``
-and custom fields the index declares) are typed by the index's fields and returned, with ``_faq_id``,
-as the result's DocumentAttributes (those Displayable or asked for in RequestedDocumentAttributes).
+and custom fields the index declares) are typed by the index's fields, filtered by the query's
+AttributeFilter, and returned, with ``_faq_id``, as the result's DocumentAttributes (those Displayable
+or asked for in RequestedDocumentAttributes).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from services.engine.analysis import analyzer_for, normalize
 from services.index.documents import principal_term
 from services.index.fields import DATE, LONG, STRING_LIST, wire_value
 from services.index.service import IndexService
-from services.query.filters import Principals
+from services.query.filters import LANGUAGE_KEY, Principals, matches
 from services.settings import Settings
 from services.sqlite import connect, transaction
 
@@ -404,10 +405,13 @@ class FaqService:
             return cached
 
     def match(self, index_id: str, text: str, languages: list[str], principals: Principals,
-              query_id: str, requested: list[str] | None = None) -> list[dict[str, Any]]:
+              query_id: str, requested: list[str] | None = None,
+              attribute_filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Up to 4 QUESTION_ANSWER items for the query (empty when no FAQ question is close enough).
 
-        ``requested``: the query's RequestedDocumentAttributes (None: the Displayable ones)."""
+        ``requested``: the query's RequestedDocumentAttributes (None: the Displayable ones).
+        ``attribute_filter``: the query's AttributeFilter without its user-context part (already
+        checked by the document side), applied to each entry's attributes and language."""
         rows, vectors = self._entries(index_id)
         if not rows:
             return []
@@ -423,6 +427,9 @@ class FaqService:
         for n, row in enumerate(rows):
             lang = row["language"]
             if lang not in languages:
+                continue
+            if attribute_filter is not None and not matches(
+                    attribute_filter, {**json.loads(row["attributes"]), LANGUAGE_KEY: lang}, fields):
                 continue
             allow, deny = json.loads(row["allow"]), json.loads(row["deny"])
             if principals.present and (allow or deny):

@@ -1,8 +1,9 @@
-"""Kendra's AttributeFilter, user context and language rules, compiled into tantivy queries."""
+"""Kendra's AttributeFilter, user context and language rules, compiled into tantivy queries (and
+evaluated on attribute values, for FAQ entries)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +180,30 @@ def _leaf(op: str, attr: dict[str, Any], fields: dict[str, dict[str, Any]], sche
         return Query.term_query(schema, target, value["StringValue"])
     n = _number(kind, value)
     return Query.range_query(schema, target, FieldType.Integer, n, n)
+
+
+def matches(node: dict[str, Any], attributes: Mapping[str, Any], fields: dict[str, dict[str, Any]]) -> bool:
+    """Whether stored attribute values (str, list[str], int, epoch seconds) pass an AttributeFilter, with
+    ``compile_filter``'s meaning; for entries outside tantivy (FAQs). The filter must have compiled."""
+    op = _only_operator(node)
+    if op == "NotFilter":
+        return not matches(node[op], attributes, fields)
+    if op in ("AndAllFilters", "OrAllFilters"):
+        found = (matches(child, attributes, fields) for child in node[op])
+        return all(found) if op == "AndAllFilters" else any(found)
+    key, value = node[op]["Key"], node[op]["Value"]
+    kind, have = fields[key]["Type"], attributes.get(key)
+    if have is None:
+        return False
+    if kind in (LONG, DATE):
+        mine, bound = (date_micros(have) if kind == DATE else int(have)), _number(kind, value)
+        if op in _RANGE:
+            lower, inclusive = _RANGE[op]
+            return mine == bound and inclusive or (mine > bound if lower else mine < bound)
+        return mine == bound
+    held = set(have) if isinstance(have, list) else {have}
+    wanted = set(value["StringListValue"]) if "StringListValue" in value else {value["StringValue"]}
+    return bool(held & wanted) if op == "ContainsAny" else wanted <= held
 
 
 def _number(kind: str, value: dict[str, Any]) -> int:

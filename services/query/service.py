@@ -81,7 +81,8 @@ class FaqMatcher(Protocol):
     """QUESTION_ANSWER results for a query (the FAQ service)."""
 
     def match(self, index_id: str, text: str, languages: list[str], principals: Principals,
-              query_id: str, requested: list[str] | None = None) -> list[dict[str, Any]]: ...
+              query_id: str, requested: list[str] | None = None,
+              attribute_filter: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
 
 class QueryService:
@@ -159,7 +160,8 @@ class QueryService:
         items: list[dict[str, Any]] = []
         if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
             items += self.faqs.match(index_id, text, query_langs, principals, query_id,
-                                     p.get("RequestedDocumentAttributes"))
+                                     p.get("RequestedDocumentAttributes"),
+                                     split_acl_filter(p.get("AttributeFilter"))[0])
         if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
             items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
                                   p.get("RequestedDocumentAttributes"), query_id, self._attributes)
