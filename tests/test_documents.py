@@ -18,6 +18,7 @@ from tests.conftest import (
     put_and_wait,
     text_doc,
     wait_active,
+    wait_for,
     wait_indexed,
 )
 
@@ -107,6 +108,14 @@ def test_real_files_are_searchable_by_their_content(kendra: Any, new_index: Any,
     assert ids_of(r) == ["file"], phrase
 
 
+def _analysis_workers(srv: Server) -> list[str]:
+    """Process ids of the server's analysis workers (its multiprocessing children)."""
+    assert srv.proc is not None
+    children = [pid for task in Path(f"/proc/{srv.proc.pid}/task").iterdir()
+                for pid in (task / "children").read_text().split()]
+    return [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def test_indexed_documents_survive_kill_9(tmp_path: Path) -> None:
     srv = Server(tmp_path).start()
     client = make_client(srv.url)
@@ -114,7 +123,11 @@ def test_indexed_documents_survive_kill_9(tmp_path: Path) -> None:
     wait_active(client, index_id)
     docs = [text_doc(f"k{i}", f"東京都の文書 その{i}", lang="ja") for i in range(25)]
     put_and_wait(client, index_id, docs)
+    workers = _analysis_workers(srv)
+    assert workers, "expected analysis worker processes"
     srv.kill()
+    # The workers end with the server instead of lingering as orphans.
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "workers gone")
     srv2 = Server(tmp_path)
     srv2.port, srv2.url = srv.port, srv.url
     srv2.start()
@@ -191,10 +204,7 @@ def test_indexing_goes_on_after_an_analysis_worker_is_killed(tmp_path: Path) -> 
         index_id = client.create_index(Name="workers", RoleArn=ROLE)["Id"]
         wait_active(client, index_id)
         put_and_wait(client, index_id, [text_doc(f"w{i}", f"before the crash {i}") for i in range(20)])
-        assert srv.proc is not None
-        children = [pid for task in Path(f"/proc/{srv.proc.pid}/task").iterdir()
-                    for pid in (task / "children").read_text().split()]
-        workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = _analysis_workers(srv)
         assert workers, "expected analysis worker processes"
         for pid in workers:
             os.kill(int(pid), signal.SIGKILL)

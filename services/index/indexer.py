@@ -13,6 +13,8 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -89,6 +91,18 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
     title = payload.get("title") or extracted.title
     lexical = lexical_document(doc_id, title, extracted.text, attributes, payload.get("acl", []), fields)
     return _Prepared(title, extracted.text, attributes, lexical)
+
+
+def die_with_parent(parent: int) -> None:
+    """In an analysis worker: end with the server, even one killed with SIGKILL (an orphan would keep
+    its memory, the embedding model's included, for good). Linux's parent-death signal."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before the signal was armed
+        os._exit(1)
 
 
 def settings_workers(configured: int | None) -> int:
@@ -174,7 +188,8 @@ class Indexer:
     def _start_pool(self) -> None:
         if self._workers > 0:
             # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=die_with_parent, initargs=(os.getpid(),))
 
     def _restart_pool(self) -> None:
         """Kill the workers (one may be stuck in native code) and start new ones."""
