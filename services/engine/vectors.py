@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from usearch.index import Index
@@ -250,15 +251,8 @@ class PassageVectors:
         return {doc_id: vector for _, doc_id, vector in self._titles("doc_id", doc_ids)}
 
     def _titles(self, column: str, values: Sequence[object]) -> list[tuple[int, str, Vectors]]:
-        out = []
-        with self._lock:
-            for i in range(0, len(values), 500):
-                part = list(values[i : i + 500])
-                marks = ",".join("?" * len(part))
-                for key, doc_id, blob in self._db.execute(
-                        f"SELECT key, doc_id, vector FROM titles WHERE {column} IN ({marks})", part):
-                    out.append((key, doc_id, np.frombuffer(blob, dtype=np.float16).astype(np.float32)))
-        return out
+        rows = self._rows_where("SELECT key, doc_id, vector FROM titles", column, values)
+        return [(key, doc_id, _vector(blob)) for key, doc_id, blob in rows]
 
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
         out: dict[str, list[StoredPassage]] = {}
@@ -269,16 +263,21 @@ class PassageVectors:
         return out
 
     def _select(self, column: str, values: Sequence[object]) -> dict[int, StoredPassage]:
-        out: dict[int, StoredPassage] = {}
+        rows = self._rows_where("SELECT key, doc_id, number, start, end, text, vector FROM passages", column, values)
+        return {key: StoredPassage(key, doc_id, number, start, end, text, _vector(blob))
+                for key, doc_id, number, start, end, text, blob in rows}
+
+    def _rows_where(self, select: str, column: str, values: Sequence[object]) -> list[Any]:
+        """The rows of ``select`` whose ``column`` is one of ``values`` (500 values a statement)."""
+        rows: list[Any] = []
         with self._lock:
             for i in range(0, len(values), 500):
                 part = list(values[i : i + 500])
                 marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    f"SELECT key, doc_id, number, start, end, text, vector FROM passages WHERE {column} IN ({marks})",
-                    part,
-                ).fetchall()
-                for key, doc_id, number, start, end, text, blob in rows:
-                    vector = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-                    out[key] = StoredPassage(key, doc_id, number, start, end, text, vector)
-        return out
+                rows += self._db.execute(f"{select} WHERE {column} IN ({marks})", part).fetchall()
+        return rows
+
+
+def _vector(blob: bytes) -> Vectors:
+    vector: Vectors = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    return vector

@@ -1,16 +1,16 @@
 """Dense and hybrid ranking: passage vectors joined with BM25, aware of the query's form.
 
 Fusion is calibrated score fusion (measured against RRF in bench/relevance.py): over the union of
-the BM25 top-N and the documents of the nearest passages, BM25 scores are divided by the best one
-and cosines min-max normalised, then ``w·bm25 + (1−w)·cosine``. Every candidate gets both scores:
-a dense-only document its BM25 score from a second tantivy search restricted to the candidates, a
-lexical-only document its cosines from the stored vectors. A document's cosine is the better of its
-best passage's and its title's (a heading-like query matches the title it paraphrases or translates:
-vue-xling R@1 0.46 -> 0.76). The weight ``w`` depends on the query's form: a bare keyword trusts
-BM25, a question less, a query in another language than the documents searched (cross-language)
-trusts the vectors. A bare keyword or two
-only re-ranks its BM25 matches; questions and longer phrases also take in documents found by the
-vectors alone.
+the BM25 top-N and the documents of the nearest passages and titles, BM25 scores are divided by the
+best one and cosines min-max normalised, then ``w·bm25 + (1−w)·cosine``. Every candidate gets both
+scores: a dense-only document its BM25 score from a second tantivy search restricted to the
+candidates, a lexical-only document its cosines from the stored vectors. A document's cosine is the
+better of its best passage's and its title's (a heading-like query matches the title it paraphrases
+or translates: vue-xling R@1 0.46 -> 0.76). The weight ``w`` depends on the query's form: a bare
+keyword trusts BM25, a question as much as BM25 is sure of its best match, a query in another
+language than the documents searched (cross-language) trusts the vectors. A bare keyword or two only
+re-ranks its BM25 matches; questions and longer phrases also take in documents found by the vectors
+alone.
 Filters, languages and ACLs are tantivy's: dense candidates are kept only if the same restrictions
 select them in the lexical index.
 """
