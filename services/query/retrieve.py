@@ -83,7 +83,7 @@ class RetrieveService:
             found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
             candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in found.hits]
             qv = None
-        weight = hybrid.lexical_weight(form, text, (c.lexical for c in candidates))
+        weight = hybrid.lexical_weight(form, (c.lexical for c in candidates))
         scored = self._passages(index_id, candidates, terms, qv, weight)
         start = (page_number - 1) * page_size
         page = scored[start : min(start + page_size, MAX_REACHABLE)] if start < MAX_REACHABLE else []
