@@ -115,3 +115,18 @@ def wire_value(kind: str, value: Any) -> dict[str, Any]:
     if kind == DATE:
         return {"DateValue": datetime.fromtimestamp(value, tz=UTC)}
     return {VALUE_MEMBER[kind]: value}
+
+
+def displayed_attributes(attributes: dict[str, Any], fields: dict[str, dict[str, Any]],
+                         requested: list[str] | None) -> list[dict[str, Any]]:
+    """A result's DocumentAttributes: the stored values of the fields asked for in
+    RequestedDocumentAttributes (None: the Displayable ones), as Kendra values."""
+    out = []
+    for name, value in attributes.items():
+        f = fields.get(name)
+        if f is None:
+            continue
+        wanted = name in requested if requested is not None else f["Search"].get("Displayable")
+        if wanted:
+            out.append({"Key": name, "Value": wire_value(f["Type"], value)})
+    return out

@@ -131,12 +131,12 @@ def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[E
         return []
     cut = [split_passages(body) for _, body in items]
     texts = [embedding_text(title, p.text) for (title, _), ps in zip(items, cut, strict=True) for p in ps]
-    titles = [title.strip() for title, _ in items if title and title.strip()]
-    vectors = embedder.embed_passages(texts + titles)
+    titles = [(title or "").strip() for title, _ in items]
+    vectors = embedder.embed_passages(texts + [t for t in titles if t])
     out, at, title_at = [], 0, len(texts)
-    for (title, _), ps in zip(items, cut, strict=True):
+    for title, ps in zip(titles, cut, strict=True):
         title_vector = None
-        if title and title.strip():
+        if title:
             title_vector, title_at = vectors[title_at], title_at + 1
         out.append(Embedded(ps, vectors[at : at + len(ps)], title_vector))
         at += len(ps)

@@ -41,7 +41,7 @@ from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import analyzer_for, normalize
 from services.index.documents import principal_term
-from services.index.fields import DATE, LONG, STRING_LIST, wire_value
+from services.index.fields import DATE, LONG, STRING_LIST, displayed_attributes
 from services.index.service import IndexService
 from services.query.filters import LANGUAGE_KEY, Principals, matches
 from services.settings import Settings
@@ -428,8 +428,9 @@ class FaqService:
             lang = row["language"]
             if lang not in languages:
                 continue
-            if attribute_filter is not None and not matches(
-                    attribute_filter, {**json.loads(row["attributes"]), LANGUAGE_KEY: lang}, fields):
+            attributes = json.loads(row["attributes"])
+            if attribute_filter is not None and not matches(attribute_filter, {**attributes, LANGUAGE_KEY: lang},
+                                                            fields):
                 continue
             allow, deny = json.loads(row["allow"]), json.loads(row["deny"])
             if principals.present and (allow or deny):
@@ -443,10 +444,10 @@ class FaqService:
             share = sum(1 for t in terms if t in question) / len(terms) if terms else 0.0
             sim = float(sims[n])
             if sim >= threshold or (share >= WORD_MATCH_SHARE and len(terms) >= 2):
-                scored.append((sim + 0.3 * share, row, sim))
+                scored.append((sim + 0.3 * share, row, sim, attributes))
         scored.sort(key=lambda s: -s[0])
         items = []
-        for _, row, sim in scored[:MAX_FAQ_RESULTS]:
+        for _, row, sim, attributes in scored[:MAX_FAQ_RESULTS]:
             question, answer = row["question"][:2048], row["answer"][:2048]
             bucket = "VERY_HIGH" if sim >= threshold + 0.2 else ("HIGH" if sim >= threshold else "MEDIUM")
             item: dict[str, Any] = {
@@ -463,7 +464,8 @@ class FaqService:
                 "DocumentId": f"faq-{row['faq_id']}-{row['number']}",
                 "DocumentTitle": {"Text": question, "Highlights": []},
                 "DocumentExcerpt": {"Text": answer, "Highlights": []},
-                "DocumentAttributes": _document_attributes(row, fields, requested),
+                "DocumentAttributes": [{"Key": "_faq_id", "Value": {"StringValue": row["faq_id"]}},
+                                       *displayed_attributes(attributes, fields, requested)],
                 "ScoreAttributes": {"ScoreConfidence": bucket},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
@@ -472,14 +474,3 @@ class FaqService:
                 item["DocumentURI"] = uri
             items.append(item)
         return items
-
-
-def _document_attributes(row: sqlite3.Row, fields: dict[str, dict[str, Any]],
-                         requested: list[str] | None) -> list[dict[str, Any]]:
-    """``_faq_id`` and the entry's attributes that are Displayable (or requested), as Kendra values."""
-    out = [{"Key": "_faq_id", "Value": {"StringValue": row["faq_id"]}}]
-    for name, value in json.loads(row["attributes"]).items():
-        field = fields.get(name)
-        if field is not None and (name in requested if requested is not None else field["Search"]["Displayable"]):
-            out.append({"Key": name, "Value": wire_value(field["Type"], value)})
-    return out

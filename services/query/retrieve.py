@@ -19,6 +19,7 @@ import numpy as np
 from services.api.errors import ValidationException
 from services.engine.analysis import analyzer_for, normalize
 from services.engine.passages import split_passages
+from services.index.fields import displayed_attributes
 from services.query import hybrid
 from services.query.filters import all_of, no_score
 from services.query.hybrid import Candidate
@@ -102,7 +103,7 @@ class RetrieveService:
                 "DocumentId": s.doc_id,
                 "DocumentTitle": doc.title or "",
                 "Content": s.text,
-                "DocumentAttributes": self.queries._attributes(doc.attributes, fields, requested),
+                "DocumentAttributes": displayed_attributes(doc.attributes, fields, requested),
                 "ScoreAttributes": {"ScoreConfidence": hybrid.confidence(n, s.score, top, None)},
             }
             uri = doc.attributes.get("_source_uri")

@@ -14,7 +14,7 @@ from tantivy import FieldType, Occur, Order, Query
 from services.api.errors import ValidationException
 from services.engine.analysis import analyzer_for, normalize
 from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field, sort_field
-from services.index.fields import wire_value
+from services.index.fields import displayed_attributes, wire_value
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
@@ -164,7 +164,7 @@ class QueryService:
                                      split_acl_filter(p.get("AttributeFilter"))[0])
         if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
             items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
-                                  p.get("RequestedDocumentAttributes"), query_id, self._attributes)
+                                  p.get("RequestedDocumentAttributes"), query_id, displayed_attributes)
         if type_filter in (None, "DOCUMENT"):
             response["TotalNumberOfResults"] = total
             items += self._items(
@@ -431,7 +431,7 @@ class QueryService:
                 "Format": "TEXT",
                 "AdditionalAttributes": [],
                 "DocumentId": hit.doc_id,
-                "DocumentAttributes": self._attributes(doc.attributes, fields, requested),
+                "DocumentAttributes": displayed_attributes(doc.attributes, fields, requested),
                 "ScoreAttributes": {"ScoreConfidence": bucket},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
@@ -444,19 +444,6 @@ class QueryService:
                 item["DocumentURI"] = uri
             items.append(item)
         return items
-
-    @staticmethod
-    def _attributes(attributes: dict[str, Any], fields: dict[str, dict[str, Any]],
-                    requested: list[str] | None) -> list[dict[str, Any]]:
-        out = []
-        for name, value in attributes.items():
-            f = fields.get(name)
-            if f is None:
-                continue
-            wanted = name in requested if requested is not None else f["Search"].get("Displayable")
-            if wanted:
-                out.append({"Key": name, "Value": wire_value(f["Type"], value)})
-        return out
 
 
 class _Desc:
