@@ -81,6 +81,8 @@ def test_query_forms() -> None:
     assert query_form("Computed Properties > Basic Example", ["ja"]) == "cross-language"
     assert query_form("vacation days", ["ja", "en"]) == "keyword"  # its own language is searched too
     assert query_form("vacation days", ["ja"]) == "cross-language"
+    assert query_form("12", ["ja"]) == "keyword"  # a number is in no language
+    assert query_form("12", ["en"]) == "keyword"
     assert not natural_language("東京都 Tokyo", query_form("東京都 Tokyo", ["ja", "en"]))
     assert not natural_language("12", "keyword") and not natural_language("Java", "keyword")
     assert natural_language("Computed Properties > Basic Example", "cross-language")

@@ -9,8 +9,8 @@ better of its best passage's and its title's (a heading-like query matches the t
 or translates: vue-xling R@1 0.46 -> 0.76). The weight ``w`` depends on the query's form: a bare
 keyword trusts BM25, a question as much as BM25 is sure of its best match, a query in another
 language than the documents searched (cross-language) trusts the vectors. A bare keyword or two only
-re-ranks its BM25 matches; questions and longer phrases also take in documents found by the vectors
-alone.
+re-ranks its BM25 matches (in another language, also the pages whose titles it translates);
+questions and longer phrases also take in documents found by the vectors alone.
 Filters, languages and ACLs are tantivy's: dense candidates are kept only if the same restrictions
 select them in the lexical index.
 """
@@ -55,6 +55,7 @@ QUESTION_WEIGHT_MAX = 0.9
 TITLE_FACTOR = 0.8
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_LETTER = re.compile(r"[^\W\d_]")
 _QUESTION_END = re.compile(r"(\?|？|か[。．]?|の[。．]?|ですか|ますか|ない)$")
 _QUESTION_WORDS = re.compile(
     r"^(how|what|why|when|where|which|who|whom|whose|can|could|should|do|does|did|is|are|was|were|will|would)\b"
@@ -63,9 +64,12 @@ _QUESTION_WORDS = re.compile(
 )
 
 
-def script_language(text: str) -> str:
-    """"ja" if the text is written in Japanese, else "en" (enough to spot a cross-language query)."""
-    return "ja" if _JAPANESE.search(text) else "en"
+def script_language(text: str) -> str | None:
+    """"ja" if the text is written in Japanese, "en" if in Latin letters, None if it has no letters
+    (a number or a code is in no language: "12" searched in Japanese pages is not cross-language)."""
+    if _JAPANESE.search(text):
+        return "ja"
+    return "en" if _LETTER.search(text) else None
 
 
 def is_question(text: str) -> bool:
@@ -80,7 +84,7 @@ def query_form(text: str, languages: list[str]) -> QueryForm:
     (the web page's default) keep their words' weight: pages in their own language match them."""
     question = is_question(text) or estimate_tokens(text) >= 5
     own = script_language(text)
-    if own not in languages or (question and any(lang != own for lang in languages)):
+    if own is not None and (own not in languages or (question and any(lang != own for lang in languages))):
         return "cross-language"
     return "question" if question else "keyword"
 
@@ -163,9 +167,14 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
         elif (owner := titled.get(key)) is not None:
             title_sim[owner] = sim
     # The same restrictions as the lexical side: only allowed documents stay. A bare keyword query in
-    # hybrid mode only re-ranks what matched its words (a nonsense word must still find nothing).
-    widen = mode == "dense" or natural_language(text, form)
-    dense_ids = [d for d in {**best, **title_sim} if d not in found] if widen else []
+    # hybrid mode only re-ranks what matched its words (a nonsense word must still find nothing); one
+    # in another language names a page, which joins by its title (the heading the keyword
+    # translates), not by its passages, where a short word's cosine is noise.
+    if mode == "dense" or natural_language(text, form):
+        joining = {**best, **title_sim}
+    else:
+        joining = title_sim if form == "cross-language" else {}
+    dense_ids = [d for d in joining if d not in found]
     if dense_ids:
         allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
                                   limit=len(dense_ids))
