@@ -171,10 +171,10 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
     # in another language names a page, which joins by its title (the heading the keyword
     # translates), not by its passages, where a short word's cosine is noise.
     if mode == "dense" or natural_language(text, form):
-        joining = {**best, **title_sim}
+        joining = [*best, *title_sim]
     else:
-        joining = title_sim if form == "cross-language" else {}
-    dense_ids = [d for d in joining if d not in found]
+        joining = list(title_sim) if form == "cross-language" else []
+    dense_ids = [d for d in dict.fromkeys(joining) if d not in found]
     if dense_ids:
         allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
                                   limit=len(dense_ids))
