@@ -2,6 +2,7 @@
 
     python bench/relevance.py [--endpoint URL] [--sets jsquad-valid,jsquad-test,xquad-en]
                               [--limit-queries N] [--mode lexical,dense,hybrid] [--fusion cc|rrf]
+                              [--rescore e5]
 
 For each set: CreateIndex (wait ACTIVE), BatchPutDocument of the whole corpus (10 documents a call, a
 pool of callers), wait until BatchGetDocumentStatus says INDEXED/UPDATED for every document, then one
@@ -21,6 +22,8 @@ started per mode, each on the same data folder (the corpus is indexed once, by t
 are the same Query calls, so each row is the product's own ranking through the real API. The
 embedding model is the server's (KENSAKU_EMBEDDER in this environment; default USE). The rows of
 ../shared/data/BASELINES.md for the set follow (measured outside the product; full sets only).
+With ``--rescore MODEL`` the servers re-score with that model (KENSAKU_RESCORE_EMBEDDER): queries start
+once the server's /health says every passage has its vectors, and the fill rate is printed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import shutil
 import sys
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +165,23 @@ def index_set(client, ds: EvalSet, workers: int, timeout: float) -> tuple[str, d
     return index_id, report
 
 
+def wait_rescored(endpoint: str, timeout: float) -> str:
+    """Wait until the server's re-scoring model has embedded every passage; how long that took."""
+    t0 = time.perf_counter()
+    first: int | None = None
+    while True:
+        with urllib.request.urlopen(f"{endpoint}/health", timeout=30) as resp:
+            pending = int(json.load(resp).get("rescore_pending", 0))
+        first = pending if first is None else first
+        seconds = time.perf_counter() - t0
+        if pending == 0:
+            rate = f", {first / seconds:.1f} passages/s" if first and seconds > 0 else ""
+            return f"{first} passages filled in {seconds:.0f} s{rate}"
+        if seconds > timeout:
+            raise BenchError(f"{pending} passages still without re-scoring vectors after {timeout:.0f} s")
+        time.sleep(2.0)
+
+
 # ------------------------------------------------------------------------------------------- querying
 
 
@@ -264,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="lexical,dense,hybrid",
                     help=f"comma-separated KENSAKU_SEARCH_MODE values, one server each ({', '.join(MODES)})")
     ap.add_argument("--fusion", choices=("cc", "rrf"), help="KENSAKU_HYBRID_FUSION for the servers started here")
+    ap.add_argument("--rescore", choices=("e5", "use"),
+                    help="KENSAKU_RESCORE_EMBEDDER for the servers started here (waits for its vectors)")
     ap.add_argument("--no-baselines", action="store_true", help="do not print the BASELINES.md rows")
     ap.add_argument("--put-workers", type=int, default=4, help="concurrent BatchPutDocument callers (4)")
     ap.add_argument("--query-workers", type=int, default=2, help="concurrent Query callers (2)")
@@ -300,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     indexes: dict[Path, tuple[str, dict]] = {}  # corpus directory -> (index id, indexing report)
     tmp: Path | None = args.reuse
     env_extra = {"KENSAKU_HYBRID_FUSION": args.fusion} if args.fusion else {}
+    if args.rescore:
+        env_extra |= {"KENSAKU_RESCORE_EMBEDDER": args.rescore, "KENSAKU_EMBED_THREADS": "2"}
     try:
         for m in modes:
             server = None
@@ -329,10 +354,15 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     out["sets"][ds.name]["indexing"] = index_report
                     mode = MODES[m]
+                    label = mode.label
+                    if args.rescore and m == "hybrid":
+                        fill = wait_rescored(endpoint, args.index_timeout)
+                        notes[ds.name].append(f"{args.rescore} re-scoring vectors: {fill}")
+                        label = f"{label}, {args.rescore} re-scoring"
                     r = run_mode(client, index_id, ds, mode, args.query_workers)
                     res = evaluate(ds, r["runs"])
-                    rows[ds.name].append((mode.label, res, {"docs_per_s": index_report["docs_per_s"],
-                                                            "query_ms": r["mean_ms"]}))
+                    rows[ds.name].append((label, res, {"docs_per_s": index_report["docs_per_s"],
+                                                       "query_ms": r["mean_ms"]}))
                     out["sets"][ds.name]["modes"][m] = {k: v for k, v in r.items() if k != "runs"} | {
                         "metrics": res["all"], "by_lang": res["by_lang"], "per_query": res["per_query"]}
                     n = notes[ds.name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -12,6 +13,7 @@ from services.api.operations import operations
 from services.api.wire import current_channel, kendra_router
 from services.datasources.launch import sync_components
 from services.index.indexer import Indexer
+from services.index.rescoring import RescoreFiller
 from services.index.service import IndexService
 from services.index.store import Store
 from services.query.faqs import FaqService
@@ -37,11 +39,13 @@ def create_app(settings: Settings) -> FastAPI:
                            reranker=analytics.learning if settings.click_learning else None)
     retrieve = RetrieveService(queries)
     indexer = Indexer(indexes)
+    rescore_filler = RescoreFiller(indexes)
     sources, supervisor, close_sync = sync_components(settings, indexes, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         indexer.start()
+        rescore_filler.start()
         analytics.start()
         supervisor.start()
         try:
@@ -51,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
             close_sync()
             analytics.stop()
             faqs.close()
+            rescore_filler.stop()
             indexer.stop()
             indexes.close()
             store.close()
@@ -66,7 +71,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(slack_router(settings))
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> dict[str, Any]:
+        status: dict[str, Any] = {"status": "ok"}
+        if rescore_filler.enabled:  # passages the re-scoring model has still to embed
+            status["rescore_pending"] = rescore_filler.pending()
+        return status
 
     return app

@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     # BLAS threads of the model per process (indexing workers use 1 each; one query gains nothing from more,
     # and more threads than free cores make latency erratic on a busy machine).
     embed_threads: int = Field(1, gt=0)
+    # Re-scoring (services/engine/rescore.py): a second, stronger model whose passage vectors are filled in
+    # the background after indexing re-scores the top `rescore_top` documents of a question or phrase
+    # in hybrid mode, taking `rescore_share` of the vectors' weight ("none": off; "e5" is the
+    # stronger model in a wheel, ~6 passages/s on 2 cores; `rescore_model` names an "st" model).
+    rescore_embedder: Literal["none", "use", "e5", "st"] = "none"
+    rescore_model: str = ""
+    rescore_top: int = Field(30, gt=0, le=1000)
+    rescore_share: float = Field(0.5, ge=0, le=1)
     # How Query ranks: BM25 only, vectors only, or both fused (the default).
     search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     # Hybrid fusion: calibrated score fusion ("cc", measured better) or reciprocal rank fusion ("rrf").

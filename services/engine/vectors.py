@@ -7,7 +7,9 @@
 
 A title has its own vector because a heading-like query ("Computed Properties > Basic Example")
 matches a page's title far better than its body; titles share the graph with passages, under keys
-offset by ``TITLE_KEYS``.
+offset by ``TITLE_KEYS``. A passage key is never used again once its passage is replaced or
+deleted (``next_key`` in meta), so vectors kept elsewhere under it (services/engine/rescore.py) cannot
+be taken for another passage's.
 SQLite is the truth: a graph file whose version differs from the database's (a crash after a
 commit, before the save) is rebuilt from the rows on open. Writes come from one thread (the
 indexer); searches from any thread. A saved graph is opened memory-mapped (read-only, pages shared
@@ -87,6 +89,8 @@ class PassageVectors:
             self._set_meta("layout", str(LAYOUT))
         elif stored_model != model:
             raise ValueError(f"{folder} holds vectors of {stored_model}, not {model}")
+        self._next_key = max(int(self._meta("next_key") or "1"),
+                             int(self._db.execute("SELECT coalesce(max(key), 0) + 1 FROM passages").fetchone()[0]))
         self._dirty = False
         self._saved_at = time.monotonic()
         self._mapped = False  # the graph is a read-only view of hnsw.usearch
@@ -174,12 +178,14 @@ class PassageVectors:
             blobs: list[bytes] = []
             for passage, vector in zip(passages, vectors, strict=True):
                 blob = np.asarray(vector, dtype=np.float16).tobytes()
-                cur = self._db.execute(
-                    "INSERT INTO passages (doc_id, number, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                    (doc_id, passage.number, passage.start, passage.end, passage.text, blob),
+                self._db.execute(
+                    "INSERT INTO passages (key, doc_id, number, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (self._next_key, doc_id, passage.number, passage.start, passage.end, passage.text, blob),
                 )
-                keys.append(int(cur.lastrowid or 0))
+                keys.append(self._next_key)
                 blobs.append(blob)
+                self._next_key += 1
+            self._set_meta("next_key", str(self._next_key))
             if title is not None:
                 blob = np.asarray(title, dtype=np.float16).tobytes()
                 cur = self._db.execute("INSERT INTO titles (doc_id, vector) VALUES (?, ?)", (doc_id, blob))

@@ -78,7 +78,8 @@ class RetrieveService:
         if embedder is not None and vectors is not None and len(vectors) > 0:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
             ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, langs, embedder,
-                                 vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion)
+                                 vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion,
+                                 rescoring=self.queries.rescoring(index_id))
             candidates, qv = ranked.candidates, ranked.query_vector
         else:
             found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)

@@ -213,7 +213,16 @@ class QueryService:
             return None
         learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
         return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, embedder,
-                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned)
+                           vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned,
+                           self.rescoring(index_id))
+
+    def rescoring(self, index_id: str) -> hybrid.Rescoring | None:
+        """The re-scoring model and its vectors of this index, when one is configured."""
+        stores, settings = self.indexes.vectors, self.indexes.settings
+        vectors = stores.rescore(index_id)
+        if stores.rescorer is None or vectors is None:
+            return None
+        return hybrid.Rescoring(stores.rescorer, vectors, settings.rescore_top, settings.rescore_share)
 
     # -- query construction -----------------------------------------------------------------------
 
