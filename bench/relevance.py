@@ -175,8 +175,9 @@ def wait_rescored(endpoint: str, timeout: float) -> str:
         first = pending if first is None else first
         seconds = time.perf_counter() - t0
         if pending == 0:
-            rate = f", {first / seconds:.1f} passages/s" if first and seconds > 0 else ""
-            return f"{first} passages filled in {seconds:.0f} s{rate}"
+            if not first:
+                return "all there already"
+            return f"{first} passages filled in {seconds:.0f} s, {first / seconds:.1f} passages/s"
         if seconds > timeout:
             raise BenchError(f"{pending} passages still without re-scoring vectors after {timeout:.0f} s")
         time.sleep(2.0)
