@@ -83,6 +83,7 @@ def test_query_forms() -> None:
     assert query_form("vacation days", ["ja"]) == "cross-language"
     assert query_form("12", ["ja"]) == "keyword"  # a number is in no language
     assert query_form("12", ["en"]) == "keyword"
+    assert query_form("東京都", []) == "keyword"  # no language asked for: Kendra's English default
     assert not natural_language("東京都 Tokyo", query_form("東京都 Tokyo", ["ja", "en"]))
     assert not natural_language("12", "keyword") and not natural_language("Java", "keyword")
     assert natural_language("Computed Properties > Basic Example", "cross-language")

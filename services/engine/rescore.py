@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from services.engine.embedder import Vectors
-from services.sqlite import connect
+from services.sqlite import connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
@@ -59,8 +59,8 @@ class RescoreVectors:
 
     def put(self, keys: Sequence[int], vectors: Vectors) -> None:
         rows = [(int(k), np.asarray(v, dtype=np.float16).tobytes()) for k, v in zip(keys, vectors, strict=True)]
-        with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
+        with transaction(self._db, self._lock) as db:
+            db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
 
     def prune(self) -> int:
         """Forget the vectors of passages that were replaced or deleted."""

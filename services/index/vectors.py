@@ -55,8 +55,9 @@ class VectorStores:
             return found
 
     def rescore(self, index_id: str) -> RescoreVectors | None:
-        """The re-scoring model's vectors of this index (None without a re-scoring model)."""
-        if self.rescorer is None or self.get(index_id) is None:
+        """The re-scoring model's vectors of this index (None without a re-scoring model, or before the
+        index has passages)."""
+        if self.rescorer is None or not self.exists(index_id):
             return None
         with self._lock:
             found = self._rescore.get(index_id)

@@ -82,12 +82,14 @@ def is_question(text: str) -> bool:
 
 
 def query_form(text: str, languages: list[str]) -> QueryForm:
-    """Cross-language when the query's language is not among those searched, or when a question is
-    asked of both languages (its answer may be in the other one). Keywords searched in both languages
-    (the web page's default) keep their words' weight: pages in their own language match them."""
+    """Cross-language when the query's language is not among those the caller asked for, or when a
+    question is asked of both languages (its answer may be in the other one). Keywords searched in both
+    languages (the web page's default) keep their words' weight: pages in their own language match
+    them. A caller that names no language gets Kendra's English default, not a cross-language search."""
     question = is_question(text) or estimate_tokens(text) >= 5
     own = script_language(text)
-    if own is not None and (own not in languages or (question and any(lang != own for lang in languages))):
+    if own is not None and languages and (
+            own not in languages or (question and any(lang != own for lang in languages))):
         return "cross-language"
     return "question" if question else "keyword"
 

@@ -74,10 +74,11 @@ class RetrieveService:
         text_query = self.queries.text_query(schema, fields, terms_by_lang)
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
-        form = hybrid.query_form(text, langs)
+        asked = self.queries.requested_languages(p)
+        form = hybrid.query_form(text, asked)
         if embedder is not None and vectors is not None and len(vectors) > 0:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
-            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, langs, embedder,
+            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, asked, embedder,
                                  vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion,
                                  rescoring=self.queries.rescoring(index_id))
             candidates, qv = ranked.candidates, ranked.query_vector

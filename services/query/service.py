@@ -145,7 +145,7 @@ class QueryService:
         if sort_keys:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
-                                               query_langs)) is not None:
+                                               self.requested_languages(p))) is not None:
             hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
             total = ranked.total
         else:
@@ -204,6 +204,12 @@ class QueryService:
         if principals.present:
             restrictions.append(acl_query(schema, principals))
         return restrictions, sorted(langs) if langs else [DEFAULT_LANGUAGE], principals
+
+    @staticmethod
+    def requested_languages(p: dict[str, Any]) -> list[str]:
+        """The languages the AttributeFilter names (none: Kendra's English default, which a query in another
+        language does not turn into a cross-language search)."""
+        return sorted(languages(split_acl_filter(p.get("AttributeFilter"))[0]) or [])
 
     def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
                 text_query: Query | None, text: str, langs: list[str]) -> Ranked | None:
