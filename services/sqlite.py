@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,3 +29,14 @@ def transaction(writer: sqlite3.Connection, lock: AbstractContextManager[Any]) -
             writer.execute("ROLLBACK")
             raise
         writer.execute("COMMIT")
+
+
+def rows_where(conn: sqlite3.Connection, select: str, column: str, values: Sequence[object]) -> list[Any]:
+    """The rows of ``select`` whose ``column`` is one of ``values`` (500 values a statement, below
+    SQLite's limit on parameters)."""
+    rows: list[Any] = []
+    for i in range(0, len(values), 500):
+        part = list(values[i : i + 500])
+        marks = ",".join("?" * len(part))
+        rows += conn.execute(f"{select} WHERE {column} IN ({marks})", part).fetchall()
+    return rows

@@ -18,10 +18,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from services.engine.embedder import Vectors
-from services.sqlite import connect, transaction
+from services.engine.vectors import from_blob, to_blob
+from services.sqlite import connect, rows_where, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
@@ -58,7 +57,7 @@ class RescoreVectors:
         return int(row[0])
 
     def put(self, keys: Sequence[int], vectors: Vectors) -> None:
-        rows = [(int(k), np.asarray(v, dtype=np.float16).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        rows = [(int(k), to_blob(v)) for k, v in zip(keys, vectors, strict=True)]
         with transaction(self._db, self._lock) as db:
             db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
 
@@ -69,14 +68,9 @@ class RescoreVectors:
         return int(cur.rowcount)
 
     def get(self, keys: Sequence[int]) -> dict[int, Vectors]:
-        out: dict[int, Vectors] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                part = [int(k) for k in keys[i : i + 500]]
-                marks = ",".join("?" * len(part))
-                for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
-                    out[int(key)] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-        return out
+            rows = rows_where(self._db, "SELECT key, vector FROM vectors", "key", [int(k) for k in keys])
+        return {int(key): from_blob(blob) for key, blob in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -32,7 +32,7 @@ from usearch.index import Index
 
 from services.engine.embedder import Vectors
 from services.engine.passages import Passage
-from services.sqlite import connect
+from services.sqlite import connect, rows_where
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
@@ -177,7 +177,7 @@ class PassageVectors:
             keys: list[int] = []
             blobs: list[bytes] = []
             for passage, vector in zip(passages, vectors, strict=True):
-                blob = np.asarray(vector, dtype=np.float16).tobytes()
+                blob = to_blob(vector)
                 self._db.execute(
                     "INSERT INTO passages (key, doc_id, number, start, end, text, vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (self._next_key, doc_id, passage.number, passage.start, passage.end, passage.text, blob),
@@ -187,7 +187,7 @@ class PassageVectors:
                 self._next_key += 1
             self._set_meta("next_key", str(self._next_key))
             if title is not None:
-                blob = np.asarray(title, dtype=np.float16).tobytes()
+                blob = to_blob(title)
                 cur = self._db.execute("INSERT INTO titles (doc_id, vector) VALUES (?, ?)", (doc_id, blob))
                 keys.append(int(cur.lastrowid or 0) + TITLE_KEYS)
                 blobs.append(blob)
@@ -258,7 +258,7 @@ class PassageVectors:
 
     def _titles(self, column: str, values: Sequence[object]) -> list[tuple[int, str, Vectors]]:
         rows = self._rows_where("SELECT key, doc_id, vector FROM titles", column, values)
-        return [(key, doc_id, _vector(blob)) for key, doc_id, blob in rows]
+        return [(key, doc_id, from_blob(blob)) for key, doc_id, blob in rows]
 
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
         out: dict[str, list[StoredPassage]] = {}
@@ -270,20 +270,19 @@ class PassageVectors:
 
     def _select(self, column: str, values: Sequence[object]) -> dict[int, StoredPassage]:
         rows = self._rows_where("SELECT key, doc_id, number, start, end, text, vector FROM passages", column, values)
-        return {key: StoredPassage(key, doc_id, number, start, end, text, _vector(blob))
+        return {key: StoredPassage(key, doc_id, number, start, end, text, from_blob(blob))
                 for key, doc_id, number, start, end, text, blob in rows}
 
     def _rows_where(self, select: str, column: str, values: Sequence[object]) -> list[Any]:
-        """The rows of ``select`` whose ``column`` is one of ``values`` (500 values a statement)."""
-        rows: list[Any] = []
         with self._lock:
-            for i in range(0, len(values), 500):
-                part = list(values[i : i + 500])
-                marks = ",".join("?" * len(part))
-                rows += self._db.execute(f"{select} WHERE {column} IN ({marks})", part).fetchall()
-        return rows
+            return rows_where(self._db, select, column, values)
 
 
-def _vector(blob: bytes) -> Vectors:
+def to_blob(vector: Vectors) -> bytes:
+    """A vector as stored: float16 bytes."""
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def from_blob(blob: bytes) -> Vectors:
     vector: Vectors = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     return vector
