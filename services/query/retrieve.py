@@ -68,17 +68,17 @@ class RetrieveService:
         config = self.indexes.config(index_id)
         lex = self.indexes.lexical(index_id)
         schema, searcher = lex.schema, lex.searcher()
-        restrictions, langs, _ = self.queries.restrictions(p, fields, config, schema)
+        scope = self.queries.scope(p, fields, config, schema)
+        restrictions, langs = scope.restrictions, scope.languages
         terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in langs}
         terms = sorted({t for ts in terms_by_lang.values() for t in ts})
         text_query = self.queries.text_query(schema, fields, terms_by_lang)
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
-        asked = self.queries.requested_languages(p)
-        form = hybrid.query_form(text, asked)
+        form = hybrid.query_form(text, scope.asked)
         if embedder is not None and vectors is not None and len(vectors) > 0:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
-            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, asked, embedder,
+            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, scope.asked, embedder,
                                  vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion,
                                  rescoring=self.queries.rescoring(index_id))
             candidates, qv = ranked.candidates, ranked.query_vector

@@ -85,6 +85,17 @@ class FaqMatcher(Protocol):
               attribute_filter: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a Query or Retrieve request may see, from its AttributeFilter and UserContext."""
+
+    restrictions: list[Query]  # filter, language and ACL, as tantivy queries
+    languages: list[str]  # searched: those the filter names, else Kendra's English default
+    asked: list[str]  # those the filter names (none: no query is cross-language)
+    principals: Principals
+    user_filter: dict[str, Any] | None  # the AttributeFilter without its user-context part
+
+
 class QueryService:
     """Answers Query; a reader of the lexical indexes the index service writes."""
 
@@ -130,7 +141,8 @@ class QueryService:
         if page_number < 1:
             raise ValidationException("PageNumber must be 1 or more")
 
-        restrictions, query_langs, principals = self.restrictions(p, fields, config, schema)
+        scope = self.scope(p, fields, config, schema)
+        restrictions, query_langs = scope.restrictions, scope.languages
         terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in query_langs}
 
         text_query = self.text_query(schema, fields, terms_by_lang) if text else None
@@ -145,7 +157,7 @@ class QueryService:
         if sort_keys:
             hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
         elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
-                                               self.requested_languages(p))) is not None:
+                                               scope.asked)) is not None:
             hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
             total = ranked.total
         else:
@@ -159,9 +171,8 @@ class QueryService:
         top_score = hits[0].score if hits else 0.0
         items: list[dict[str, Any]] = []
         if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
-            items += self.faqs.match(index_id, text, query_langs, principals, query_id,
-                                     p.get("RequestedDocumentAttributes"),
-                                     split_acl_filter(p.get("AttributeFilter"))[0])
+            items += self.faqs.match(index_id, text, query_langs, scope.principals, query_id,
+                                     p.get("RequestedDocumentAttributes"), scope.user_filter)
         if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
             items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
                                   p.get("RequestedDocumentAttributes"), query_id, displayed_attributes)
@@ -189,27 +200,22 @@ class QueryService:
         return response, query_langs, window_start + 1
 
     @staticmethod
-    def restrictions(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any],
-                     schema: tantivy.Schema) -> tuple[list[Query], list[str], Principals]:
+    def scope(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any],
+              schema: tantivy.Schema) -> Scope:
         """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request."""
         user_filter, filter_principals = split_acl_filter(p.get("AttributeFilter"))
         principals = user_principals(p.get("UserContext"), config)
         principals.terms.extend(filter_principals.terms)
-        langs = languages(user_filter)
+        named = languages(user_filter)
+        asked = sorted(named or [])
         restrictions: list[Query] = []
         if user_filter is not None:
             restrictions.append(compile_filter(user_filter, fields, schema))
-        if langs is None:  # Kendra: without a language filter, only English documents are searched
+        if named is None:  # Kendra: without a language filter, only English documents are searched
             restrictions.append(Query.term_query(schema, attr_field(LANGUAGE_KEY), DEFAULT_LANGUAGE))
         if principals.present:
             restrictions.append(acl_query(schema, principals))
-        return restrictions, sorted(langs) if langs else [DEFAULT_LANGUAGE], principals
-
-    @staticmethod
-    def requested_languages(p: dict[str, Any]) -> list[str]:
-        """The languages the AttributeFilter names (none: Kendra's English default, which a query in another
-        language does not turn into a cross-language search)."""
-        return sorted(languages(split_acl_filter(p.get("AttributeFilter"))[0]) or [])
+        return Scope(restrictions, asked or [DEFAULT_LANGUAGE], asked, principals, user_filter)
 
     def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
                 text_query: Query | None, text: str, langs: list[str]) -> Ranked | None:
