@@ -42,6 +42,12 @@ class RescoreVectors:
         self._db.execute("ATTACH DATABASE ? AS p", (str(vectors_folder / "passages.sqlite3"),))
         self._lock = threading.Lock()
 
+    def passages_version(self) -> str:
+        """The passages' committed version (services/engine/vectors.py bumps it on every commit)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM p.meta WHERE name = 'version'").fetchone()
+        return "0" if row is None else str(row[0])
+
     def missing(self, limit: int = FILL_BATCH) -> list[tuple[int, str, str]]:
         """Passages (key, doc id, text) without a vector yet, oldest first."""
         with self._lock:

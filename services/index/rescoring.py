@@ -23,6 +23,9 @@ class RescoreFiller:
         self.service = service
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # index id -> the passages' version at which every passage had vectors and old ones were pruned:
+        # an idle server does not scan the passages again until the indexer commits.
+        self._complete: dict[str, str] = {}
 
     @property
     def enabled(self) -> bool:
@@ -43,13 +46,18 @@ class RescoreFiller:
                 if row["status"] != "DELETING" and self.service.vectors.exists(row["id"])]
 
     def fill_once(self) -> bool:
-        """Embed one batch of passages without vectors; False when every index is complete."""
+        """Embed one batch of passages without vectors; False when every index is complete (its
+        vectors of replaced or deleted passages pruned)."""
         embedder = self.service.vectors.rescorer
         assert embedder is not None
         for index_id in self._index_ids():
             vectors = self.service.vectors.rescore(index_id)
-            rows = vectors.missing() if vectors is not None else []
-            if vectors is None or not rows:
+            if vectors is None or self._complete.get(index_id) == (version := vectors.passages_version()):
+                continue
+            rows = vectors.missing()
+            if not rows:
+                vectors.prune()
+                self._complete[index_id] = version
                 continue
             docs = self.service.store.documents(index_id, sorted({doc_id for _, doc_id, _ in rows}))
             texts = [embedding_text(docs[doc_id].title if doc_id in docs else None, text) for _, doc_id, text in rows]
@@ -67,9 +75,6 @@ class RescoreFiller:
             try:
                 if self.fill_once():
                     continue
-                for index_id in self._index_ids():
-                    if (vectors := self.service.vectors.rescore(index_id)) is not None:
-                        vectors.prune()
             except Exception:  # an index dropped under us, a model error: try again later
                 log.exception("filling re-scoring vectors failed")
             self._stop.wait(IDLE_SECONDS)
