@@ -260,6 +260,13 @@ class PassageVectors:
         rows = self._rows_where("SELECT key, doc_id, vector FROM titles", column, values)
         return [(key, doc_id, from_blob(blob)) for key, doc_id, blob in rows]
 
+    def passage_keys(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """Document id -> the keys of its passages (no text or vectors read)."""
+        out: dict[str, list[int]] = {}
+        for key, doc_id in self._rows_where("SELECT key, doc_id FROM passages", "doc_id", doc_ids):
+            out.setdefault(doc_id, []).append(key)
+        return out
+
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
         out: dict[str, list[StoredPassage]] = {}
         for p in self._select("doc_id", doc_ids).values():

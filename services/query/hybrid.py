@@ -282,13 +282,13 @@ def _rescore(candidates: list[Candidate], weight: float, floor: float, text: str
     top = sorted(candidates, key=lambda c: -c.score)[: rescoring.top]
     if len(top) < 2:
         return
-    passages = vectors.passages_of([c.doc_id for c in top])
-    keys = [p.key for ps in passages.values() for p in ps]
+    passages = vectors.passage_keys([c.doc_id for c in top])
+    keys = [key for ks in passages.values() for key in ks]
     stored = rescoring.vectors.get(keys)
     if len(stored) < len(keys):
         return
     qv = rescoring.embedder.embed_queries([text])[0]
-    strong = [max((float(stored[p.key] @ qv) for p in passages[c.doc_id]), default=None)
+    strong = [max((float(stored[key] @ qv) for key in passages[c.doc_id]), default=None)
               if c.doc_id in passages else None for c in top]
     lexical, dense = _lexical_scale(top), _cosine_scale([c.dense for c in top], floor)
     stronger = _cosine_scale(strong, rescoring.embedder.min_similarity)
