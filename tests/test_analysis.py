@@ -450,3 +450,31 @@ def test_analyzers_give_the_same_tokens_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert not failures
+
+
+@pytest.mark.parametrize(("text", "content"), [
+    ("有給休暇の残り日数はどこで確認できますか", ["有給休暇", "残り", "日数", "確認"]),
+    ("の", []), ("ですか", []), ("これは何", []), ("経費精算の締め日", ["経費精算", "締め日"]),
+])
+def test_japanese_queries_keep_content_words_only(text: str, content: list[str]) -> None:
+    ja = analyzer_for("ja")
+    assert ja.query_terms(text) == content
+    assert {w.term for w in ja.query_words(text)} >= set(content)  # function words stay, marked
+
+
+@pytest.mark.parametrize(("text", "content"), [
+    ("the", []), ("of the", []), ("How do I reset my password?", ["reset", "password"]),
+    ("What is the population of Tokyo", ["popul", "tokyo"]),
+])
+def test_english_stop_words_are_function_words(text: str, content: list[str]) -> None:
+    assert analyzer_for("en").query_terms(text) == content
+    assert "ザ" not in analyzer_for("ja").query_terms(text)  # Sudachi reads "the" as ザ: still a stop word
+
+
+def test_a_word_made_of_whole_units_and_a_units_head_is_a_part_of_its_compound() -> None:
+    ja = analyzer_for("ja")
+    # 東京都庁 = 東京 / 都庁 (A units), and 東京都 = 東京 / 都 with 都 the head of 都庁 (庁 a word too).
+    assert "東京都" in {t.term for t in ja.tokens("東京都庁への出張")}
+    # 人参 is one unit, not 人 + 参: 外国人参政権 still never yields it; 京都 crosses 東京|都.
+    assert "人参" not in {t.term for t in ja.tokens("外国人参政権")}
+    assert "京都" not in {t.term for t in ja.tokens("東京都庁への出張")}

@@ -6,13 +6,22 @@ lexical index pre-split; the *same* analyzer analyses the query. Three analyzers
 * ``ja`` (:func:`analyzer_for` ``"ja"``): SudachiPy + sudachidict-core. Split mode C morphemes, their
   ``normalized_form`` (申込み -> 申し込み, 子ども -> 子供, server -> サーバー), lower-cased, and a final
   katakana long-vowel rule (スケジューラー -> スケジューラ). Documents also carry the parts of each
-  compound: its split-mode-A words, the runs of them (年次有給休暇 -> 有給休暇) and its split-mode-B
-  words, so a compound is found by its real constituent words, never by a character fragment that
-  straddles a word boundary (東京都 never yields 京都). Queries use mode-C words only.
+  compound: its split-mode-A words, the runs of them (年次有給休暇 -> 有給休暇), its split-mode-B
+  words, and a dictionary word made of whole A words and the head of the next one (東京都庁, A words
+  東京/都庁, carries 東京都, whose own A words are 東京/都), so a compound is found by its real
+  constituent words, never by a character fragment that straddles a word boundary (東京都 never
+  yields 京都, 外国人参政権 never yields 人参). Queries use mode-C words only.
   Words of scripts Sudachi does not know (hangul, Thai...) are kept whole, like Latin words.
 * ``en``: ``\\w+`` words stemmed with the Snowball English stemmer (running -> run).
 * ``standard`` (every other language): ``\\w+`` words, no stemming; runs of CJK ideographs, kana
   and hangul become overlapping character bigrams so zh/ko text stays searchable.
+
+Queries tell content words from function words (:meth:`Analyzer.query_words`): Japanese particles,
+auxiliary verbs, conjunctions, pronouns, demonstratives, fillers and auxiliary-capable verbs and
+adjectives (する, ある, できる, ない...), a few formal nouns (こと, ため...), Lucene's English stop
+words with English pronouns, auxiliaries and question words. Only content words match on their own
+(a query of function words finds nothing); documents index every word, so function words still
+serve phrase proximity.
 
 All three start with the same character normalisation, :func:`normalize` (NFKC, then lower case),
 applied through an offset map so every :class:`Token` points back into the *original* text even
@@ -39,10 +48,10 @@ import regex  # type: ignore[import-untyped, unused-ignore]
 if TYPE_CHECKING:
     import sudachipy  # type: ignore[import-untyped, unused-ignore]
 
-__all__ = ["ANALYZER_VERSION", "Analyzer", "Token", "analyzer_for", "normalize"]
+__all__ = ["ANALYZER_VERSION", "Analyzer", "QueryWord", "Token", "analyzer_for", "normalize"]
 
 # Bump when the token output of any analyzer changes (rules below, not library versions).
-_REVISION = "1"
+_REVISION = "2"
 
 if TYPE_CHECKING:
     ANALYZER_VERSION: str
@@ -65,6 +74,15 @@ class Token:
     start: int
     end: int
     position: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueryWord:
+    """One distinct term of a query; ``content`` is False for a function word (particle, stop word)."""
+
+    term: str
+    content: bool
+    surface: str  # as written (normalised): the term of "setup" in Japanese is セットアップ
 
 
 # The generated __init__ of a frozen dataclass goes through object.__setattr__ four times; analysers
@@ -101,15 +119,19 @@ class Analyzer(Protocol):
         """
         ...
 
-    def query_terms(self, text: str) -> list[str]:
+    def query_words(self, text: str) -> list[QueryWord]:
         """Analyse query text.
 
         Args:
             text: the user's keywords.
 
         Returns:
-            Distinct terms in order of first occurrence.
+            Distinct terms in order of first occurrence, each marked content or function word.
         """
+        ...
+
+    def query_terms(self, text: str) -> list[str]:
+        """The content terms of :meth:`query_words`, in order (function words never match alone)."""
         ...
 
 
@@ -277,6 +299,21 @@ _LONG_VOWEL = "\u30fc"  # ー
 _MIN_KATAKANA_STEM = 4  # like Lucene's JapaneseKatakanaStemFilter: ビール (3) keeps its ー
 _SYMBOL_POS = "補助記号"
 _DROPPED_POS = frozenset({_SYMBOL_POS, "空白"})
+# Function words (kuromoji's part-of-speech stop tags, in UniDic's terms): never matched on their own.
+_FUNCTION_POS = frozenset({"助詞", "助動詞", "接続詞", "代名詞", "連体詞", "記号"})
+# Verbs and adjectives that also serve as auxiliaries (する, ある, いる, なる, できる, ない, いい...)
+# carry UniDic's 非自立可能; fillers (えー, あの) are 感動詞-フィラー.
+_FUNCTION_SUBTYPES = frozenset({("動詞", "非自立可能"), ("形容詞", "非自立可能"), ("感動詞", "フィラー")})
+# Formal nouns and the honorific prefix, by normalized form (kuromoji's ja_stop words of this kind).
+_FUNCTION_FORMS = frozenset({"こと", "事", "物", "為", "時", "所", "方", "よう", "様", "御"})
+# Lucene's English stop words (Elasticsearch's ``_english_``), and the pronouns, auxiliaries and question
+# words that the Japanese side drops by part of speech (代名詞, 助動詞, 非自立可能): "how do I" is no topic.
+ENGLISH_STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there"
+    " these they this to was will with"
+    " i me my we our us you your he him his she her its them am been being do does did have has had"
+    " can could should would may might must shall what which who whom whose when where why how".split()
+)
 # Sudachi refuses inputs over 49,149 UTF-8 bytes; 8,000 code points stay under it at 4 bytes each.
 _MAX_CHUNK = 8000
 _CHUNK_BREAKS = ("\n", "。", "!", "?", ". ", " ")
@@ -309,9 +346,12 @@ class _Sudachi:
         self._dictionary: sudachipy.Dictionary | None = None
         self._dropped_pos_ids: frozenset[int] = frozenset()
         self._symbol_pos_ids: frozenset[int] = frozenset()
+        self._function_pos_ids: frozenset[int] = frozenset()
         self._local = threading.local()
-        # word id -> (term or None when the word is not indexed, splits into 2+ A parts)
-        self.words: dict[int, tuple[str | None, bool]] = {}
+        # word id -> (term or None when the word is not indexed, splits into 2+ A parts, content word)
+        self.words: dict[int, tuple[str | None, bool, bool]] = {}
+        # word id of a compound -> its extra parts made with the head of a longer A word (東京都庁: 東京都)
+        self.heads: dict[int, list[tuple[str, int, int]]] = {}
 
     def _load(self) -> sudachipy.Dictionary:
         with self._lock:
@@ -321,15 +361,19 @@ class _Sudachi:
                 dictionary = sudachipy.Dictionary(dict="core")
                 dropped: set[int] = set()
                 symbols: set[int] = set()
+                function: set[int] = set()
                 pos_id = 0
                 while (pos := dictionary.pos_of(pos_id)) is not None:
                     if pos[0] in _DROPPED_POS:
                         dropped.add(pos_id)
                     if pos[0] == _SYMBOL_POS:
                         symbols.add(pos_id)
+                    if pos[0] in _FUNCTION_POS or (pos[0], pos[1]) in _FUNCTION_SUBTYPES:
+                        function.add(pos_id)
                     pos_id += 1
                 self._dropped_pos_ids = frozenset(dropped)
                 self._symbol_pos_ids = frozenset(symbols)
+                self._function_pos_ids = frozenset(function)
                 self._dictionary = dictionary
             return self._dictionary
 
@@ -344,8 +388,8 @@ class _Sudachi:
             self._local.tokenizer = tokenizer
         return tokenizer
 
-    def describe(self, morpheme: sudachipy.Morpheme) -> tuple[str | None, bool]:
-        """``(term, is_compound)`` of a morpheme; term is None for symbols, blanks and the like.
+    def describe(self, morpheme: sudachipy.Morpheme) -> tuple[str | None, bool, bool]:
+        """``(term, is_compound, is_content)`` of a morpheme; term is None for symbols, blanks and the like.
 
         Dictionary words are cached by word id (dict reads and writes are atomic, so threads may
         share the cache; the worst race computes an entry twice).
@@ -355,7 +399,7 @@ class _Sudachi:
         # vocabulary 補助記号; those are words, kept whole like Latin words. _ja_term still drops
         # true symbols (no word character).
         if pos_id in self._dropped_pos_ids and not (pos_id in self._symbol_pos_ids and morpheme.is_oov()):
-            info: tuple[str | None, bool] = (None, False)
+            info: tuple[str | None, bool, bool] = (None, False, False)
         else:
             term = _ja_term(morpheme.normalized_form())
             compound = (
@@ -363,13 +407,71 @@ class _Sudachi:
                 and len(morpheme) > 1
                 and len(morpheme.split(_split_a(), add_single=False)) > 1
             )
-            info = (term, compound)
+            content = (
+                term is not None
+                and pos_id not in self._function_pos_ids
+                and morpheme.normalized_form() not in _FUNCTION_FORMS
+                and morpheme.surface() not in ENGLISH_STOP_WORDS  # "the" is normalised to ザ
+            )
+            info = (term, compound, content)
         word_id = morpheme.word_id()
         if word_id < _OOV_WORD_ID:
             if len(self.words) >= _WORD_CACHE_LIMIT:
                 self.words.clear()
             self.words[word_id] = info
         return info
+
+    def _probe(self) -> sudachipy.Tokenizer:
+        """This thread's second tokenizer, for looking words up while the first one's output is in use."""
+        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, "probe", None)
+        if tokenizer is None:
+            import sudachipy
+
+            dictionary = self._dictionary if self._dictionary is not None else self._load()
+            tokenizer = dictionary.tokenizer(mode=sudachipy.SplitMode.C)
+            self._local.probe = tokenizer
+        return tokenizer
+
+    def _word(self, surface: str) -> sudachipy.Morpheme | None:
+        """The dictionary word that ``surface`` is as a whole (None: several words, or unknown)."""
+        found = self._probe().tokenize(surface)
+        if len(found) != 1 or found[0].is_oov():
+            return None
+        return found[0]
+
+    def head_parts(self, compound: sudachipy.Morpheme, surfaces: list[str]) -> list[tuple[str, int, int]]:
+        """Dictionary words made of whole A words of ``compound`` and the head (or tail) of the next
+        (previous) A word, with offsets relative to the compound: 東京都庁 (東京/都庁) -> 東京都, because
+        東京都's own A words are 東京/都 and 都庁 is 都 + 庁, both words. 外国人参政権 (外国/人/参政/権)
+        yields no 人参: 人参 is one A word, not 人 + 参. Cached by word id (OOV compounds: not at all)."""
+        word_id = compound.word_id()
+        if word_id < _OOV_WORD_ID and (cached := self.heads.get(word_id)) is not None:
+            return cached
+        starts = [0]
+        for surface in surfaces:
+            starts.append(starts[-1] + len(surface))
+        found: list[tuple[str, int, int]] = []
+        for k, unit in enumerate(surfaces):
+            for cut in range(1, len(unit)):
+                head, tail = unit[:cut], unit[cut:]
+                if k > 0 and self._word(tail) is not None:  # whole words before, the head of this one
+                    for i in range(k - 1, max(-1, k - _MAX_COMPOUND_PARTS), -1):
+                        self._add_head([*surfaces[i:k], head], starts[i], starts[k] + cut, found)
+                if k + 1 < len(surfaces) and self._word(head) is not None:  # this one's tail, whole words after
+                    for j in range(k + 2, min(len(surfaces), k + _MAX_COMPOUND_PARTS) + 1):
+                        self._add_head([tail, *surfaces[k + 1 : j]], starts[k] + cut, starts[j], found)
+        if word_id < _OOV_WORD_ID:
+            if len(self.heads) >= _WORD_CACHE_LIMIT:
+                self.heads.clear()
+            self.heads[word_id] = found
+        return found
+
+    def _add_head(self, pieces: list[str], begin: int, end: int, found: list[tuple[str, int, int]]) -> None:
+        word = self._word("".join(pieces))
+        if word is None or [m.surface() for m in word.split(_split_a())] != pieces:
+            return
+        if (term := _ja_term(word.normalized_form())) is not None:
+            found.append((term, begin, end))
 
     def part_term(self, morpheme: sudachipy.Morpheme) -> str | None:
         """Normalized form of a compound part, or None when the part is a symbol or blank."""
@@ -467,11 +569,13 @@ class _JapaneseAnalyzer:
         part_term = self._sudachi.part_term
         # (normalized form, or None for a symbol part; begin; end) per A part, in text coordinates
         units: list[tuple[str | None, int, int]] = []
+        surfaces: list[str] = []
         for part in compound.split(_split_a()):
             b, e = base + part.begin(), base + part.end()
             if e <= b:  # a part Sudachi could not place: fall back to the whole compound's span
                 b, e = begin, end
             units.append((part_term(part), b, e))
+            surfaces.append(part.surface())
         candidates: list[tuple[str, int, int]] = []
         count = len(units)
         longest = count - 1 if count <= _MAX_COMPOUND_PARTS else 1
@@ -486,6 +590,9 @@ class _JapaneseAnalyzer:
             form = part_term(part)
             if e > b and form is not None:
                 candidates.append((form, b, e))
+        if "".join(surfaces) == mapped.text[begin:end]:  # offsets inside the compound are exact
+            for form, b, e in self._sudachi.head_parts(compound, surfaces):
+                candidates.append((form, begin + b, begin + e))
         seen = {(whole, begin, end)}
         for form, b, e in sorted(candidates, key=lambda c: (c[1], c[2])):
             term = _ja_term(form)
@@ -495,19 +602,25 @@ class _JapaneseAnalyzer:
             start, stop = mapped.span(b, e)
             out.append(_token(term, start, stop, position))
 
-    def query_terms(self, text: str) -> list[str]:
-        """Distinct mode-C terms (no compound parts), in order of first occurrence."""
+    def query_words(self, text: str) -> list[QueryWord]:
+        """Distinct mode-C terms (no compound parts), in order of first occurrence; a term is content
+        if any of its occurrences is a content word."""
         mapped = _map_normalize(text)
         sudachi = self._sudachi
         tokenizer = sudachi.tokenizer()
         words = sudachi.words
-        terms: dict[str, None] = {}
+        terms: dict[str, tuple[bool, str]] = {}
         for _, chunk in _chunks(mapped.text):
             for morpheme in tokenizer.tokenize(chunk):
-                term = (words.get(morpheme.word_id()) or sudachi.describe(morpheme))[0]
+                term, _, content = words.get(morpheme.word_id()) or sudachi.describe(morpheme)
                 if term is not None:
-                    terms[term] = None
-        return list(terms)
+                    seen, surface = terms.get(term, (False, morpheme.surface()))
+                    terms[term] = seen or content, surface
+        return [QueryWord(term, content, surface) for term, (content, surface) in terms.items()]
+
+    def query_terms(self, text: str) -> list[str]:
+        """The content terms of :meth:`query_words`."""
+        return [w.term for w in self.query_words(text) if w.content]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -529,6 +642,7 @@ _CJK = (
 _WORD_OR_CJK = re.compile(rf"([{_CJK}]+)|[^\W{_CJK}]+")
 _WORD_OR_CJK_WITH_MARKS = regex.compile(rf"([{_CJK}]+)|[^\W{_CJK}\p{{M}}\p{{Join_Control}}][^\W{_CJK}]*")
 _MARK_OR_JOINER = regex.compile(r"[\p{M}\p{Join_Control}]")
+_LONE_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc]")  # a particle seen by a bigram analyzer
 
 
 def _words(text: str, stem: Callable[[str], str] | None = None) -> list[Token]:
@@ -571,9 +685,24 @@ class _StandardAnalyzer:
         """Words and CJK bigrams in text order (a lone CJK character is a unigram)."""
         return _words(text)
 
+    def query_words(self, text: str) -> list[QueryWord]:
+        """Distinct terms of :meth:`tokens`; English stop words and lone kana are function words."""
+        return _query_words(_words(text))
+
     def query_terms(self, text: str) -> list[str]:
-        """Distinct terms of :meth:`tokens`, in order of first occurrence."""
-        return list(dict.fromkeys(token.term for token in self.tokens(text)))
+        """The content terms of :meth:`query_words`."""
+        return [w.term for w in self.query_words(text) if w.content]
+
+
+def _query_words(unstemmed: list[Token], stem: Callable[[str], str] | None = None) -> list[QueryWord]:
+    terms: dict[str, tuple[bool, str]] = {}
+    for token in unstemmed:
+        word = token.term
+        term = stem(word) if stem is not None and word.isalnum() else word
+        content = word not in ENGLISH_STOP_WORDS and not _LONE_KANA.fullmatch(word)
+        seen, surface = terms.get(term, (False, word))
+        terms[term] = seen or content, surface
+    return [QueryWord(term, content, surface) for term, (content, surface) in terms.items()]
 
 
 class _EnglishAnalyzer:
@@ -597,9 +726,13 @@ class _EnglishAnalyzer:
         """Stemmed words (running, runs -> run) and CJK bigrams, in text order."""
         return _words(text, self._stem())
 
+    def query_words(self, text: str) -> list[QueryWord]:
+        """Distinct stemmed terms; stop words (checked before stemming) and lone kana are function words."""
+        return _query_words(_words(text), self._stem())
+
     def query_terms(self, text: str) -> list[str]:
-        """Distinct terms of :meth:`tokens`, in order of first occurrence."""
-        return list(dict.fromkeys(token.term for token in self.tokens(text)))
+        """The content terms of :meth:`query_words`."""
+        return [w.term for w in self.query_words(text) if w.content]
 
 
 _JAPANESE = _JapaneseAnalyzer()
