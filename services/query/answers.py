@@ -18,11 +18,12 @@ import numpy as np
 from services.engine.analysis import analyzer_for
 from services.engine.passages import sentences
 from services.index.service import IndexService
-from services.query.hybrid import Ranked, confidence, is_question
+from services.query.hybrid import Ranked, is_question
 
 ANSWER_CHARS = 290
-# The fused score of the best document must reach this (1.0 = best on both BM25 and the vectors).
-MIN_ANSWER_SCORE = 0.6
+EARNED = ("VERY_HIGH", "HIGH")
+# The share of the query's content words the answering passage must hold, unless its cosine is related.
+MIN_PASSAGE_WORDS = 0.5
 
 
 def _best_sentence(ranked: Ranked, passage_text: str, terms: list[str], lang: str,
@@ -54,15 +55,19 @@ def _window(text: str, start: int, end: int, size: int) -> tuple[str, int, int]:
     return text[lo:hi], start - lo, end - lo
 
 
-def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, text: str, terms_by_lang: dict[str, list[str]],
+def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, best: str, text: str,
+                 terms_by_lang: dict[str, list[str]],
                  fields: dict[str, dict[str, Any]], requested: list[str] | None, query_id: str,
                  attributes: Callable[[dict[str, Any], dict[str, dict[str, Any]], list[str] | None],
-                                      list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """At most one ANSWER item, for the best document of a question."""
-    if not is_question(text) or not ranked.candidates:
+                                      list[dict[str, Any]]], bucket: str,
+                 related: float | None) -> list[dict[str, Any]]:
+    """At most one ANSWER item, from the best document (``best``) of a question, when that document is HIGH or
+    VERY_HIGH (``bucket``) and its passage carries the query's content words or is ``related`` in meaning
+    (the model's related cosine)."""
+    if not is_question(text) or bucket not in EARNED:
         return []
-    top = ranked.candidates[0]
-    if top.passage is None or top.score < MIN_ANSWER_SCORE:
+    top = next((c for c in ranked.candidates if c.doc_id == best), None)
+    if top is None or top.passage is None:
         return []
     doc = indexes.store.documents(index_id, [top.doc_id]).get(top.doc_id)
     embedder = indexes.vectors.embedder
@@ -71,6 +76,11 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, text: str
     lang = str(doc.attributes.get("_language_code") or "en")
     terms = terms_by_lang.get(lang) or analyzer_for(lang).query_terms(text)
     passage = top.passage.text
+    in_passage = {t.term for t in analyzer_for(lang).tokens(passage)} if terms else set()
+    carries = bool(terms) and sum(t in in_passage for t in terms) / len(terms) >= MIN_PASSAGE_WORDS
+    if not carries and (ranked.passages.get(top.doc_id) is None or related is None
+                        or (top.dense or 0.0) < related):
+        return []
     span = _best_sentence(ranked, passage, terms, lang, lambda xs: embedder.embed_queries(xs))
     if span is None:
         return []
@@ -88,7 +98,7 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, text: str
         "DocumentId": top.doc_id,
         "DocumentExcerpt": {"Text": shown, "Highlights": answer["Highlights"]},
         "DocumentAttributes": attributes(doc.attributes, fields, requested),
-        "ScoreAttributes": {"ScoreConfidence": confidence(0, top.score, top.score, top.dense)},
+        "ScoreAttributes": {"ScoreConfidence": bucket},
         "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
     }
     if doc.title:

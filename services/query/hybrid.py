@@ -19,7 +19,6 @@ own language are fused again, that model's cosines taking a share of the vectors
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +141,7 @@ class Ranked:
     query_vector: Vectors | None = None
     passages: dict[str, StoredPassage] = field(default_factory=dict)
     natural: bool = False  # a question or phrase (not a bare keyword)
+    agreeing: frozenset[str] = frozenset()  # among the first few of both BM25 and the vectors
 
 
 def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
@@ -151,8 +151,12 @@ def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
 def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
          text_query: Query | None, text: str, languages: list[str], embedder: Embedder,
          vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
-         learned: Mapping[str, float] | None = None, rescoring: Rescoring | None = None) -> Ranked:
+         learned: Mapping[str, float] | None = None, rescoring: Rescoring | None = None,
+         related: float | None = None) -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``).
+
+    ``related``: the cosine a document found by the vectors alone must reach to join (the model's
+    measured "related" level; a nonsense query is near everything at a low cosine, and finds nothing).
 
     ``learned``: multipliers from click feedback by document id. Fused scores are normalised, so a
     multiplier m moves a document by (m − 1) × the query's best score: at m = 1 + max boost a clicked
@@ -189,7 +193,12 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
         joining = [*best, *title_sim]
     else:
         joining = list(title_sim) if form == "cross-language" else []
-    dense_ids = [d for d in dict.fromkeys(joining) if d not in found]
+    floor = embedder.min_similarity if related is None else related
+
+    def near(doc_id: str) -> bool:
+        return max(best[doc_id][0] if doc_id in best else -1.0, TITLE_FACTOR * title_sim.get(doc_id, -1.0)) >= floor
+
+    dense_ids = [d for d in dict.fromkeys(joining) if d not in found and near(d)]
     if dense_ids:
         allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
                                   limit=len(dense_ids))
@@ -237,7 +246,14 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
     dense_only = sum(1 for c in candidates if c.lexical == 0.0)
     total = len(candidates) if mode == "dense" else lexical_total + dense_only
     passages = {c.doc_id: c.passage for c in candidates if c.passage is not None}
-    return Ranked(candidates[:limit], total, form, qv, passages, natural_language(text, form))
+    return Ranked(candidates[:limit], total, form, qv, passages, natural_language(text, form), _agreeing(candidates))
+
+
+def _agreeing(candidates: list[Candidate], first: int = 3) -> frozenset[str]:
+    """The documents that both BM25 and the vectors put among their ``first`` candidates."""
+    lexical = sorted((c for c in candidates if c.lexical > 0), key=lambda c: -c.lexical)[:first]
+    dense = sorted((c for c in candidates if c.dense is not None), key=lambda c: -(c.dense or 0.0))[:first]
+    return frozenset(c.doc_id for c in lexical) & frozenset(c.doc_id for c in dense)
 
 
 def _fuse(candidates: list[Candidate], weight: float, fusion: Fusion, floor: float) -> None:
@@ -299,18 +315,3 @@ def _rescore(candidates: list[Candidate], weight: float, floor: float, text: str
     new_hi, new_lo = max(fused), min(fused)
     for c, f in zip(top, fused, strict=True):
         c.score = old_lo + (f - new_lo) / (new_hi - new_lo) * (old_hi - old_lo) if new_hi > new_lo else c.score
-
-
-def confidence(rank_: int, score: float, top: float, dense: float | None) -> str:
-    """Kendra's bucket from the fused score relative to the best and the raw cosine of the passage."""
-    if top <= 0 or math.isnan(score):
-        return "NOT_AVAILABLE"
-    ratio = score / top
-    sim = dense if dense is not None else 0.0
-    if rank_ == 0 and ratio >= 0.999 and score >= 0.8:
-        return "VERY_HIGH"
-    if ratio >= 0.8 and score >= 0.6:
-        return "HIGH"
-    if ratio >= 0.5 or sim >= 0.5:
-        return "MEDIUM"
-    return "LOW"

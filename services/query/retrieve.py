@@ -17,13 +17,21 @@ from typing import Any
 import numpy as np
 
 from services.api.errors import ValidationException
-from services.engine.analysis import analyzer_for, normalize
+from services.engine.analysis import normalize
 from services.engine.passages import split_passages
 from services.index.fields import displayed_attributes
 from services.query import hybrid
+from services.query.confidence import Evidence, foreign_terms, idf
 from services.query.filters import all_of, no_score
 from services.query.hybrid import Candidate
-from services.query.service import DEFAULT_PAGE_SIZE, MAX_QUERY_TERMS, MAX_REACHABLE, QueryService
+from services.query.service import (
+    DEFAULT_PAGE_SIZE,
+    MAX_REACHABLE,
+    QueryService,
+    content_terms,
+    has_content,
+    query_words,
+)
 
 # Documents whose passages are scored.
 DOCUMENTS_SCORED = 40
@@ -34,6 +42,7 @@ class _Scored:
     doc_id: str
     text: str
     score: float
+    evidence: Evidence
 
 
 class RetrieveService:
@@ -70,9 +79,11 @@ class RetrieveService:
         schema, searcher = lex.schema, lex.searcher()
         scope = self.queries.scope(p, fields, config, schema)
         restrictions, langs = scope.restrictions, scope.languages
-        terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in langs}
-        terms = sorted({t for ts in terms_by_lang.values() for t in ts})
-        text_query = self.queries.text_query(schema, fields, terms_by_lang)
+        words_by_lang = query_words(text, langs)
+        if not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
+            return {"QueryId": str(uuid.uuid4()), "ResultItems": []}, langs
+        terms = sorted({t for ts in content_terms(words_by_lang).values() for t in ts})
+        text_query = self.queries.text_query(schema, fields, words_by_lang)
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         form = hybrid.query_form(text, scope.asked)
@@ -80,14 +91,19 @@ class RetrieveService:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
             ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, scope.asked, embedder,
                                  vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion,
-                                 rescoring=self.queries.rescoring(index_id))
+                                 rescoring=self.queries.rescoring(index_id),
+                                 related=self.queries.calibration(True).related_cosine)
             candidates, qv = ranked.candidates, ranked.query_vector
         else:
-            found = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
-            candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in found.hits]
+            matched = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
+            candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in matched.hits]
             qv = None
         weight = hybrid.lexical_weight(form, (c.lexical for c in candidates))
-        scored = self._passages(index_id, candidates, terms, qv, weight)
+        weights = {t: idf(searcher, t) for t in terms}
+        foreign = {t for ts in foreign_terms(words_by_lang).values() for t in ts}
+        judge = self.queries.calibration(qv is not None)
+        scored = [s for s in self._passages(index_id, candidates, weights, qv, weight, foreign)
+                  if judge.found(s.evidence)]
         start = (page_number - 1) * page_size
         page = scored[start : min(start + page_size, MAX_REACHABLE)] if start < MAX_REACHABLE else []
 
@@ -95,8 +111,7 @@ class RetrieveService:
         stored = self.indexes.store.documents(index_id, sorted({s.doc_id for s in page}))
         requested = p.get("RequestedDocumentAttributes")
         items = []
-        top = scored[0].score if scored else 0.0
-        for n, s in enumerate(page, start=start):
+        for s in page:
             doc = stored.get(s.doc_id)
             if doc is None:
                 continue
@@ -106,7 +121,7 @@ class RetrieveService:
                 "DocumentTitle": doc.title or "",
                 "Content": s.text,
                 "DocumentAttributes": displayed_attributes(doc.attributes, fields, requested),
-                "ScoreAttributes": {"ScoreConfidence": hybrid.confidence(n, s.score, top, None)},
+                "ScoreAttributes": {"ScoreConfidence": judge.bucket(s.evidence)},
             }
             uri = doc.attributes.get("_source_uri")
             if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
@@ -114,9 +129,11 @@ class RetrieveService:
             items.append(item)
         return {"QueryId": query_id, "ResultItems": items}, langs
 
-    def _passages(self, index_id: str, candidates: list[Candidate], terms: list[str], qv: Any,
-                  weight: float) -> list[_Scored]:
-        """Every passage of the candidate documents, scored and sorted."""
+    def _passages(self, index_id: str, candidates: list[Candidate], weights: dict[str, float], qv: Any,
+                  weight: float, foreign: set[str]) -> list[_Scored]:
+        """Every passage of the candidate documents, scored and sorted, with its own evidence (the share
+        of the query's word weight in the passage, its cosine; a ``foreign`` word, of another language
+        searched at the same time, counts only where found, as in Query)."""
         if not candidates:
             return []
         ids = [c.doc_id for c in candidates]
@@ -133,15 +150,19 @@ class RetrieveService:
                 rows += [(doc_id, p.text, None) for p in split_passages(doc.body)]
         sims = [r[2] for r in rows if r[2] is not None]
         lo, hi = (min(sims), max(sims)) if sims else (0.0, 0.0)
+        raw = {c.doc_id: c.lexical for c in candidates}
         out = []
         for doc_id, text, sim in rows:
             norm = normalize(text)
-            share = sum(1 for t in terms if t in norm) / len(terms) if terms else 0.0
+            total = sum(w for t, w in weights.items() if t in norm or t not in foreign)
+            share = sum(1 for t in weights if t in norm) / len(weights) if weights else 0.0
             lex = lexical.get(doc_id, 0.0) * share
             if sim is None:
                 score = lex
             else:
                 score = weight * lex + (1 - weight) * ((sim - lo) / (hi - lo) if hi > lo else 1.0)
-            out.append(_Scored(doc_id, text, score))
+            covered = sum(w for t, w in weights.items() if t in norm) / total if total > 0 else 0.0
+            evidence = Evidence(covered, raw.get(doc_id, 0.0) / total if total > 0 else 0.0, sim)
+            out.append(_Scored(doc_id, text, score, evidence))
         out.sort(key=lambda s: -s.score)
         return out

@@ -12,12 +12,13 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from services.api.errors import ValidationException
-from services.engine.analysis import analyzer_for, normalize
+from services.engine.analysis import QueryWord, analyzer_for, normalize
 from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field, sort_field
 from services.index.fields import displayed_attributes, wire_value
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
+from services.query.confidence import Calibration, Evidence, calibration, foreign_terms, gather
 from services.query.excerpts import excerpt, highlight, shown
 from services.query.filters import (
     LANGUAGE_KEY,
@@ -31,7 +32,7 @@ from services.query.filters import (
     split_acl_filter,
     user_principals,
 )
-from services.query.hybrid import Ranked, confidence
+from services.query.hybrid import Ranked, script_language
 from services.query.spelling import SpellChecker
 from services.query.syntax import syntax_warnings
 
@@ -143,9 +144,13 @@ class QueryService:
 
         scope = self.scope(p, fields, config, schema)
         restrictions, query_langs = scope.restrictions, scope.languages
-        terms_by_lang = {lang: analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS] for lang in query_langs}
+        words_by_lang = query_words(text, query_langs)
+        terms_by_lang = content_terms(words_by_lang)
 
-        text_query = self.text_query(schema, fields, terms_by_lang) if text else None
+        if text and not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
+            return {"QueryId": str(uuid.uuid4()), "ResultItems": [], "FacetResults": [],
+                    "TotalNumberOfResults": 0}, query_langs, 1
+        text_query = self.text_query(schema, fields, words_by_lang) if text else None
         query = all_of([*(no_score(r) for r in restrictions), *([text_query] if text_query is not None else [])])
 
         type_filter = p.get("QueryResultTypeFilter")
@@ -161,26 +166,38 @@ class QueryService:
             hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
             total = ranked.total
         else:
-            result = searcher.search(query, limit=max(window_end, 1), count=True)
+            # With words to match, every reachable match is read: those below the noise floor drop out.
+            result = searcher.search(query, limit=max(MAX_REACHABLE if text else window_end, 1), count=True)
             pairs = result.hits
             if self.reranker is not None and text:
                 pairs = self.reranker.rerank(index_id, text, searcher, schema, query, pairs)
             hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
+        evidence: dict[str, Evidence] = {}
+        if text and not sort_keys:
+            evidence = self.evidence(searcher, schema, hits, text, scope.asked, words_by_lang, ranked)
+            judge = self.calibration(ranked is not None)
+            kept = [h for h in hits if judge.found(evidence[h.doc_id])]
+            total, hits = total - (len(hits) - len(kept)), kept
         page = hits[window_start:window_end] if window_start < window_end else []
-        top_score = hits[0].score if hits else 0.0
+        for hit in page:
+            if not hit.doc_id:
+                hit.doc_id = _doc_id(searcher, hit.address)
         items: list[dict[str, Any]] = []
         if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
             items += self.faqs.match(index_id, text, query_langs, scope.principals, query_id,
                                      p.get("RequestedDocumentAttributes"), scope.user_filter)
-        if ranked is not None and page_number == 1 and type_filter in (None, "ANSWER"):
-            items += answer_items(self.indexes, index_id, ranked, text, terms_by_lang, fields,
-                                  p.get("RequestedDocumentAttributes"), query_id, displayed_attributes)
+        if ranked is not None and hits and page_number == 1 and type_filter in (None, "ANSWER"):
+            judge = self.calibration(True)
+            best = evidence.get(hits[0].doc_id)
+            items += answer_items(self.indexes, index_id, ranked, hits[0].doc_id, text, terms_by_lang, fields,
+                                  p.get("RequestedDocumentAttributes"), query_id, displayed_attributes,
+                                  judge.bucket(best) if best else "NOT_AVAILABLE", judge.related_cosine)
         if type_filter in (None, "DOCUMENT"):
             response["TotalNumberOfResults"] = total
             items += self._items(
                 index_id, searcher, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
-                query_id, top_score, window_start, ranked,
+                query_id, ranked, evidence,
             )
         else:
             response["TotalNumberOfResults"] = len(items)
@@ -189,8 +206,8 @@ class QueryService:
             response["Warnings"] = warnings
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
             def count(other: str) -> int:
-                terms = {lang: analyzer_for(lang).query_terms(other)[:MAX_QUERY_TERMS] for lang in query_langs}
-                variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, terms)])
+                words = query_words(other, query_langs)
+                variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, words)])
                 return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
             # Spelling is about words: compare with the original's word matches, not its hybrid total.
             response["SpellCorrectedQueries"] = self.spelling.corrections(
@@ -217,6 +234,37 @@ class QueryService:
             restrictions.append(acl_query(schema, principals))
         return Scope(restrictions, asked or [DEFAULT_LANGUAGE], asked, principals, user_filter)
 
+    def evidence(self, searcher: tantivy.Searcher, schema: tantivy.Schema, hits: list[_Hit], text: str,
+                 asked: list[str], words_by_lang: dict[str, list[QueryWord]],
+                 ranked: Ranked | None) -> dict[str, Evidence]:
+        """What is known about each result, for its ScoreConfidence (fills in the hits' document ids)."""
+        terms_by_lang, foreign = content_terms(words_by_lang), foreign_terms(words_by_lang)
+        languages = {}
+        for hit in hits:
+            doc = searcher.doc(hit.address)
+            hit.doc_id = hit.doc_id or str(doc.get_first("id"))
+            languages[hit.doc_id] = str(doc.get_first(attr_field(LANGUAGE_KEY)) or DEFAULT_LANGUAGE)
+        if ranked is None:  # BM25 alone: the scores are raw BM25
+            form = hybrid.query_form(text, asked)
+            return gather(searcher, schema, languages, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
+                          question=form == "question", cross_language=form == "cross-language", foreign=foreign)
+        by_id = {c.doc_id: c for c in ranked.candidates}
+        return gather(searcher, schema, languages, terms_by_lang,
+                      {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
+                      ranked.agreeing, ranked.form == "question" or ranked.natural,
+                      ranked.form == "cross-language", foreign)
+
+    def calibration(self, vectors: bool) -> Calibration:
+        """How results are judged: by the embedding model's calibration when ranked with vectors."""
+        embedder = self.indexes.vectors.embedder
+        if not vectors or embedder is None:
+            return calibration(None)
+        return calibration(embedder.name, embedder.min_similarity)
+
+    def bucket(self, evidence: Evidence | None, vectors: bool) -> str:
+        """The calibrated ScoreConfidence of a result with this evidence (``vectors``: ranked with them)."""
+        return "NOT_AVAILABLE" if evidence is None else self.calibration(vectors).bucket(evidence)
+
     def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
                 text_query: Query | None, text: str, langs: list[str]) -> Ranked | None:
         """Dense or hybrid ranking when the mode asks for it and the index has vectors (else None: BM25)."""
@@ -226,7 +274,7 @@ class QueryService:
         learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
         return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, embedder,
                            vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned,
-                           self.rescoring(index_id))
+                           self.rescoring(index_id), self.calibration(True).related_cosine)
 
     def rescoring(self, index_id: str) -> hybrid.Rescoring | None:
         """The re-scoring model and its vectors of this index, when one is configured."""
@@ -239,11 +287,14 @@ class QueryService:
     # -- query construction -----------------------------------------------------------------------
 
     def text_query(self, schema: tantivy.Schema, fields: dict[str, dict[str, Any]],
-                    terms_by_lang: dict[str, list[str]]) -> Query:
+                   words_by_lang: dict[str, list[QueryWord]]) -> Query:
+        """BM25 over the content words in each language; adjacent query words found adjacent (function
+        words included: 東京の天気) add a proximity score, but only content words make a document match."""
         importance = float(fields["_document_title"].get("Relevance", {}).get("Importance", 2))
         title_boost = TITLE_WEIGHT * (importance - 1)
         per_lang = []
-        for lang, terms in terms_by_lang.items():
+        for lang, words in words_by_lang.items():
+            terms = [w.term for w in words if w.content]
             if not terms:
                 continue
             scoring = []
@@ -251,11 +302,11 @@ class QueryService:
                 scoring.append(Query.boost_query(Query.term_query(schema, "title", term), title_boost))
                 scoring.append(Query.term_query(schema, "body", term))
                 scoring.append(Query.term_query(schema, "meta", term))
-            for a, b in zip(terms, terms[1:], strict=False):
-                pair = Query.phrase_query(schema, "body", [a, b], slop=PAIR_SLOP)
-                scoring.append(Query.boost_query(pair, PAIR_WEIGHT))
+            pairs = [(Occur.Should, Query.boost_query(Query.phrase_query(schema, "body", [a.term, b.term],
+                                                                        slop=PAIR_SLOP), PAIR_WEIGHT))
+                     for a, b in zip(words, words[1:], strict=False) if a.content or b.content]
             lang_filter = no_score(Query.term_query(schema, attr_field(LANGUAGE_KEY), lang))
-            per_lang.append(Query.boolean_query([(Occur.Must, lang_filter), (Occur.Must, any_of(scoring))]))
+            per_lang.append(Query.boolean_query([(Occur.Must, lang_filter), (Occur.Must, any_of(scoring)), *pairs]))
         return any_of(per_lang)
 
     # -- sorting ----------------------------------------------------------------------------------
@@ -408,14 +459,10 @@ class QueryService:
 
     def _items(self, index_id: str, searcher: tantivy.Searcher, page: list[_Hit],
                fields: dict[str, dict[str, Any]], terms_by_lang: dict[str, list[str]], text: str,
-               requested: list[str] | None, query_id: str, top_score: float, offset: int,
-               ranked: Ranked | None = None) -> list[dict[str, Any]]:
-        for hit in page:
-            if not hit.doc_id:
-                hit.doc_id = str(searcher.doc(hit.address).get_first("id"))
+               requested: list[str] | None, query_id: str, ranked: Ranked | None,
+               evidence: dict[str, Evidence]) -> list[dict[str, Any]]:
         # A question or phrase: the excerpt comes from the passage nearest the query (keywords: their words).
         nearest = ranked.passages if ranked is not None and ranked.natural else {}
-        dense_of = {c.doc_id: c.dense for c in ranked.candidates} if ranked is not None else {}
         stored = self.indexes.store.documents(index_id, [h.doc_id for h in page])
         per_lang: dict[str, tuple[frozenset[str], list[str]]] = {}
 
@@ -428,7 +475,7 @@ class QueryService:
             return per_lang[lang]
 
         items = []
-        for rank, hit in enumerate(page, start=offset):
+        for hit in page:
             doc = stored.get(hit.doc_id)
             if doc is None:  # deleted between search and render
                 continue
@@ -441,11 +488,7 @@ class QueryService:
             title, body = highlight(
                 [shown(doc.title or ""), excerpt(source, hints, size)], analyzer, term_set
             )
-            if ranked is not None:
-                bucket = confidence(rank, hit.score, top_score, dense_of.get(hit.doc_id))
-            else:
-                bucket = _confidence(hit.score, top_score, rank, len(term_set), len(body.matched | title.matched),
-                                     bool(text))
+            bucket = self.bucket(evidence.get(hit.doc_id), ranked is not None)
             item: dict[str, Any] = {
                 "Id": f"{query_id}-{uuid.uuid4()}"[:73],
                 "Type": "DOCUMENT",
@@ -465,6 +508,28 @@ class QueryService:
                 item["DocumentURI"] = uri
             items.append(item)
         return items
+
+
+def query_words(text: str, languages: list[str]) -> dict[str, list[QueryWord]]:
+    """The query's words as each language's analyzer sees them (Kendra reads at most 30 terms)."""
+    return {lang: analyzer_for(lang).query_words(text)[:MAX_QUERY_TERMS] for lang in languages}
+
+
+def has_content(text: str, words_by_lang: dict[str, list[QueryWord]]) -> bool:
+    """Whether the query has a content word, in its own language when it is searched in it (ですか has
+    none, though a bigram analyzer sees "です" in it)."""
+    own = script_language(text)
+    langs = [own] if own in words_by_lang else list(words_by_lang)
+    return any(w.content for lang in langs for w in words_by_lang[lang])
+
+
+def content_terms(words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[str]]:
+    """The content words' terms, per language: what a document must contain to match."""
+    return {lang: [w.term for w in words if w.content] for lang, words in words_by_lang.items()}
+
+
+def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+    return str(searcher.doc(address).get_first("id"))
 
 
 class _Desc:
@@ -487,17 +552,3 @@ def _with_highlights(text: str, spans: list[tuple[int, int]]) -> dict[str, Any]:
         "Text": text,
         "Highlights": [{"BeginOffset": s, "EndOffset": e, "TopAnswer": False, "Type": "STANDARD"} for s, e in spans],
     }
-
-
-def _confidence(score: float, top: float, rank: int, n_terms: int, n_matched: int, has_text: bool) -> str:
-    """Kendra's buckets from the score relative to the best hit and the share of query terms shown."""
-    if not has_text or top <= 0 or n_terms == 0:
-        return "NOT_AVAILABLE"
-    ratio, coverage = score / top, n_matched / n_terms
-    if rank == 0 and coverage == 1.0 and ratio >= 0.999:
-        return "VERY_HIGH"
-    if coverage == 1.0 and ratio >= 0.7:
-        return "HIGH"
-    if coverage >= 0.5 and ratio >= 0.4:
-        return "MEDIUM"
-    return "LOW"

@@ -1,0 +1,173 @@
+"""Absolute ScoreConfidence: how likely a result is relevant, from evidence about that result alone.
+
+Kendra's buckets promise something about the result, not about its place among the others, so no
+score here is divided by the best of the same query (that made every top result VERY_HIGH, nonsense
+included). The evidence for one document:
+
+* ``coverage``: the share of the query's content-word weight (IDF) the document contains; a word no
+  document contains weighs the most (an unknown word is the point of the query);
+* ``bm25``: the raw BM25 score per unit of the query's weight (how well, not only whether, it matches);
+* ``cosine``: the raw cosine of its passage or title nearest the query (the model's own scale);
+* ``agree``: whether BM25 and the vectors both put it among their first three candidates;
+* the query's form (question, cross-language).
+
+A logistic model per embedding model turns them into the probability that the document is relevant;
+its weights and the bucket thresholds live in ``confidence.json`` beside this file, fit by
+``bench/fit_confidence.py`` on the shared dev sets (which sets, and the precision each bucket reached,
+are recorded in the file). Buckets: VERY_HIGH relevant >= 90 % of the time, HIGH >= 75 %, MEDIUM >= 40 %.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from tantivy import Query
+
+from services.engine.analysis import QueryWord
+from services.query.filters import any_of
+from services.query.hybrid import script_language
+
+BUCKETS = ("VERY_HIGH", "HIGH", "MEDIUM")
+LEXICAL_MODEL = "lexical"  # the model for rankings without vectors (or a model not fit here)
+FEATURES = ("coverage", "bm25", "cosine", "agree", "question", "cross_language")
+_CALIBRATION = Path(__file__).with_name("confidence.json")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What is known about one result, independent of the other results."""
+
+    coverage: float
+    bm25: float
+    cosine: float | None = None
+    agree: bool = False
+    question: bool = False
+    cross_language: bool = False
+
+    def vector(self) -> list[float]:
+        """The model's inputs, in the order of ``FEATURES``."""
+        return [self.coverage, self.bm25, self.cosine if self.cosine is not None else 0.0, float(self.agree),
+                float(self.question), float(self.cross_language)]
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A fitted logistic model and the probability at which each bucket starts."""
+
+    weights: Mapping[str, float]
+    bias: float
+    thresholds: Mapping[str, float]
+    min_coverage: float  # the noise floor: a result holds this share of the query's word weight...
+    related_cosine: float | None = None  # ...or is this near in meaning (None: no vectors)
+
+    def found(self, evidence: Evidence) -> bool:
+        """Whether a result is worth returning at all."""
+        return found(evidence, self.min_coverage, self.related_cosine)
+
+    def probability(self, evidence: Evidence) -> float:
+        z = self.bias + sum(self.weights.get(name, 0.0) * x for name, x in zip(FEATURES, evidence.vector(),
+                                                                               strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def bucket(self, evidence: Evidence) -> str:
+        p = self.probability(evidence)
+        for name in BUCKETS:
+            if p >= self.thresholds[name]:
+                return name
+        return "LOW"
+
+
+@functools.cache
+def _models() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_CALIBRATION.read_text(encoding="utf-8"))
+    models: dict[str, Any] = data["models"]
+    return models
+
+
+def calibration(model: str | None, unrelated: float | None = None) -> Calibration:
+    """The calibration for an embedding model's name. A model not fit here (or None: no vectors) is
+    judged by the lexical one, which knows no cosine: its results found by meaning alone are kept
+    from the model's own ``unrelated`` floor and are LOW."""
+    models = _models()
+    if model in models:
+        spec = models[model]
+        return Calibration(spec["weights"], spec["bias"], spec["thresholds"], spec["min_coverage"],
+                           spec.get("related_cosine"))
+    spec = models[LEXICAL_MODEL]
+    return Calibration(spec["weights"], spec["bias"], spec["thresholds"], spec["min_coverage"],
+                       unrelated if model is not None else None)
+
+
+def found(evidence: Evidence, min_coverage: float, related: float | None) -> bool:
+    """Whether a result is worth returning: enough of the query's word weight, or related in meaning.
+    Below both it is noise (存在しないキーワードぽよ finds nothing); bench/fit_confidence.py measures
+    what each floor keeps."""
+    return evidence.coverage >= min_coverage or (
+        related is not None and evidence.cosine is not None and evidence.cosine >= related)
+
+
+def idf(searcher: tantivy.Searcher, term: str) -> float:
+    """BM25's inverse document frequency of a body term (a term no document has weighs the most)."""
+    n, df = searcher.num_docs, searcher.doc_freq("body", term)
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def coverage(searcher: tantivy.Searcher, schema: tantivy.Schema, doc_ids: Iterable[str], terms: list[str],
+             optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
+    """Per document, the IDF weight of the terms it contains (title, body or searchable fields) and the
+    weight it is judged against: every term's but an ``optional`` one's, which counts only where found."""
+    ids = list(dict.fromkeys(doc_ids))
+    weights = {t: idf(searcher, t) for t in terms}
+    base = sum(w for t, w in weights.items() if t not in optional)
+    got = {d: [0.0, base] for d in ids}
+    if ids:
+        among = Query.term_set_query(schema, "id", ids)
+        for term, weight in weights.items():
+            has = any_of([Query.term_query(schema, "body", term), Query.term_query(schema, "meta", term)])
+            found = searcher.search(Query.boolean_query([(tantivy.Occur.Must, has), (tantivy.Occur.Must, among)]),
+                                    limit=len(ids))
+            for _, address in found.hits:
+                doc_id = str(searcher.doc(address).get_first("id"))
+                if doc_id in got:
+                    got[doc_id][0] += weight
+                    got[doc_id][1] += weight if term in optional else 0.0
+    return {d: (matched, total) for d, (matched, total) in got.items()}
+
+
+def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, frozenset[str]]:
+    """A query searched in several languages at once (setup 締め日 in Japanese and English pages) means
+    each word for the pages of its own script: in a Japanese page its English words count only where
+    they are found, and the other way round. Per language, those terms."""
+    searched = set(words_by_lang)
+    if len(searched) < 2:
+        return {}
+    return {lang: frozenset(w.term for w in words if w.content and (script := script_language(w.surface))
+                            not in (None, lang) and script in searched)
+            for lang, words in words_by_lang.items()}
+
+
+def gather(searcher: tantivy.Searcher, schema: tantivy.Schema, languages: Mapping[str, str],
+           terms_by_lang: Mapping[str, list[str]], lexical: Mapping[str, float],
+           dense: Mapping[str, float | None], agreeing: frozenset[str] = frozenset(), question: bool = False,
+           cross_language: bool = False, foreign: Mapping[str, frozenset[str]] | None = None) -> dict[str, Evidence]:
+    """The evidence for each document (``languages``: document id -> its language; ``foreign``: per
+    language, the terms that count only where found, see :func:`foreign_terms`)."""
+    out: dict[str, Evidence] = {}
+    by_lang: dict[str, list[str]] = {}
+    for doc_id, lang in languages.items():
+        by_lang.setdefault(lang, []).append(doc_id)
+    for lang, ids in by_lang.items():
+        optional = (foreign or {}).get(lang, frozenset())
+        for doc_id, (matched, total) in coverage(searcher, schema, ids, terms_by_lang.get(lang) or [],
+                                                 optional).items():
+            share = matched / total if total > 0 else 0.0
+            bm25 = lexical.get(doc_id, 0.0) / total if total > 0 else 0.0
+            out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language)
+    return out
