@@ -51,10 +51,10 @@ TOP = 5  # results per query whose evidence is recorded
 PROMISES = {"VERY_HIGH": 0.90, "HIGH": 0.75, "MEDIUM": 0.40}
 MARGIN = 0.02
 MAX_FALSE_CONFIDENCE = 0.08  # out-of-domain questions with a HIGH+ result, at most
-# The noise floor's share of the query's word weight, chosen from the floors table this script prints:
-# with vectors 0.4 keeps 98.4 % of the relevant results in the first 100 and finds nothing for every
-# nonsense query; BM25 alone needs 0.3 to keep 88 % (0.4: 82 %), and then finds something for one.
-MIN_COVERAGE = {"hybrid": 0.4, "lexical": 0.3}
+# The noise floor's share of the query's word weight (queries of up to 3 content words / longer ones),
+# chosen from the floors table this script prints: the fewest relevant first results lost while every
+# nonsense query finds nothing.
+MIN_COVERAGE = {"hybrid": {"short": 0.4, "long": 0.3}, "lexical": {"short": 0.4, "long": 0.3}}
 
 
 @dataclass
@@ -197,22 +197,28 @@ def no_answer_queries(kind: str) -> list[tuple[str, str, str]]:
 
 
 def floors(rows: list[Row], nonsense: list[Row], related: list[float | None]) -> None:
-    """What each noise floor would keep: relevant results (of the first 100), out-of-domain and nonsense
-    queries that still get a result."""
-    print("\n| min coverage | related cosine | relevant results kept | out-of-domain queries with a result |"
-          " nonsense queries with a result |")
+    """What each noise floor would cost: a query none of whose results passes it finds nothing. Counted:
+    in-domain queries whose first result is relevant and would be emptied, out-of-domain and nonsense
+    queries that still find something."""
+    queries: dict[tuple[str, str], list[Row]] = {}
+    for r in [*rows, *nonsense]:
+        queries.setdefault((r.set, r.query), []).append(r)
+    print("\n| min coverage (<= 3 words / more) | related cosine | relevant first results lost |"
+          " out-of-domain queries with a result | nonsense queries with a result |")
     print("|---|---|---|---|---|")
-    relevant = [r for r in rows if r.relevant]
-    ood, ood_queries = [r for r in rows if r.ood], {r.query for r in rows if r.ood}
-    for cover in (0.3, 0.4, 0.5, 0.6):
+    for short, long in ((0.3, 0.3), (0.4, 0.3), (0.4, 0.4), (0.5, 0.3)):
         for cosine in related:
-            def keep(r: Row, cover: float = cover, cosine: float | None = cosine) -> bool:
-                e = r.evidence
-                return e.coverage >= cover or (cosine is not None and e.cosine is not None and e.cosine >= cosine)
-            kept = sum(keep(r) for r in relevant) / max(1, len(relevant))
-            with_result = len({r.query for r in ood if keep(r)})
-            junk = len({r.query for r in nonsense if keep(r)})
-            print(f"| {cover} | {cosine} | {kept:.3f} | {with_result}/{len(ood_queries)} | {junk}/10 |")
+            lost = ood = junk = 0
+            for (name, _), found_rows in queries.items():
+                kept = any(confidence.found(r.evidence, {"short": short, "long": long}, cosine) for r in found_rows)
+                if name == "nonsense":
+                    junk += kept
+                elif found_rows[0].ood:
+                    ood += kept
+                elif not kept and any(r.rank == 0 and r.relevant for r in found_rows):
+                    lost += 1
+            n_ood = len({q for (name, q), rs in queries.items() if name != "nonsense" and rs[0].ood})
+            print(f"| {short} / {long} | {cosine} | {lost} | {ood}/{n_ood} | {junk}/10 |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,11 +255,13 @@ def main(argv: list[str] | None = None) -> int:
                                                         for q in (0.8, 0.9, 0.95)]
             floors(rows, nonsense, cosines)
             related, min_coverage = cosines[-1], MIN_COVERAGE[mode]
-            rows = [r for r in rows if confidence.found(r.evidence, min_coverage, related)]  # what users see
+            shown = {(r.set, r.query) for r in rows if confidence.found(r.evidence, min_coverage, related)}
+            rows = [r for r in rows if (r.set, r.query) in shown]  # what users see
             fit_rows = [r for r in rows if r.set in FIT_SETS]
             weights, bias = fit([r for r in fit_rows if r.rank < TOP])
             spec: dict[str, Any] = {"weights": weights, "bias": bias, "min_coverage": min_coverage}
-            cal = confidence.Calibration(weights, bias, {"VERY_HIGH": 1.0, "HIGH": 1.0, "MEDIUM": 1.0}, min_coverage)
+            cal = confidence.Calibration(weights, bias, {"VERY_HIGH": 1.0, "HIGH": 1.0, "MEDIUM": 1.0},
+                                         min_coverage)
             spec["thresholds"] = thresholds(cal, fit_rows)
             if related is not None:
                 spec["related_cosine"] = related

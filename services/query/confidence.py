@@ -50,6 +50,7 @@ class Evidence:
     agree: bool = False
     question: bool = False
     cross_language: bool = False
+    words: int = 1  # the query's content words (in the document's language)
 
     def vector(self) -> list[float]:
         """The model's inputs, in the order of ``FEATURES``."""
@@ -64,11 +65,11 @@ class Calibration:
     weights: Mapping[str, float]
     bias: float
     thresholds: Mapping[str, float]
-    min_coverage: float  # the noise floor: a result holds this share of the query's word weight...
-    related_cosine: float | None = None  # ...or is this near in meaning (None: no vectors)
+    min_coverage: Mapping[str, float]  # the noise floor: a result holds this share of the query's word
+    related_cosine: float | None = None  # weight ("short" / "long" queries), or is this near in meaning
 
     def found(self, evidence: Evidence) -> bool:
-        """Whether a result is worth returning at all."""
+        """Whether a result is evidence that the query has an answer here at all."""
         return found(evidence, self.min_coverage, self.related_cosine)
 
     def probability(self, evidence: Evidence) -> float:
@@ -105,11 +106,17 @@ def calibration(model: str | None, unrelated: float | None = None) -> Calibratio
                        unrelated if model is not None else None)
 
 
-def found(evidence: Evidence, min_coverage: float, related: float | None) -> bool:
-    """Whether a result is worth returning: enough of the query's word weight, or related in meaning.
-    Below both it is noise (存在しないキーワードぽよ finds nothing); bench/fit_confidence.py measures
-    what each floor keeps."""
-    return evidence.coverage >= min_coverage or (
+# Like Elasticsearch's conditional minimum_should_match: a query of a few words should match most of
+# them; a long question's words are diluted by its phrasing, so it needs a smaller share.
+SHORT_QUERY_WORDS = 3
+
+
+def found(evidence: Evidence, min_coverage: Mapping[str, float], related: float | None) -> bool:
+    """Whether a result holds enough of the query's word weight, or is related in meaning. A query none
+    of whose results does has found only noise (存在しないキーワードぽよ); bench/fit_confidence.py
+    measures what each floor keeps."""
+    share = min_coverage["short" if evidence.words <= SHORT_QUERY_WORDS else "long"]
+    return evidence.coverage >= share or (
         related is not None and evidence.cosine is not None and evidence.cosine >= related)
 
 
@@ -169,5 +176,6 @@ def gather(searcher: tantivy.Searcher, schema: tantivy.Schema, languages: Mappin
                                                  optional).items():
             share = matched / total if total > 0 else 0.0
             bm25 = lexical.get(doc_id, 0.0) / total if total > 0 else 0.0
-            out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language)
+            out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language,
+                                   len(terms_by_lang.get(lang) or []))
     return out

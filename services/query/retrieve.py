@@ -102,8 +102,9 @@ class RetrieveService:
         weights = {t: idf(searcher, t) for t in terms}
         foreign = {t for ts in foreign_terms(words_by_lang).values() for t in ts}
         judge = self.queries.calibration(qv is not None)
-        scored = [s for s in self._passages(index_id, candidates, weights, qv, weight, foreign)
-                  if judge.found(s.evidence)]
+        scored = self._passages(index_id, candidates, weights, qv, weight, foreign)
+        if not any(judge.found(s.evidence) for s in scored):  # only noise: nothing found
+            scored = []
         start = (page_number - 1) * page_size
         page = scored[start : min(start + page_size, MAX_REACHABLE)] if start < MAX_REACHABLE else []
 
@@ -162,7 +163,7 @@ class RetrieveService:
             else:
                 score = weight * lex + (1 - weight) * ((sim - lo) / (hi - lo) if hi > lo else 1.0)
             covered = sum(w for t, w in weights.items() if t in norm) / total if total > 0 else 0.0
-            evidence = Evidence(covered, raw.get(doc_id, 0.0) / total if total > 0 else 0.0, sim)
+            evidence = Evidence(covered, raw.get(doc_id, 0.0) / total if total > 0 else 0.0, sim, words=len(weights))
             out.append(_Scored(doc_id, text, score, evidence))
         out.sort(key=lambda s: -s.score)
         return out
