@@ -4,7 +4,8 @@ API (``apiUrl``, optional bot-password ``username`` / ``password``, ``namespaces
 the first sync lists every page (``generator=allpages``); later ones read ``list=recentchanges``
 since the checkpoint's timestamp for edits and new pages, and ``list=logevents&letype=delete`` for
 deletions (a deleted page's own recentchanges rows are removed by MediaWiki, so only the deletion log
-sees it). The version is the page's latest revision id. A page's text is the parser's HTML
+sees it); the checkpoint also keeps the newest change and log ids read, since a change in the same
+second as the last sync is listed again. The version is the page's latest revision id. A page's text is the parser's HTML
 (``action=parse``), read by the same HTML extractor as any web page. Metadata: ``_category`` the first
 visible category, ``_authors`` the authors of the last 50 revisions, ``_created_at`` / ``_last_updated_at``
 from the first and last revision.
@@ -140,10 +141,12 @@ class MediaWikiConnector:
 
     def _api_changes(self, checkpoint: Checkpoint | None,
                      known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
-        since = (checkpoint or {}).get("since")
+        checkpoint = checkpoint or {}
+        since = checkpoint.get("since")
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         namespaces = "|".join(str(n) for n in self.namespaces)
         if not since:
+            latest = self._latest_ids()  # before listing: a change from then on is read next time
             seen: set[str] = set()
             for body in self._paged(action="query", generator="allpages", gapnamespace=namespaces, gaplimit="max",
                                     prop="info"):
@@ -153,15 +156,24 @@ class MediaWikiConnector:
                         yield Upsert(self.doc_id(page["title"]), str(page["lastrevid"]), {"title": page["title"]})
             for doc_id in sorted(set(known) - seen):
                 yield Deletion(doc_id)
-            return {"since": now}
+            return {"since": now, **latest}
+        # Timestamps have whole seconds and rcstart / lestart are inclusive: a change in the second the
+        # last sync ended is listed again, so changes already read are told apart by their ids.
+        rcid, logid = int(checkpoint.get("rcid", 0)), int(checkpoint.get("logid", 0))
         titles: set[str] = set()
         for body in self._paged(action="query", list="recentchanges", rcstart=since, rcdir="newer",
-                                rcnamespace=namespaces, rctype="edit|new", rcprop="title", rclimit="max"):
-            titles.update(rc["title"] for rc in body.get("query", {}).get("recentchanges", []))
+                                rcnamespace=namespaces, rctype="edit|new", rcprop="title|ids", rclimit="max"):
+            for rc in body.get("query", {}).get("recentchanges", []):
+                if rc["rcid"] > int(checkpoint.get("rcid", 0)):
+                    titles.add(rc["title"])
+                    rcid = max(rcid, rc["rcid"])
         deleted: set[str] = set()
         for body in self._paged(action="query", list="logevents", letype="delete", lestart=since, ledir="newer",
-                                leprop="title|type", lelimit="max"):
-            deleted.update(e["title"] for e in body.get("query", {}).get("logevents", []))
+                                leprop="title|type|ids", lelimit="max"):
+            for event in body.get("query", {}).get("logevents", []):
+                if event["logid"] > int(checkpoint.get("logid", 0)):
+                    deleted.add(event["title"])
+                    logid = max(logid, event["logid"])
         for chunk in _chunks(sorted(titles | deleted), 50):
             body = self._api(action="query", titles="|".join(chunk), prop="info")
             for page in body.get("query", {}).get("pages", []):
@@ -171,7 +183,15 @@ class MediaWikiConnector:
                         yield Deletion(doc_id)
                 elif self.patterns.allows(page["title"]):
                     yield Upsert(doc_id, str(page["lastrevid"]), {"title": page["title"]})
-        return {"since": now}
+        return {"since": now, "rcid": rcid, "logid": logid}
+
+    def _latest_ids(self) -> dict[str, int]:
+        """The ids of the wiki's newest recent change and log event (0 where there is none)."""
+        changes = self._api(action="query", list="recentchanges", rcdir="older", rcprop="ids", rclimit="1")
+        events = self._api(action="query", list="logevents", ledir="older", leprop="ids", lelimit="1")
+        rc = changes.get("query", {}).get("recentchanges", [])
+        log = events.get("query", {}).get("logevents", [])
+        return {"rcid": int(rc[0]["rcid"]) if rc else 0, "logid": int(log[0]["logid"]) if log else 0}
 
     def _api_fetch(self, item: Upsert) -> SourceDocument:
         title = str(item.ref["title"])
