@@ -54,7 +54,7 @@ class QueryEvent:
     results: tuple[ReturnedResult, ...]
     instant_answer: bool = False  # the response held an ANSWER or QUESTION_ANSWER item
     # The best ScoreConfidence among the items (services.relevance.BUCKETS); None when not judged:
-    # no items, no QueryText, sorted by an attribute, or a page after the first.
+    # no item carries one, no QueryText, sorted by an attribute, or a page after the first.
     best_confidence: str | None = None
 
     @staticmethod

@@ -11,26 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-# Weakest first; an item without a known bucket counts as NOT_AVAILABLE.
+# Weakest first.
 BUCKETS: Final = ("NOT_AVAILABLE", "LOW", "MEDIUM", "HIGH", "VERY_HIGH")
 RELEVANT_FROM: Final = "MEDIUM"
 _RANK = {bucket: n for n, bucket in enumerate(BUCKETS)}
 
 
-def confidence_of(item: Mapping[str, Any]) -> str:
-    """A result item's ScoreConfidence; NOT_AVAILABLE when it has none (or an unknown one)."""
+def confidence_of(item: Mapping[str, Any]) -> str | None:
+    """A result item's ScoreConfidence; None when it has none, or one not in ``BUCKETS``."""
     bucket = (item.get("ScoreAttributes") or {}).get("ScoreConfidence")
-    return bucket if bucket in _RANK else "NOT_AVAILABLE"
+    return bucket if bucket in _RANK else None
 
 
 def best_confidence(items: Iterable[Mapping[str, Any]]) -> str | None:
-    """The highest ScoreConfidence among result items of any type; None when there are no items."""
-    ranks = [_RANK[confidence_of(item)] for item in items]
+    """The highest ScoreConfidence among result items of any type; None when no item has one (no
+    items, or a server that does not judge its results: such a response is never called weak)."""
+    ranks = [_RANK[bucket] for bucket in map(confidence_of, items) if bucket is not None]
     return BUCKETS[max(ranks)] if ranks else None
 
 
 def is_weak(bucket: str | None) -> bool:
-    """Whether a bucket is below MEDIUM (LOW or NOT_AVAILABLE); None (no results) is not weak."""
+    """Whether a bucket is below MEDIUM (LOW or NOT_AVAILABLE); None (not judged) is not weak."""
     return bucket is not None and _RANK.get(bucket, 0) < _RANK[RELEVANT_FROM]
 
 

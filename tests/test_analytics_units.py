@@ -171,7 +171,9 @@ def scored(n: int, bucket: str | None, kind: str = "DOCUMENT") -> dict[str, obje
 def test_the_best_bucket_of_a_response_is_its_most_confident_item_of_any_type() -> None:
     assert best_confidence([scored(1, "LOW"), scored(2, "HIGH", "ANSWER"), scored(3, "MEDIUM")]) == "HIGH"
     assert best_confidence([scored(1, None), scored(2, "LOW")]) == "LOW"
-    assert best_confidence([scored(1, None), scored(2, "SOMETHING_NEW")]) == "NOT_AVAILABLE"
+    assert best_confidence([scored(1, "NOT_AVAILABLE")]) == "NOT_AVAILABLE"
+    # A server that does not judge its results (no buckets, or ones unknown here) is never called weak.
+    assert best_confidence([scored(1, None), scored(2, "SOMETHING_NEW")]) is None
     assert best_confidence([]) is None
     assert [is_weak(b) for b in ("NOT_AVAILABLE", "LOW", "MEDIUM", "HIGH", "VERY_HIGH", None)] == [
         True, True, False, False, False, False]
@@ -186,7 +188,8 @@ def test_the_best_confidence_is_recorded_only_where_it_says_something(tmp_path: 
     cases: list[tuple[str, dict[str, object], list[dict[str, object]], int]] = [
         ("weak", {"QueryText": "quantum"}, [scored(1, "LOW"), scored(2, "LOW")], 1),
         ("answered", {"QueryText": "expenses"}, [scored(1, "HIGH", "QUESTION_ANSWER"), scored(2, "LOW")], 1),
-        ("unscored", {"QueryText": "vpn"}, [scored(1, None)], 1),
+        ("unjudged", {"QueryText": "vpn"}, [scored(1, None)], 1),
+        ("unknown", {"QueryText": "vpn"}, [scored(1, "NOT_AVAILABLE")], 1),
         ("nothing", {"QueryText": "zzqx"}, [], 1),
         ("browse", {"QueryText": "  ", "AttributeFilter": {}}, [scored(1, "LOW")], 1),
         ("sorted", {"QueryText": "vpn", "SortingConfiguration": sort}, [scored(1, "NOT_AVAILABLE")], 1),
@@ -198,8 +201,8 @@ def test_the_best_confidence_is_recorded_only_where_it_says_something(tmp_path: 
                                  languages=["en"], first_rank=first_rank, latency_ms=1.0)
         assert service.capture.flush()
         assert dict(service.store.rows("SELECT query_id, best_confidence FROM queries")) == {
-            "weak": "LOW", "answered": "HIGH", "unscored": "NOT_AVAILABLE", "nothing": None, "browse": None,
-            "sorted": None, "page-2": None}
+            "weak": "LOW", "answered": "HIGH", "unjudged": None, "unknown": "NOT_AVAILABLE", "nothing": None,
+            "browse": None, "sorted": None, "page-2": None}
     finally:
         service.stop()
 
