@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 
 from services.relevance import nothing_relevant
-from tests.browser import DOCUMENT_SITE
+from tests.browser import DOCUMENT_SITE, screenshot
 from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_active
 from tests.test_web_dashboard import bar_values, card
 from tests.test_web_search import query_of, result_ids
@@ -89,8 +89,10 @@ def test_nothing_relevant_is_said_plainly_and_the_weak_matches_wait_behind_a_but
     assert weak.is_visible()
     assert f"Nothing relevant was found for “{WEAK_EN}”." in weak.inner_text()
     assert "Use fewer words." in weak.inner_text() and "Check the spelling." in weak.inner_text()
+    assert "Search both Japanese and English." not in weak.inner_text()  # it already did
     assert page.locator("#result-list").is_hidden() and page.locator("#empty").is_hidden()
     assert page.inner_text("#status") == "" and page.locator("#pager a").count() == 0
+    screenshot(page, "search-nothing-relevant", full_page=False)
     page.get_by_role("button", name="Show 1 weak match").click()
     assert page.locator("#result-list").is_visible() and result_ids(page) == ["vpn"]
     assert page.locator("#show-weak").count() == 0
@@ -100,6 +102,7 @@ def test_nothing_relevant_is_said_plainly_and_the_weak_matches_wait_behind_a_but
     open_search(page, f"{gaps.url}/?q={quote(WEAK_JA)}&lang=ja&ui=ja")
     assert f"「{WEAK_JA}」に関連する文書は見つかりませんでした。" in page.inner_text("#weak")
     assert "言葉を減らしてください。" in page.inner_text("#weak")
+    assert "日本語と英語の両方を検索してください。" in page.inner_text("#weak")
     assert page.get_by_role("button", name="関連の低い結果 1 件を表示").is_visible()
     page.locator("#weak").get_by_role("link", name="両方の言語で検索").click()
     page.wait_for_function("new URLSearchParams(location.search).get('lang') === 'all'")
@@ -155,6 +158,8 @@ def test_a_spelling_suggestion_is_offered_as_the_way_out(page: Any, site: Site) 
     open_search(page, f"{site.url}/?q=instal%20the%20clent&lang=en&ui=en")
     suggestion = page.inner_text("#did-you-mean-link")
     link = page.locator("#weak").get_by_role("link", name=f"Search for “{suggestion}”")
+    answered = page.evaluate("document.body.dataset.queryId")
     link.click()
     page.wait_for_function(f"new URLSearchParams(location.search).get('q') === {suggestion!r}")
     assert query_of(page)["lang"] == ["en"]
+    page.wait_for_function(f"document.body.dataset.queryId !== {answered!r}")  # answered before the page closes

@@ -311,7 +311,8 @@ function renderWeak(s, response, total, reveal) {
   const box = $("weak");
   const suggestion = (response.SpellCorrectedQueries || [])[0]?.SuggestedQueryText;
   box.replaceChildren(el("p", { class: "none", text: m.nothingRelevant(s.q) }),
-    el("ul", {}, m.weakHelp.map((h) => el("li", { text: h }))), wayOut(s, suggestion));
+    el("ul", {}, [...m.weakHelp, s.lang === "all" ? null : m.weakBoth].filter(Boolean).map((h) => el("li", { text: h }))),
+    wayOut(s, suggestion));
   if (total > 0) {
     const show = el("button", { type: "button", id: "show-weak", class: "link-button", text: m.showWeak(total) });
     show.addEventListener("click", () => { show.remove(); reveal(); });
