@@ -53,6 +53,9 @@ class QueryEvent:
     latency_ms: float
     results: tuple[ReturnedResult, ...]
     instant_answer: bool = False  # the response held an ANSWER or QUESTION_ANSWER item
+    # The best ScoreConfidence among the items (services.relevance.BUCKETS); None when not judged:
+    # no item carries one, no QueryText, sorted by an attribute, or a page after the first.
+    best_confidence: str | None = None
 
     @staticmethod
     def normalized(text: str) -> str:

@@ -27,6 +27,7 @@ from analytics.stream import RedisConsumer, RedisPublisher
 from analytics.suggest_service import DocumentSource, SuggestionService
 from analytics.trends import parse_request, trends
 from services.api.errors import InvalidRequestException
+from services.relevance import best_confidence
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -127,7 +128,8 @@ class AnalyticsService:
 
         Args:
             request: the operation's validated input (IndexId, QueryText, UserContext, VisitorId, AttributeFilter).
-            response: its output (QueryId, ResultItems with Id and DocumentId, TotalNumberOfResults if any).
+            response: its output (QueryId, ResultItems with Id, DocumentId and ScoreAttributes,
+                TotalNumberOfResults if any).
             languages: the languages searched.
             first_rank: the 1-based rank of the first item of ``ResultItems``.
             latency_ms: how long the operation took.
@@ -151,6 +153,7 @@ class AnalyticsService:
                 results=tuple(ReturnedResult(item["Id"], item.get("DocumentId", ""), first_rank + n)
                               for n, item in enumerate(items)),
                 instant_answer=any(item.get("Type") in INSTANT_ANSWER_TYPES for item in items),
+                best_confidence=best_confidence(items) if judged(request, first_rank) else None,
             )
             self.capture.offer(event)
         except Exception:  # analytics must never fail a query
@@ -198,6 +201,14 @@ class AnalyticsService:
         documents = self._documents
         return trends(self.store, request, datetime.fromtimestamp(self.clock(), self.zone), self.zone,
                       documents.titles if documents is not None else lambda _, ids: {})
+
+
+def judged(request: dict[str, Any], first_rank: int) -> bool:
+    """Whether a response's confidence says something about the query: it had QueryText, was ranked by
+    relevance (an attribute sort leaves the buckets meaningless) and is the first page (a later page is
+    weaker by construction and would make a well-served query look like a content gap)."""
+    sorted_ = "SortingConfiguration" in request or "SortingConfigurations" in request
+    return bool((request.get("QueryText") or "").strip()) and not sorted_ and first_rank == 1
 
 
 def _json(value: Any) -> str | None:

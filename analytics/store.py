@@ -1,9 +1,10 @@
 """The analytics store: one SQLite file (``analytics.sqlite3`` in the data folder, WAL).
 
-Tables: ``queries`` (one row per answered query), ``results`` (the items each returned),
-``clicks`` and ``votes`` (SubmitFeedback). A click or vote whose QueryId or ResultId is unknown is
-kept with ``orphaned = 1`` (the query may predate retention, or its event may have been dropped);
-metrics ignore orphans. SQL is kept portable: no SQLite-only syntax.
+Tables: ``queries`` (one row per answered query, with the best ScoreConfidence of its first page),
+``results`` (the items each returned), ``clicks`` and ``votes`` (SubmitFeedback). A click or vote whose
+QueryId or ResultId is unknown is kept with ``orphaned = 1`` (the query may predate retention, or its
+event may have been dropped); metrics ignore orphans. SQL is kept portable: no SQLite-only syntax,
+except the column check that upgrades an older data folder on open.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS queries (
     filters TEXT,
     total_results INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
-    instant_answer INTEGER NOT NULL
+    instant_answer INTEGER NOT NULL,
+    best_confidence TEXT
 );
 CREATE INDEX IF NOT EXISTS queries_by_time ON queries (index_id, at);
 CREATE TABLE IF NOT EXISTS results (
@@ -65,6 +67,9 @@ CREATE INDEX IF NOT EXISTS votes_by_query ON votes (query_id);
 
 TABLES = ("queries", "results", "clicks", "votes")
 
+# Columns added after the first release: a data folder from before gets them on open (NULL in old rows).
+_ADDED_COLUMNS = (("queries", "best_confidence", "TEXT"),)
+
 
 class AnalyticsStore:
     """One writer connection behind a lock (the capture thread), one reader connection per thread."""
@@ -76,9 +81,21 @@ class AnalyticsStore:
         self._local = threading.local()
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite.connect(self._path)
+
+    def _add_missing_columns(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {row[1] for row in self._writer.execute(f"PRAGMA table_info({table})")}
+            if column in present:
+                continue
+            try:
+                self._writer.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as error:  # another process (a consumer) added it meanwhile
+                if "duplicate column" not in str(error):
+                    raise
 
     def close(self) -> None:
         """Close the writer connection (readers close with their threads)."""
@@ -134,9 +151,10 @@ class AnalyticsStore:
 def _insert_query(conn: sqlite3.Connection, e: QueryEvent) -> None:
     conn.execute(
         "INSERT INTO queries (query_id, index_id, at, query_text, normalized_text, languages, channel, user_key,"
-        " filters, total_results, latency_ms, instant_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " filters, total_results, latency_ms, instant_answer, best_confidence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (e.query_id, e.index_id, e.time, e.query_text, e.normalized_text, ",".join(e.languages), e.channel,
-         e.user_key, e.filters_json, e.total_results, e.latency_ms, int(e.instant_answer)),
+         e.user_key, e.filters_json, e.total_results, e.latency_ms, int(e.instant_answer), e.best_confidence),
     )
     conn.executemany(
         "INSERT INTO results (query_id, result_id, document_id, rank) VALUES (?, ?, ?, ?)",

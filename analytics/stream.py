@@ -15,6 +15,7 @@ Runs in ``kensaku serve`` (``analytics_consume``) or alone: ``kensaku analytics-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -43,14 +44,24 @@ def encode(event: Event) -> bytes:
 
 
 def decode(data: bytes) -> Event:
-    """The event ``encode`` wrote."""
+    """The event ``encode`` wrote.
+
+    Entries written by an older or newer producer (during a rolling upgrade) decode too: a member
+    this version does not know is ignored, one it adds since takes its default.
+    """
     body = json.loads(data)
     kind = body.pop("kind")
     if kind == "query":
+        body = _known(QueryEvent, body)
         body["languages"] = tuple(body["languages"])
-        body["results"] = tuple(ReturnedResult(**r) for r in body["results"])
+        body["results"] = tuple(ReturnedResult(**_known(ReturnedResult, r)) for r in body["results"])
         return QueryEvent(**body)
-    return FeedbackEvent(**body)
+    return FeedbackEvent(**_known(FeedbackEvent, body))
+
+
+def _known(kind: type[Any], body: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(kind)}
+    return {key: value for key, value in body.items() if key in names}
 
 
 def connect(settings: Settings) -> Any:

@@ -9,6 +9,9 @@ current day never counts). Definitions:
 - RisingQueries: normalised queries with at least ``RISING_MIN_COUNT`` queries in the interval and more
   than in the same-length period just before; Growth = (Count - PreviousCount) / max(PreviousCount, 1);
 - ZeroResultQueries: zero-result queries grouped by normalised form, with up to 3 texts as typed;
+- LowConfidenceQueries: queries with text that had results, none of them relevant enough (the best
+  ScoreConfidence of the first page below MEDIUM: LOW or NOT_AVAILABLE), grouped the same way; events
+  recorded before the confidence was (data folders from before, sorted queries, later pages) never count;
 - ZeroClickQueries: queries that had results but no click, by how many went unclicked.
 
 The operation is not in botocore's model, so this module validates its own input.
@@ -26,6 +29,7 @@ from analytics.events import CHANNELS
 from analytics.snapshots import INTERVALS, Rows, window
 from services.api.errors import ValidationException
 from services.api.model import JSON_NULL
+from services.relevance import is_weak
 
 GRANULARITIES = ("HOUR", "DAY")
 HOURLY_BY_DEFAULT = ("THIS_WEEK", "ONE_WEEK_AGO", "TWO_WEEKS_AGO")
@@ -104,6 +108,20 @@ def _bucket_of(t: float, buckets: list[float]) -> int:
     return lo
 
 
+def _add_example(groups: dict[str, list[Any]], normalized: str, text: str) -> None:
+    """Count one query in its group, keeping up to MAX_EXAMPLES distinct texts as typed."""
+    group = groups.setdefault(normalized, [0, []])
+    group[0] += 1
+    if text not in group[1] and len(group[1]) < MAX_EXAMPLES:
+        group[1].append(text)
+
+
+def _groups(groups: dict[str, list[Any]], size: int) -> list[dict[str, Any]]:
+    """The most frequent groups first: ``{"NormalizedQuery", "Count", "Examples"}``."""
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))[:size]
+    return [{"NormalizedQuery": t, "Count": g[0], "Examples": g[1]} for t, g in ordered]
+
+
 def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, titles: Titles) -> dict[str, Any]:
     """The KensakuGetTrends response for a validated ``request``; ``today`` is now in the analytics zone."""
     index_id, size, channel = request["IndexId"], request["MaxResults"], request["Channel"]
@@ -111,7 +129,7 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
     where = " AND q.channel = ?" if channel else ""
     extra: tuple[Any, ...] = (channel,) if channel else ()
     rows = store.rows(
-        "SELECT q.at, q.channel, q.normalized_text, q.query_text, q.total_results,"
+        "SELECT q.at, q.channel, q.normalized_text, q.query_text, q.total_results, q.best_confidence,"
         " (SELECT MIN(r.rank) FROM clicks c JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
         "  WHERE c.query_id = q.query_id AND c.orphaned = 0) AS best_rank,"
         " (SELECT COUNT(*) FROM clicks c WHERE c.query_id = q.query_id AND c.orphaned = 0) AS clicks"
@@ -122,10 +140,11 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
     per_bucket = [_Bucket() for _ in buckets]
     counts: dict[str, int] = {}
     zero_results: dict[str, list[Any]] = {}
+    low_confidence: dict[str, list[Any]] = {}
     unclicked: dict[str, list[int]] = {}  # normalised -> [queries with results, of them unclicked]
-    total_clicks = clicked_queries = zero = 0
+    total_clicks = clicked_queries = zero = weak = 0
     rr_sum = 0.0
-    for at, ch, normalized, text, results, best_rank, clicks in rows:
+    for at, ch, normalized, text, results, best, best_rank, clicks in rows:
         b = per_bucket[_bucket_of(at, buckets)] if buckets else None
         if b is not None:
             b.counts[ch if ch in CHANNELS else "api"] += 1
@@ -140,11 +159,11 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
         if normalized:
             counts[normalized] = counts.get(normalized, 0) + 1
             if results == 0:
-                group = zero_results.setdefault(normalized, [0, []])
-                group[0] += 1
-                if text not in group[1] and len(group[1]) < MAX_EXAMPLES:
-                    group[1].append(text)
+                _add_example(zero_results, normalized, text)
             else:
+                if is_weak(best):
+                    _add_example(low_confidence, normalized, text)
+                    weak += 1
                 u = unclicked.setdefault(normalized, [0, 0])
                 u[0] += 1
                 u[1] += best_rank is None
@@ -181,7 +200,8 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
     return {
         "Interval": {"StartTime": start, "EndTime": end},
         "Totals": {"Queries": total, "Clicks": total_clicks, "ClickThroughRate": rate(clicked_queries, total),
-                   "ZeroResultRate": rate(zero, total), "MeanReciprocalRank": rate(rr_sum, clicked_queries)},
+                   "ZeroResultRate": rate(zero, total), "LowConfidenceRate": rate(weak, total),
+                   "MeanReciprocalRank": rate(rr_sum, clicked_queries)},
         "QueriesOverTime": [{"Time": t, "Counts": b.counts} for t, b in zip(buckets, per_bucket, strict=True)],
         "ClickThroughOverTime": [{"Time": t, "ClickThroughRate": rate(b.clicked, b.n),
                                   "MeanReciprocalRank": rate(b.rr, b.clicked)}
@@ -189,8 +209,8 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
         "TopQueries": [{"Query": t, "Count": n}
                        for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]],
         "RisingQueries": rising[:size],
-        "ZeroResultQueries": [{"NormalizedQuery": t, "Count": g[0], "Examples": g[1]}
-                              for t, g in sorted(zero_results.items(), key=lambda kv: (-kv[1][0], kv[0]))[:size]],
+        "ZeroResultQueries": _groups(zero_results, size),
+        "LowConfidenceQueries": _groups(low_confidence, size),
         "ZeroClickQueries": [{"Query": t, "Count": u[0], "ZeroClickRate": rate(u[1], u[0])}
                              for t, u in sorted(unclicked.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
                              if u[1]][:size],

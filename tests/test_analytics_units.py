@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,7 +15,10 @@ from analytics.capture import Capture
 from analytics.events import Event, FeedbackEvent, QueryEvent, ReturnedResult
 from analytics.service import AnalyticsService
 from analytics.snapshots import Window, time_filter, window
+from analytics.store import FILE_NAME, AnalyticsStore
+from analytics.trends import trends
 from services.api.errors import InvalidRequestException
+from services.relevance import best_confidence, is_weak
 from services.settings import Settings
 from tests.conftest import wait_for
 
@@ -154,3 +159,80 @@ def test_a_retrieve_response_is_recorded_with_the_same_call(tmp_path: Path) -> N
         assert service.store.rows("SELECT document_id, rank FROM results ORDER BY rank") == [("d1", 1), ("d2", 2)]
     finally:
         service.stop()
+
+
+def scored(n: int, bucket: str | None, kind: str = "DOCUMENT") -> dict[str, object]:
+    item: dict[str, object] = {"Id": f"r-{n}", "DocumentId": f"d{n}", "Type": kind}
+    if bucket is not None:
+        item["ScoreAttributes"] = {"ScoreConfidence": bucket}
+    return item
+
+
+def test_the_best_bucket_of_a_response_is_its_most_confident_item_of_any_type() -> None:
+    assert best_confidence([scored(1, "LOW"), scored(2, "HIGH", "ANSWER"), scored(3, "MEDIUM")]) == "HIGH"
+    assert best_confidence([scored(1, None), scored(2, "LOW")]) == "LOW"
+    assert best_confidence([scored(1, "NOT_AVAILABLE")]) == "NOT_AVAILABLE"
+    # A server that does not judge its results (no buckets, or ones unknown here) is never called weak.
+    assert best_confidence([scored(1, None), scored(2, "SOMETHING_NEW")]) is None
+    assert best_confidence([]) is None
+    assert [is_weak(b) for b in ("NOT_AVAILABLE", "LOW", "MEDIUM", "HIGH", "VERY_HIGH", None)] == [
+        True, True, False, False, False, False]
+
+
+def test_the_best_confidence_is_recorded_only_where_it_says_something(tmp_path: Path) -> None:
+    service = AnalyticsService(Settings(data_dir=tmp_path), require_index=lambda _: None,
+                               document_count=lambda _: 0)
+    service.start()
+    index = "i" * 36
+    sort = {"DocumentAttributeKey": "_last_updated_at", "SortOrder": "DESC"}
+    cases: list[tuple[str, dict[str, object], list[dict[str, object]], int]] = [
+        ("weak", {"QueryText": "quantum"}, [scored(1, "LOW"), scored(2, "LOW")], 1),
+        ("answered", {"QueryText": "expenses"}, [scored(1, "HIGH", "QUESTION_ANSWER"), scored(2, "LOW")], 1),
+        ("unjudged", {"QueryText": "vpn"}, [scored(1, None)], 1),
+        ("unknown", {"QueryText": "vpn"}, [scored(1, "NOT_AVAILABLE")], 1),
+        ("nothing", {"QueryText": "zzqx"}, [], 1),
+        ("browse", {"QueryText": "  ", "AttributeFilter": {}}, [scored(1, "LOW")], 1),
+        ("sorted", {"QueryText": "vpn", "SortingConfiguration": sort}, [scored(1, "NOT_AVAILABLE")], 1),
+        ("page-2", {"QueryText": "vpn"}, [scored(11, "LOW")], 11),
+    ]
+    try:
+        for query_id, request, items, first_rank in cases:
+            service.record_query({"IndexId": index, **request}, {"QueryId": query_id, "ResultItems": items},
+                                 languages=["en"], first_rank=first_rank, latency_ms=1.0)
+        assert service.capture.flush()
+        assert dict(service.store.rows("SELECT query_id, best_confidence FROM queries")) == {
+            "weak": "LOW", "answered": "HIGH", "unjudged": None, "unknown": "NOT_AVAILABLE", "nothing": None,
+            "browse": None, "sorted": None, "page-2": None}
+    finally:
+        service.stop()
+
+
+# The queries table as the first release created it (no best_confidence column).
+OLD_QUERIES_TABLE = """CREATE TABLE queries (query_id TEXT PRIMARY KEY, index_id TEXT NOT NULL, at REAL NOT NULL,
+    query_text TEXT NOT NULL, normalized_text TEXT NOT NULL, languages TEXT NOT NULL, channel TEXT NOT NULL,
+    user_key TEXT, filters TEXT, total_results INTEGER NOT NULL, latency_ms REAL NOT NULL,
+    instant_answer INTEGER NOT NULL)"""
+
+
+def test_an_older_data_folder_is_upgraded_and_its_queries_never_count_as_low_confidence(tmp_path: Path) -> None:
+    index, at = "i" * 36, datetime(2024, 5, 13, 9, tzinfo=UTC).timestamp()
+    with closing(sqlite3.connect(tmp_path / FILE_NAME)) as conn:
+        conn.execute(OLD_QUERIES_TABLE)
+        conn.execute("INSERT INTO queries VALUES ('old', ?, ?, 'quantum', 'quantum', 'en', 'web', NULL, NULL, 2,"
+                     " 1.0, 0)", (index, at))
+        conn.commit()
+    store = AnalyticsStore(tmp_path / FILE_NAME)
+    try:
+        AnalyticsStore(tmp_path / FILE_NAME).close()  # a second opener finds the column there
+        store.write([QueryEvent("new", index, at + 60, "Quantum", "quantum", ("en",), "chat", None, None, 2, 1.0,
+                                (ReturnedResult("new-r", "d1", 1),), best_confidence="LOW"),
+                     QueryEvent("good", index, at + 120, "vpn", "vpn", ("en",), "web", None, None, 1, 1.0,
+                                (ReturnedResult("good-r", "d2", 1),), best_confidence="HIGH")])
+        assert store.rows("SELECT query_id, best_confidence FROM queries ORDER BY at") == [
+            ("old", None), ("new", "LOW"), ("good", "HIGH")]
+        request = {"IndexId": index, "Interval": "THIS_WEEK", "Granularity": "DAY", "MaxResults": 10, "Channel": None}
+        t = trends(store, request, datetime(2024, 5, 14, 12, tzinfo=UTC), UTC, lambda *_: {})
+        assert t["LowConfidenceQueries"] == [{"NormalizedQuery": "quantum", "Count": 1, "Examples": ["Quantum"]}]
+        assert t["Totals"]["Queries"] == 3 and t["Totals"]["LowConfidenceRate"] == round(1 / 3, 4)
+    finally:
+        store.close()

@@ -107,6 +107,44 @@ def test_no_results_point_to_the_web_page_and_have_no_buttons() -> None:
     assert all(b["type"] != "actions" for b in message.blocks)
 
 
+def weakened(response: dict[str, Any], bucket: str = "LOW") -> dict[str, Any]:
+    """``response`` with every item's ScoreConfidence set to ``bucket``."""
+    return {**response, "ResultItems": [{**i, "ScoreAttributes": {"ScoreConfidence": bucket}}
+                                        for i in response["ResultItems"]]}
+
+
+def test_nothing_relevant_is_said_plainly_without_answer_documents_or_buttons() -> None:
+    weak = {**weakened(RESPONSE), "SpellCorrectedQueries": [
+        {"SuggestedQueryText": "receipts <now>", "Corrections": []}]}
+    check_shape(botocore.session.get_session().get_service_model("kendra").operation_model("Query").output_shape,
+                weak, "Query")
+    message = render(weak, Question("reciepts", "en"), index_id="idx", more_url="https://s/?q=reciepts&lang=en")
+    texts = [b["text"]["text"] if b["type"] == "section" else b["elements"][0]["text"] for b in message.blocks]
+    assert texts == [
+        "Nothing relevant found for “reciepts”.",
+        "Did you mean “receipts &lt;now&gt;”? Try other words or fewer words, and check the spelling,"
+        " or search Japanese and English with --all.",
+        "<https://s/?q=reciepts&amp;lang=en|More results> · 12 weak matches not shown · English"]
+    assert message.text == "Kensaku: nothing relevant found for “reciepts”"
+    both = render(weakened(RESPONSE, "NOT_AVAILABLE"), Question("x", "all"), index_id="i", more_url="u")
+    assert both.blocks[1]["elements"][0]["text"] == "Try other words or fewer words, and check the spelling."
+    # One item from MEDIUM up is enough for the usual reply; so is a response without buckets.
+    mixed = weakened(RESPONSE)
+    mixed["ResultItems"][2] = {**mixed["ResultItems"][2], "ScoreAttributes": {"ScoreConfidence": "MEDIUM"}}
+    unjudged = {**RESPONSE, "ResultItems": [{k: v for k, v in i.items() if k != "ScoreAttributes"}
+                                            for i in RESPONSE["ResultItems"]]}
+    for response in (mixed, unjudged):
+        assert render(response, Question("x", "en"), index_id="i", more_url="u").blocks[0]["text"]["text"].startswith(
+            "*Answer*")
+
+
+def test_terminal_text_says_nothing_relevant_instead_of_listing_weak_documents() -> None:
+    text = render_text(weakened(RESPONSE), Question("経費精算", "ja"))
+    assert text == ("Nothing relevant found for “経費精算” (ja): 12 weak matches not shown (--json prints them).\n"
+                    "Try other words or fewer words, and check the spelling, or search Japanese and English"
+                    " with --lang all.")
+
+
 def test_terminal_text_lists_answer_and_documents() -> None:
     text = render_text(RESPONSE, Question("経費精算", "ja"))
     assert text.splitlines()[0] == f"Answer: {ANSWER_TEXT}"

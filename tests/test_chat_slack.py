@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from services.chat.language import language_filter
+from services.relevance import nothing_relevant
 from tests.conftest import JA, ROLE, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
 from tests.slack_standin import BOT_USER_ID, TEAM_ID, Call, SlackStandIn
 
@@ -97,8 +99,9 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def chat() -> Iterator[Chat]:
+@contextmanager
+def chat_server(**env: str) -> Iterator[Chat]:
+    """A server with Slack on, its stand-in, and an index of ``DOCS``; ``env``: more settings."""
     slack = SlackStandIn(TOKEN).start()
     with tempfile.TemporaryDirectory(prefix="kensaku-chat-") as tmp:
         user_map = Path(tmp) / "slack-users.json"
@@ -106,7 +109,7 @@ def chat() -> Iterator[Chat]:
         server = Server(Path(tmp) / "data", env={
             "KENSAKU_SLACK_SIGNING_SECRET": SECRET, "KENSAKU_SLACK_BOT_TOKEN": TOKEN,
             "KENSAKU_SLACK_API_URL": f"{slack.url}/api/", "KENSAKU_SLACK_USER_MAP": str(user_map),
-            "KENSAKU_CHAT_WEB_URL": WEB,
+            "KENSAKU_CHAT_WEB_URL": WEB, **env,
         }).start()
         try:
             kendra = make_client(server.url)
@@ -117,6 +120,12 @@ def chat() -> Iterator[Chat]:
         finally:
             server.stop()
             slack.stop()
+
+
+@pytest.fixture(scope="module")
+def chat() -> Iterator[Chat]:
+    with chat_server() as served:
+        yield served
 
 
 def blocks_text(blocks: list[dict[str, Any]]) -> str:
@@ -252,3 +261,24 @@ def test_url_verification_and_bad_options_are_answered_in_the_acknowledgement(ch
 
 def test_without_a_signing_secret_there_is_no_slack_route(server: Server) -> None:
     assert httpx.post(f"{server.url}/slack/events", content=b"{}", timeout=10).status_code == 404
+
+
+def test_a_search_that_finds_nothing_relevant_says_so_instead_of_listing_weak_documents() -> None:
+    """With BM25-only ranking (KENSAKU_SEARCH_MODE=lexical) a question with one word of four in the index
+    gets LOW on every result with today's confidence code; that precondition is checked through boto3."""
+    question = "VPN quantum entanglement telescope"
+    with chat_server(KENSAKU_SEARCH_MODE="lexical") as lexical:
+        found = make_client(lexical.server.url).query(IndexId=lexical.index_id, QueryText=question,
+                                                      AttributeFilter=language_filter("en"))
+        assert found["ResultItems"] and nothing_relevant(found), "precondition: LOW results only"
+        _, response_url = lexical.command(question)
+        reply = lexical.reply_to(response_url).body
+        text = blocks_text(reply["blocks"])
+        assert text.startswith(f"Nothing relevant found for “{question}”.")
+        assert "--all" in text and "fewer words" in text
+        assert "VPN &lt;setup&gt;" not in text and "*Answer*" not in text  # the weak document is not listed
+        assert f"<{WEB}/?q=VPN+quantum+entanglement+telescope&amp;lang=en|More results>" in text
+        assert buttons(reply["blocks"]) == {}
+        assert reply["text"] == f"Kensaku: nothing relevant found for “{question}”"
+        _, response_url = lexical.command("VPN setup")  # a relevant result is listed as always
+        assert "VPN &lt;setup&gt;" in blocks_text(lexical.reply_to(response_url).body["blocks"])

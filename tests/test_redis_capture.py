@@ -3,6 +3,7 @@ separate ``kensaku analytics-consumer`` process."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,13 @@ def test_queries_are_answered_when_redis_is_down(tmp_path: Path) -> None:
 
 def test_events_round_trip_through_the_stream_encoding() -> None:
     q = QueryEvent("q1", "i" * 36, 1.5, "経費 精算", "経費 精算", ("ja",), "chat", "u", '{"a": 1}', 3, 2.5,
-                   (ReturnedResult("q1-r", "d1", 1),), instant_answer=True)
+                   (ReturnedResult("q1-r", "d1", 1),), instant_answer=True, best_confidence="LOW")
     f = FeedbackEvent("i" * 36, "q1", "q1-r", 2.0, relevance="RELEVANT")
     assert decode(encode(q)) == q and decode(encode(f)) == f
+    # An entry from an older producer (no best_confidence) or a newer one (a member unknown here).
+    body = json.loads(encode(q))
+    del body["best_confidence"]
+    assert decode(json.dumps(body).encode()) == replace(q, best_confidence=None)
+    body["mood"] = "curious"
+    body["results"][0]["score"] = 0.5
+    assert decode(json.dumps(body).encode()) == replace(q, best_confidence=None)

@@ -13,6 +13,7 @@ import httpx
 
 from analytics.events import QueryEvent, ReturnedResult
 from analytics.store import FILE_NAME, AnalyticsStore
+from services.relevance import nothing_relevant
 from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_active
 from tests.test_analytics import LAST_TUESDAY, NEXT_TUESDAY
 
@@ -65,8 +66,9 @@ def test_trends_report_channels_rising_gaps_and_clicks(tmp_path: Path) -> None:
         assert status == 200, t
         assert t["Interval"] == {"StartTime": epoch("2024-05-12T00:00:00+00:00"),
                                  "EndTime": epoch("2024-05-19T00:00:00+00:00")}
+        weak = sum(nothing_relevant(r) for r in alphas)  # none with today's ranking; read, not assumed
         assert t["Totals"] == {"Queries": 8, "Clicks": 2, "ClickThroughRate": 0.25, "ZeroResultRate": 0.375,
-                               "MeanReciprocalRank": 0.75}
+                               "LowConfidenceRate": round(weak / 8, 4), "MeanReciprocalRank": 0.75}
         hours = t["QueriesOverTime"]
         assert len(hours) == 7 * 24 and hours[0]["Time"] == t["Interval"]["StartTime"]
         busy = [h for h in hours if any(h["Counts"].values())]
@@ -78,6 +80,7 @@ def test_trends_report_channels_rising_gaps_and_clicks(tmp_path: Path) -> None:
         assert t["RisingQueries"] == [{"Query": "alpha", "Count": 5, "PreviousCount": 1, "Growth": 4.0},
                                       {"Query": "zzqx", "Count": 3, "PreviousCount": 0, "Growth": 3.0}]
         assert t["ZeroResultQueries"] == [{"NormalizedQuery": "zzqx", "Count": 3, "Examples": ["zzqx", "ZZQX"]}]
+        assert [q["Count"] for q in t["LowConfidenceQueries"]] == ([weak] if weak else [])
         assert t["ZeroClickQueries"] == [{"Query": "alpha", "Count": 5, "ZeroClickRate": 0.6}]
         top_docs = {d["DocumentId"]: d for d in t["TopDocuments"]}
         assert sorted((d["DocumentId"], d["Clicks"]) for d in t["TopDocuments"]) == sorted(
@@ -106,5 +109,47 @@ def test_trends_report_channels_rising_gaps_and_clicks(tmp_path: Path) -> None:
             assert error["message"]
         status, error = trends(srv.url, {"IndexId": "f" * 36, "Interval": "THIS_WEEK"})
         assert (status, error["__type"]) == (400, "ResourceNotFoundException")
+    finally:
+        srv.stop()
+
+
+WEAK = "VPN quantum entanglement telescope"
+
+
+def test_low_confidence_queries_are_reported_next_to_zero_result_queries(tmp_path: Path) -> None:
+    """Queries asked through boto3 whose best result is below MEDIUM come back as LowConfidenceQueries.
+
+    The server ranks by BM25 alone (KENSAKU_SEARCH_MODE=lexical), where a query with one word of four
+    in the index gets LOW on every result with today's confidence code. The buckets are read off the
+    responses (a precondition below), not assumed, so a change of ranking shows up as such."""
+    srv = Server(tmp_path, env={"KENSAKU_ANALYTICS_NOW": LAST_TUESDAY, "KENSAKU_SEARCH_MODE": "lexical"}).start()
+    try:
+        api = make_client(srv.url)
+        index_id = api.create_index(Name="gaps", RoleArn=ROLE)["Id"]
+        wait_active(api, index_id)
+        put_and_wait(api, index_id, [
+            text_doc("vpn", "How to connect to the office VPN. Install the client and sign in.", title="VPN setup"),
+            text_doc("expenses", "Submit expense reports by the 25th with receipts attached.", title="Expenses")])
+        web, chat = channel_client(srv.url, "web"), channel_client(srv.url, "chat")
+        weak = [web.query(IndexId=index_id, QueryText=WEAK), web.query(IndexId=index_id, QueryText=WEAK.lower()),
+                chat.query(IndexId=index_id, QueryText=f"  {WEAK}  ")]
+        assert all(r["ResultItems"] and nothing_relevant(r) for r in weak), "precondition: LOW results only"
+        good = web.query(IndexId=index_id, QueryText="VPN setup")
+        assert good["ResultItems"] and not nothing_relevant(good), "precondition: a relevant result"
+        api.query(IndexId=index_id, QueryText="zzqx")  # no results: a zero-result query, not a weak one
+    finally:
+        srv.stop()
+
+    srv = Server(tmp_path, env={"KENSAKU_ANALYTICS_NOW": NEXT_TUESDAY}).start()
+    try:
+        status, t = trends(srv.url, {"IndexId": index_id, "Interval": "ONE_WEEK_AGO"})
+        assert status == 200, t
+        assert t["LowConfidenceQueries"] == [{"NormalizedQuery": WEAK.lower(), "Count": 3,
+                                              "Examples": [WEAK, WEAK.lower(), f"  {WEAK}  "]}]
+        assert t["ZeroResultQueries"] == [{"NormalizedQuery": "zzqx", "Count": 1, "Examples": ["zzqx"]}]
+        assert t["Totals"]["LowConfidenceRate"] == 0.6 and t["Totals"]["ZeroResultRate"] == 0.2
+        status, chat_only = trends(srv.url, {"IndexId": index_id, "Interval": "ONE_WEEK_AGO", "Channel": "chat"})
+        assert status == 200 and chat_only["Totals"]["LowConfidenceRate"] == 1.0
+        assert [q["Count"] for q in chat_only["LowConfidenceQueries"]] == [1]
     finally:
         srv.stop()

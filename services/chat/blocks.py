@@ -3,6 +3,8 @@
 Layout: the direct answer (ANSWER) or FAQ (QUESTION_ANSWER) when the response has one, then the top
 documents (title link, highlighted excerpt, source and date), a "more results" link to the web search
 page, and the buttons: 👍 / 👎 (SubmitFeedback on the top result) and "Share to channel".
+When results came back but none is likely relevant (every ScoreConfidence below MEDIUM), the reply
+says so with a hint and the "more results" link instead of listing them.
 The renderer is pure: it only reads Kendra's standard Query result shapes.
 """
 
@@ -16,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from services.chat.language import Question
 from services.chat.mrkdwn import escape, highlighted, link
+from services.relevance import nothing_relevant
 
 VOTE_UP = "kensaku_vote_up"
 VOTE_DOWN = "kensaku_vote_down"
@@ -65,6 +68,8 @@ def render(response: dict[str, Any], question: Question, *, index_id: str, more_
         blocks.append(_section(f"No results for “{escape(question.text)}”."))
         blocks.append(_context(f"{link(more_url, 'Search on the web page')} · {_LANGUAGE_NAMES[question.language]}"))
         return Message(f"Kensaku: no results for “{question.text}”", blocks)
+    if nothing_relevant(response):
+        return _nothing_relevant(response, question, more_url, blocks)
     if answers:
         blocks.append(_section(_answer_text(answers[0])))
         blocks.append({"type": "divider"})
@@ -89,6 +94,29 @@ def render(response: dict[str, Any], question: Question, *, index_id: str, more_
     first = answers[0] if answers else documents[0]
     return Message(f"Kensaku: {total} result{'s' if total != 1 else ''} for “{question.text}”"
                    f" — {_title(first) or 'untitled'}", blocks)
+
+
+def weak_hint(response: dict[str, Any], question: Question, *, all_languages: str) -> str:
+    """What to try when nothing relevant was found: the spelling suggestion if the response has one,
+    other or fewer words, and both languages (``all_languages`` says how) when only one was searched."""
+    hints = []
+    corrections: list[dict[str, Any]] = response.get("SpellCorrectedQueries") or []
+    suggestion = corrections[0].get("SuggestedQueryText") if corrections else None
+    if suggestion:
+        hints.append(f"Did you mean “{suggestion}”?")
+    hints.append("Try other words or fewer words, and check the spelling"
+                 + (f", or search Japanese and English with {all_languages}." if question.language != "all" else "."))
+    return " ".join(hints)
+
+
+def _nothing_relevant(response: dict[str, Any], question: Question, more_url: str,
+                      blocks: list[dict[str, Any]]) -> Message:
+    total = int(response.get("TotalNumberOfResults") or len(response.get("ResultItems") or []))
+    blocks.append(_section(f"Nothing relevant found for “{escape(question.text)}”."))
+    blocks.append(_context(escape(weak_hint(response, question, all_languages="--all"))))
+    blocks.append(_context(f"{link(more_url, 'More results')} · {total} weak match{'es' if total != 1 else ''}"
+                           f" not shown · {_LANGUAGE_NAMES[question.language]}"))
+    return Message(f"Kensaku: nothing relevant found for “{question.text}”", blocks)
 
 
 def _answer_text(item: dict[str, Any]) -> str:

@@ -76,6 +76,8 @@ class SearchClient:
         params: dict[str, Any] = {
             "IndexId": self.index_id(), "QueryText": text, "AttributeFilter": language_filter(language),
             "PageSize": page_size, "RequestedDocumentAttributes": SHOWN_ATTRIBUTES,
+            # a "did you mean" for the reply that found nothing relevant
+            "SpellCorrectionConfiguration": {"IncludeQuerySpellCheckSuggestions": True},
         }
         if user_context:
             params["UserContext"] = user_context

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.chat.blocks import attribute, date_of
+from services.chat.blocks import attribute, date_of, weak_hint
 from services.chat.language import Question
+from services.relevance import nothing_relevant
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
@@ -27,8 +28,14 @@ def marked(text: str, highlights: Iterable[Mapping[str, Any]], bold: bool, top_o
 
 
 def render_text(response: dict[str, Any], question: Question, *, bold: bool = False) -> str:
-    """The answer (if any) and the ranked documents, one block each."""
+    """The answer (if any) and the ranked documents, one block each; when none is likely relevant
+    (every ScoreConfidence below MEDIUM), a plain "nothing relevant" with a hint instead."""
     items: list[dict[str, Any]] = response.get("ResultItems") or []
+    if nothing_relevant(response):
+        total = int(response.get("TotalNumberOfResults") or len(items))
+        return (f"Nothing relevant found for “{question.text}” ({question.language}):"
+                f" {total} weak match{'es' if total != 1 else ''} not shown (--json prints them).\n"
+                f"{weak_hint(response, question, all_languages='--lang all')}")
     lines: list[str] = []
     for item in items:
         if item.get("Type") not in ("ANSWER", "QUESTION_ANSWER"):

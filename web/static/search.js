@@ -9,6 +9,9 @@ const SHOWN_ATTRIBUTES = ["_source_uri", "_last_updated_at", "_created_at", "_au
   "_file_type", "_language_code", "_data_source_id"];
 const DATE_KEYS = ["_last_updated_at", "_created_at"];
 const RANGES = { week: 7, month: 31, year: 366 };
+// ScoreConfidence buckets, weakest first; from MEDIUM up a result is likely relevant.
+const BUCKETS = ["NOT_AVAILABLE", "LOW", "MEDIUM", "HIGH", "VERY_HIGH"];
+const RELEVANT = BUCKETS.slice(2);
 
 const ui = uiLanguage();
 const m = messages(ui);
@@ -270,21 +273,51 @@ function renderDidYouMean(s, response) {
   box.append(el("span", { text: m.didYouMean + " " }), a);
 }
 
+// A link to another search state, followed in the page.
+function stateLink(text, next) {
+  const a = el("a", { href: urlOf(next), text });
+  a.addEventListener("click", (e) => { e.preventDefault(); navigate(next); });
+  return a;
+}
+
+// Ways out of a search that found nothing (relevant): the suggested spelling, both languages, no filters.
+function wayOut(s, suggestion) {
+  const actions = el("p", { class: "actions" });
+  if (suggestion) actions.append(stateLink(m.trySuggestion(suggestion), { ...s, q: suggestion, page: 1 }), " ");
+  if (s.lang !== "all") actions.append(stateLink(m.searchBoth, { ...s, lang: "all", page: 1 }), " ");
+  if (Object.values(s.filters).some((v) => v.length) || s.date) {
+    actions.append(stateLink(m.clearFilters, { ...s, filters: {}, date: "", page: 1 }));
+  }
+  return actions;
+}
+
 function renderEmpty(s) {
   const box = $("empty");
-  box.replaceChildren(el("p", { class: "none", text: m.noResults(s.q) }), el("ul", {}, m.help.map((h) => el("li", { text: h }))));
-  const actions = el("p", { class: "actions" });
-  if (s.lang !== "all") {
-    const a = el("a", { href: urlOf({ ...s, lang: "all", page: 1 }), text: m.searchBoth });
-    a.addEventListener("click", (e) => { e.preventDefault(); navigate({ ...s, lang: "all", page: 1 }); });
-    actions.append(a, " ");
+  box.replaceChildren(el("p", { class: "none", text: m.noResults(s.q) }), el("ul", {}, m.help.map((h) => el("li", { text: h }))),
+    wayOut(s, null));
+  box.hidden = false;
+}
+
+// Results came back but none is likely relevant (a relevance-ranked first page whose items carry
+// ScoreConfidence, all below MEDIUM). A server that sends no buckets is never judged.
+function nothingRelevant(request, items) {
+  if (request.PageNumber !== 1 || request.SortingConfiguration) return false;
+  const buckets = items.map((i) => i.ScoreAttributes?.ScoreConfidence).filter((b) => BUCKETS.includes(b));
+  return buckets.length > 0 && !buckets.some((b) => RELEVANT.includes(b));
+}
+
+// Say so plainly, offer ways out, and keep the weak matches behind a button.
+function renderWeak(s, response, total, reveal) {
+  const box = $("weak");
+  const suggestion = (response.SpellCorrectedQueries || [])[0]?.SuggestedQueryText;
+  box.replaceChildren(el("p", { class: "none", text: m.nothingRelevant(s.q) }),
+    el("ul", {}, [...m.weakHelp, s.lang === "all" ? null : m.weakBoth].filter(Boolean).map((h) => el("li", { text: h }))),
+    wayOut(s, suggestion));
+  if (total > 0) {
+    const show = el("button", { type: "button", id: "show-weak", class: "link-button", text: m.showWeak(total) });
+    show.addEventListener("click", () => { show.remove(); reveal(); });
+    box.append(el("p", { class: "reveal" }, show));
   }
-  if (Object.values(s.filters).some((v) => v.length) || s.date) {
-    const a = el("a", { href: urlOf({ ...s, filters: {}, date: "", page: 1 }), text: m.clearFilters });
-    a.addEventListener("click", (e) => { e.preventDefault(); navigate({ ...s, filters: {}, date: "", page: 1 }); });
-    actions.append(a);
-  }
-  box.append(actions);
   box.hidden = false;
 }
 
@@ -304,6 +337,8 @@ function clearResults() {
   for (const id of ["result-list", "facets", "pager", "status", "did-you-mean"]) $(id).replaceChildren();
   $("answer").hidden = true;
   $("empty").hidden = true;
+  $("weak").hidden = true;
+  $("result-list").hidden = false;
   $("did-you-mean").hidden = true;
 }
 
@@ -317,9 +352,10 @@ async function run(s) {
   if (!state.config?.indexId) { clearResults(); $("status").textContent = m.noIndex; return; }
   $("status").textContent = m.loading;
   document.body.classList.add("busy");
+  const request = queryRequest(s);
   let response;
   try {
-    response = await kendra("Query", queryRequest(s));
+    response = await kendra("Query", request);
   } catch (e) {
     if (seq !== state.seq) return;
     clearResults();
@@ -336,13 +372,29 @@ async function run(s) {
   renderAnswer(items);
   renderDidYouMean(s, response);
   renderFacets(s, response.FacetResults);
-  $("result-list").replaceChildren(...documents.map(resultNode));
-  $("result-list").start = (s.page - 1) * PAGE_SIZE + 1;
+  const list = $("result-list");
+  list.replaceChildren(...documents.map(resultNode));
+  list.start = (s.page - 1) * PAGE_SIZE + 1;
   const from = (s.page - 1) * PAGE_SIZE + 1;
-  $("status").textContent = documents.length ? m.results(total, from, from + documents.length - 1) : "";
+  const showResults = () => {
+    list.hidden = false;
+    $("status").textContent = documents.length ? m.results(total, from, from + documents.length - 1) : "";
+    renderPager(s, total);
+  };
   $("empty").hidden = true;
+  $("weak").hidden = true;
+  if (nothingRelevant(request, items)) {
+    list.hidden = true;
+    $("status").textContent = "";
+    $("pager").replaceChildren();
+    renderWeak(s, response, documents.length ? total : 0, () => {
+      showResults();
+      (list.querySelector("h2 a") || $("results")).focus();
+    });
+  } else {
+    showResults();
+  }
   if (!items.length) renderEmpty(s);
-  renderPager(s, total);
   document.body.dataset.queryId = response.QueryId; // for tests and tools: the last answered query
 }
 
