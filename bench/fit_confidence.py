@@ -11,9 +11,10 @@ is irrelevant). A logistic model is fit per ranking (sets weighted equally), the
 is the lowest probability at which the rank-1 precision on every fit set reaches the bucket's promise
 (VERY_HIGH 0.90, HIGH 0.75, MEDIUM 0.40) plus a margin, and at which out-of-domain questions stay below
 HIGH. ``related_cosine`` (the cosine a document found by the vectors alone needs) is the cosine that
-the best passage of 95 % of out-of-domain questions stays under (at 90 % one nonsense query still
-finds something). ``min_coverage``, the noise floor's share of the query's word weight, is chosen
-from the floors table printed.
+the best passage of 80, 90 or 95 % of out-of-domain questions stays under, and ``min_coverage`` the
+share of the query's word weight (for queries of up to 3 content words, and longer ones): together
+the noise floor, chosen from the table printed (every nonsense query empty, then the fewest relevant
+first results lost).
 
 Fit sets: jsquad-valid, vue-nlq-dev, xquad-en with no-answer-dev; jsquad-test is held out and reported.
 Prints tables; ``--write`` writes confidence.json.
@@ -51,10 +52,6 @@ TOP = 5  # results per query whose evidence is recorded
 PROMISES = {"VERY_HIGH": 0.90, "HIGH": 0.75, "MEDIUM": 0.40}
 MARGIN = 0.02
 MAX_FALSE_CONFIDENCE = 0.08  # out-of-domain questions with a HIGH+ result, at most
-# The noise floor's share of the query's word weight (queries of up to 3 content words / longer ones),
-# chosen from the floors table this script prints: the fewest relevant first results lost while every
-# nonsense query finds nothing.
-MIN_COVERAGE = {"hybrid": {"short": 0.4, "long": 0.3}, "lexical": {"short": 0.4, "long": 0.3}}
 
 
 @dataclass
@@ -196,16 +193,19 @@ def no_answer_queries(kind: str) -> list[tuple[str, str, str]]:
     return [(q["id"], q["text"], q["lang"]) for q in rows if q["kind"] == kind]
 
 
-def floors(rows: list[Row], nonsense: list[Row], related: list[float | None]) -> None:
+def floors(rows: list[Row], nonsense: list[Row],
+           related: list[float | None]) -> tuple[dict[str, float], float | None]:
     """What each noise floor would cost: a query none of whose results passes it finds nothing. Counted:
     in-domain queries whose first result is relevant and would be emptied, out-of-domain and nonsense
-    queries that still find something."""
+    queries that still find something. Chosen: every nonsense query empty, then the fewest relevant
+    first results lost, then the fewest out-of-domain queries with a result."""
     queries: dict[tuple[str, str], list[Row]] = {}
     for r in [*rows, *nonsense]:
         queries.setdefault((r.set, r.query), []).append(r)
     print("\n| min coverage (<= 3 words / more) | related cosine | relevant first results lost |"
           " out-of-domain queries with a result | nonsense queries with a result |")
     print("|---|---|---|---|---|")
+    best: tuple[tuple[int, int, int], dict[str, float], float | None] | None = None
     for short, long in ((0.3, 0.3), (0.4, 0.3), (0.4, 0.4), (0.5, 0.3)):
         for cosine in related:
             lost = ood = junk = 0
@@ -219,6 +219,11 @@ def floors(rows: list[Row], nonsense: list[Row], related: list[float | None]) ->
                     lost += 1
             n_ood = len({q for (name, q), rs in queries.items() if name != "nonsense" and rs[0].ood})
             print(f"| {short} / {long} | {cosine} | {lost} | {ood}/{n_ood} | {junk}/10 |")
+            if best is None or (junk, lost, ood) < best[0]:
+                best = (junk, lost, ood), {"short": short, "long": long}, cosine
+    assert best is not None
+    print(f"\nchosen: min coverage {best[1]}, related cosine {best[2]}")
+    return best[1], best[2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,8 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                     nonsense, _ = run(service, index_id, "nonsense", no_answer_queries("nonsense"), {}, ood=True)
             cosines: list[float | None] = [None] if mode == "lexical" else [round(float(np.quantile(ood_cosines, q)), 3)
                                                         for q in (0.8, 0.9, 0.95)]
-            floors(rows, nonsense, cosines)
-            related, min_coverage = cosines[-1], MIN_COVERAGE[mode]
+            min_coverage, related = floors(rows, nonsense, cosines)
             shown = {(r.set, r.query) for r in rows if confidence.found(r.evidence, min_coverage, related)}
             rows = [r for r in rows if (r.set, r.query) in shown]  # what users see
             fit_rows = [r for r in rows if r.set in FIT_SETS]
