@@ -113,14 +113,14 @@ def test_trends_report_channels_rising_gaps_and_clicks(tmp_path: Path) -> None:
         srv.stop()
 
 
-WEAK = "VPN quantum entanglement telescope"
+WEAK = "VPN client quantum telescope"
 
 
 def test_low_confidence_queries_are_reported_next_to_zero_result_queries(tmp_path: Path) -> None:
     """Queries asked through boto3 whose best result is below MEDIUM come back as LowConfidenceQueries.
 
-    The server ranks by BM25 alone (KENSAKU_SEARCH_MODE=lexical), where a query with one word of four
-    in the index gets LOW on every result with today's confidence code. The buckets are read off the
+    The server ranks by BM25 alone (KENSAKU_SEARCH_MODE=lexical), where a query with two words of four
+    in the index (two in none) is above the noise floor but LOW. The buckets are read off the
     responses (a precondition below), not assumed, so a change of ranking shows up as such."""
     srv = Server(tmp_path, env={"KENSAKU_ANALYTICS_NOW": LAST_TUESDAY, "KENSAKU_SEARCH_MODE": "lexical"}).start()
     try:
@@ -129,7 +129,8 @@ def test_low_confidence_queries_are_reported_next_to_zero_result_queries(tmp_pat
         wait_active(api, index_id)
         put_and_wait(api, index_id, [
             text_doc("vpn", "How to connect to the office VPN. Install the client and sign in.", title="VPN setup"),
-            text_doc("expenses", "Submit expense reports by the 25th with receipts attached.", title="Expenses")])
+            text_doc("expenses", "Submit expense reports by the 25th with receipts attached.", title="Expenses"),
+            text_doc("keihi", "経費精算の締め日は毎月25日です。", title="経費精算ガイド", lang="ja")])
         web, chat = channel_client(srv.url, "web"), channel_client(srv.url, "chat")
         weak = [web.query(IndexId=index_id, QueryText=WEAK), web.query(IndexId=index_id, QueryText=WEAK.lower()),
                 chat.query(IndexId=index_id, QueryText=f"  {WEAK}  ")]
