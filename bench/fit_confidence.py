@@ -23,6 +23,7 @@ Prints tables; ``--write`` writes confidence.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -65,7 +66,9 @@ class Row:
 
 
 class Recording(QueryService):
-    """The product's QueryService, keeping the evidence it gathers for each result."""
+    """The product's QueryService, keeping the evidence it gathers for each result. Documents found by
+    the vectors alone join from the model's own "unrelated" floor, so that every related cosine the
+    floors table tries sees all of them."""
 
     last: dict[str, Evidence]
 
@@ -73,6 +76,12 @@ class Recording(QueryService):
         found = super().evidence(*args, **kwargs)
         self.last = found
         return found
+
+    def calibration(self, vectors: bool) -> confidence.Calibration:
+        judged = super().calibration(vectors)
+        embedder = self.indexes.vectors.embedder
+        floor = embedder.min_similarity if vectors and embedder is not None else None
+        return dataclasses.replace(judged, related_cosine=floor)
 
 
 @contextmanager
@@ -231,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="a data folder with the sets' indexes")
     ap.add_argument("--limit-queries", type=int, default=0, help="the first N queries of each set")
     ap.add_argument("--write", action="store_true", help="write services/query/confidence.json")
+    ap.add_argument("--out", type=Path, help="write the calibration here instead (KENSAKU_CONFIDENCE_CALIBRATION)")
     args = ap.parse_args(argv)
 
     out: dict[str, Any] = {"models": {}}
@@ -283,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"p50 {np.quantile(relevant, 0.5):.3f}; best cosine of out-of-domain queries: p50 "
                       f"{np.quantile(ood_cosines, 0.5) if ood_cosines else math.nan:.3f}, p90 "
                       f"{np.quantile(ood_cosines, 0.9) if ood_cosines else math.nan:.3f}")
-    if args.write:
-        path = Path(confidence.__file__).with_name("confidence.json")
+    if args.write or args.out:
+        path = args.out or confidence.CALIBRATION
         path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {path}")
     return 0

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     search_mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     # Hybrid fusion: calibrated score fusion ("cc", measured better) or reciprocal rank fusion ("rrf").
     hybrid_fusion: Literal["cc", "rrf"] = "cc"
+    # ScoreConfidence's calibration: a file bench/fit_confidence.py wrote (unset: the one shipped, fit on
+    # the shared dev sets); refit it on your own judged queries, or for another embedding model.
+    confidence_calibration: Path | None = None
 
     log_level: str = "info"
 

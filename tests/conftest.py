@@ -27,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))
 ROLE = "arn:aws:iam::000000000000:role/kendra"
 TEST_MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+# BM25 ranking judged by the share of the query's words alone (tests/confidence_words_only.json), for
+# tests that need results of a known ScoreConfidence whatever the shipped calibration's fit says.
+WORDS_ONLY = {"KENSAKU_SEARCH_MODE": "lexical",
+              "KENSAKU_CONFIDENCE_CALIBRATION": str(Path(__file__).with_name("confidence_words_only.json"))}
 JA = {"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": "ja"}}}
 
 

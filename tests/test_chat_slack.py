@@ -26,7 +26,7 @@ import pytest
 
 from services.chat.language import language_filter
 from services.relevance import nothing_relevant
-from tests.conftest import JA, ROLE, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
+from tests.conftest import JA, ROLE, WORDS_ONLY, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
 from tests.slack_standin import BOT_USER_ID, TEAM_ID, Call, SlackStandIn
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -264,10 +264,10 @@ def test_without_a_signing_secret_there_is_no_slack_route(server: Server) -> Non
 
 
 def test_a_search_that_finds_nothing_relevant_says_so_instead_of_listing_weak_documents() -> None:
-    """With BM25-only ranking (KENSAKU_SEARCH_MODE=lexical) a query with two words of four in the index
-    (two in none) is above the noise floor but LOW; that precondition is checked through boto3."""
+    """With BM25 ranking judged by the share of the query's words (conftest.WORDS_ONLY) a query with one
+    word of four in the index is LOW; that precondition is checked through boto3."""
     question = "VPN client quantum telescope"
-    with chat_server(KENSAKU_SEARCH_MODE="lexical") as lexical:
+    with chat_server(**WORDS_ONLY) as lexical:
         found = make_client(lexical.server.url).query(IndexId=lexical.index_id, QueryText=question,
                                                       AttributeFilter=language_filter("en"))
         assert found["ResultItems"] and nothing_relevant(found), "precondition: LOW results only"

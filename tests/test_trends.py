@@ -14,7 +14,7 @@ import httpx
 from analytics.events import QueryEvent, ReturnedResult
 from analytics.store import FILE_NAME, AnalyticsStore
 from services.relevance import nothing_relevant
-from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_active
+from tests.conftest import ROLE, WORDS_ONLY, Server, make_client, put_and_wait, text_doc, wait_active
 from tests.test_analytics import LAST_TUESDAY, NEXT_TUESDAY
 
 
@@ -119,10 +119,10 @@ WEAK = "VPN client quantum telescope"
 def test_low_confidence_queries_are_reported_next_to_zero_result_queries(tmp_path: Path) -> None:
     """Queries asked through boto3 whose best result is below MEDIUM come back as LowConfidenceQueries.
 
-    The server ranks by BM25 alone (KENSAKU_SEARCH_MODE=lexical), where a query with two words of four
-    in the index (two in none) is above the noise floor but LOW. The buckets are read off the
+    The server ranks by BM25 judged by the share of the query's words (conftest.WORDS_ONLY), where a
+    query with two words of four in the index is LOW. The buckets are read off the
     responses (a precondition below), not assumed, so a change of ranking shows up as such."""
-    srv = Server(tmp_path, env={"KENSAKU_ANALYTICS_NOW": LAST_TUESDAY, "KENSAKU_SEARCH_MODE": "lexical"}).start()
+    srv = Server(tmp_path, env={"KENSAKU_ANALYTICS_NOW": LAST_TUESDAY, **WORDS_ONLY}).start()
     try:
         api = make_client(srv.url)
         index_id = api.create_index(Name="gaps", RoleArn=ROLE)["Id"]

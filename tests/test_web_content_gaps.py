@@ -2,9 +2,9 @@
 says plainly that nothing relevant was found, keeps the weak matches behind a button, and shows up on
 the dashboard next to the zero-result queries.
 
-The end-to-end test runs its own server ranking by BM25 alone (KENSAKU_SEARCH_MODE=lexical), where a
-query with two words of four in the index (and two in none) is above the noise floor but LOW; it
-checks that precondition through boto3 before it looks at the page. The page's own rules (later pages
+The end-to-end test runs its own server ranking by BM25 alone with a test calibration that judges by
+the share of the query's words (conftest.WORDS_ONLY), where a query with two words of four in the index
+is LOW; it checks that precondition through boto3 before it looks at the page. The page's own rules (later pages
 and date-sorted results are never judged, the spelling suggestion is offered) are checked on the shared
 site with a stub of the buckets only: Playwright's route interception of POST / lets the real server
 answer each Query and rewrites every item's ScoreConfidence to LOW on the way back.
@@ -24,7 +24,7 @@ import pytest
 
 from services.relevance import nothing_relevant
 from tests.browser import DOCUMENT_SITE, screenshot
-from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_active
+from tests.conftest import ROLE, WORDS_ONLY, Server, make_client, put_and_wait, text_doc, wait_active
 from tests.test_web_dashboard import bar_values, card
 from tests.test_web_search import query_of, result_ids
 from tests.web_site import ADMIN_TOKEN, FIRST_DAY, Site
@@ -53,7 +53,7 @@ class Gaps:
         assert r["ResultItems"] and nothing_relevant(r), f"precondition: {WEAK!r} finds LOW results only"
 
     def _start(self) -> Server:
-        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN, "KENSAKU_SEARCH_MODE": "lexical",
+        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN, **WORDS_ONLY,
                                           "KENSAKU_ANALYTICS_NOW": self.now.isoformat()}).start()
 
     @property

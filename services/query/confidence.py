@@ -37,7 +37,7 @@ from services.query.hybrid import script_language
 BUCKETS = ("VERY_HIGH", "HIGH", "MEDIUM")
 LEXICAL_MODEL = "lexical"  # the model for rankings without vectors (or a model not fit here)
 FEATURES = ("coverage", "bm25", "cosine", "agree", "question", "cross_language")
-_CALIBRATION = Path(__file__).with_name("confidence.json")
+CALIBRATION = Path(__file__).with_name("confidence.json")  # the one fit on the shared dev sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +86,18 @@ class Calibration:
 
 
 @functools.cache
-def _models() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(_CALIBRATION.read_text(encoding="utf-8"))
+def _models(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     models: dict[str, Any] = data["models"]
     return models
 
 
-def calibration(model: str | None, unrelated: float | None = None) -> Calibration:
-    """The calibration for an embedding model's name. A model not fit here (or None: no vectors) is
-    judged by the lexical one, which knows no cosine: its results found by meaning alone are kept
-    from the model's own ``unrelated`` floor and are LOW."""
-    models = _models()
+def calibration(model: str | None, unrelated: float | None = None, path: Path = CALIBRATION) -> Calibration:
+    """The calibration for an embedding model's name, from ``path`` (one written by
+    bench/fit_confidence.py). A model not fit there (or None: no vectors) is judged by the lexical one,
+    which knows no cosine: its results found by meaning alone are kept from the model's own
+    ``unrelated`` floor and are LOW."""
+    models = _models(path)
     if model in models:
         spec = models[model]
         return Calibration(spec["weights"], spec["bias"], spec["thresholds"], spec["min_coverage"],

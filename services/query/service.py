@@ -18,7 +18,7 @@ from services.index.fields import displayed_attributes, wire_value
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
-from services.query.confidence import Calibration, Evidence, calibration, foreign_terms, gather
+from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather
 from services.query.excerpts import excerpt, highlight, shown
 from services.query.filters import (
     LANGUAGE_KEY,
@@ -257,9 +257,10 @@ class QueryService:
     def calibration(self, vectors: bool) -> Calibration:
         """How results are judged: by the embedding model's calibration when ranked with vectors."""
         embedder = self.indexes.vectors.embedder
+        path = self.indexes.settings.confidence_calibration or CALIBRATION
         if not vectors or embedder is None:
-            return calibration(None)
-        return calibration(embedder.name, embedder.min_similarity)
+            return calibration(None, path=path)
+        return calibration(embedder.name, embedder.min_similarity, path)
 
     def bucket(self, evidence: Evidence | None, vectors: bool) -> str:
         """The calibrated ScoreConfidence of a result with this evidence (``vectors``: ranked with them)."""
