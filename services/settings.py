@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
     max_text_bytes: int = Field(5 * 1024 * 1024, gt=0)
     max_indexes: int = Field(100, gt=0)
+    # The largest request body the API reads (None: room for a BatchPutDocument of 10 documents of
+    # max_document_bytes, base64-encoded, plus 1 MB); larger ones are refused before they are read.
+    max_request_bytes: int | None = Field(None, gt=0)
 
     # Indexing: how long the indexer gathers documents before one commit makes them searchable.
     commit_interval_seconds: float = Field(0.25, ge=0)
@@ -167,6 +170,13 @@ class Settings(BaseSettings):
     hybrid_fusion: Literal["cc", "rrf"] = "cc"
 
     log_level: str = "info"
+
+    @property
+    def request_bytes_limit(self) -> int:
+        """The effective ``max_request_bytes``."""
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        return 10 * (self.max_document_bytes * 4 // 3 + 4) + 1024 * 1024
 
     @field_validator("data_dir")
     @classmethod

@@ -23,7 +23,13 @@ from services.index.fields import displayed_attributes
 from services.query import hybrid
 from services.query.filters import all_of, no_score
 from services.query.hybrid import Candidate
-from services.query.service import DEFAULT_PAGE_SIZE, MAX_QUERY_TERMS, MAX_REACHABLE, QueryService
+from services.query.service import (
+    DEFAULT_PAGE_SIZE,
+    MAX_QUERY_TERMS,
+    MAX_REACHABLE,
+    QueryService,
+    check_query_text,
+)
 
 # Documents whose passages are scored.
 DOCUMENTS_SCORED = 40
@@ -60,6 +66,7 @@ class RetrieveService:
         text = (p.get("QueryText") or "").strip()
         if not text:
             raise ValidationException("QueryText must not be empty")
+        check_query_text(text)
         page_size = min(max(p.get("PageSize", DEFAULT_PAGE_SIZE), 1), MAX_REACHABLE)
         page_number = p.get("PageNumber", 1)
         if page_number < 1:
