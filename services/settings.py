@@ -75,12 +75,15 @@ class Settings(BaseSettings):
     # Query suggestions (analytics/suggest_service.py): new queries are suggested within this many
     # seconds (the background rebuild interval); 0 rebuilds on every call (tests, demos).
     suggestions_refresh_seconds: float = Field(30.0, ge=0)
-    # Block-list files named file:///path are read only below this folder (unset: file:// refused).
+    # Files a request names as file:///path (FAQ files, block lists; services/files.py) are read only
+    # below this folder, symbolic links resolved (unset: every file:// URL is refused).
     local_files_root: Path | None = None
     # The S3-compatible store that FAQ files, block-list files and S3 connectors are read from (unset:
     # AWS's own, credentials from the usual boto3 settings), and its region.
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    # Connecting to that store, each read, and a whole FAQ or block-list download take at most this long.
+    s3_timeout_seconds: float = Field(30.0, gt=0)
 
     # Learning from clicks (analytics/learning.py): feedback raises / lowers documents for its query.
     click_learning: bool = True
