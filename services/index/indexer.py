@@ -148,6 +148,8 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
     """``prepare`` and ``embed`` for several documents: one round trip to a worker, the fields sent once."""
     done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
     ok = [d for d in done if d.failure is None]
+    if spec is None:  # KENSAKU_EMBEDDER=none: BM25 only, nothing to embed
+        return done
     try:
         for d, embedded in zip(ok, embed([(d.title, d.body) for d in ok], spec), strict=True):
             d.embedded = embedded
