@@ -108,12 +108,12 @@ class Settings(BaseSettings):
     sync_visibility_timeout: float = Field(3600, gt=0)
     # Where connectors send documents (BatchPutDocument): None = this server; any Kendra endpoint works.
     connector_endpoint: str | None = None
-    # The keys connector syncs sign BatchPutDocument with (both or neither). Unset: for this server,
-    # the first of access_keys when auth_mode is sigv4; for another endpoint (Amazon Kendra), the
-    # standard AWS credential chain (AWS_ACCESS_KEY_ID..., ~/.aws, an instance role).
+    # The keys connector syncs sign BatchPutDocument with (both or neither). Unset: for Amazon Kendra
+    # (*.amazonaws.com) the standard AWS credential chain (AWS_ACCESS_KEY_ID..., ~/.aws, an instance
+    # role); for a Kensaku endpoint the first of access_keys when auth_mode is sigv4.
     connector_access_key_id: str | None = None
     connector_secret_access_key: SecretStr | None = None
-    # The region connector syncs sign for (unset: us-east-1 for this server, the AWS chain's otherwise).
+    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else us-east-1).
     connector_region: str | None = None
     sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
     sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)

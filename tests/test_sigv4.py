@@ -121,8 +121,10 @@ def test_which_keys_a_sync_signs_with() -> None:
         "SYNCER", "syncer-secret")
     assert sink_credentials(settings(**keys)) == SinkCredentials("ADMIN", "admin-secret")  # this server's own
     assert sink_credentials(settings()) == SinkCredentials("kensaku", "kensaku")  # auth off: any key
-    # Another endpoint (Amazon Kendra): the standard AWS credential chain.
+    # Amazon Kendra: the standard AWS credential chain; another Kensaku (docker-compose's api): as this one.
     assert sink_credentials(settings(connector_endpoint="https://kendra.us-east-1.amazonaws.com")) is None
+    assert sink_credentials(settings(**keys, connector_endpoint="http://api:8000")) == SinkCredentials(
+        "ADMIN", "admin-secret")
     assert "syncer-secret" not in repr(SinkCredentials("SYNCER", "syncer-secret"))
     with pytest.raises(ValueError):
         settings(connector_access_key_id="SYNCER")
