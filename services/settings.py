@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
     auth_mode: Literal["off", "sigv4"] = "off"
     access_keys: dict[str, str] = Field(default_factory=dict)
+    # `kensaku serve` refuses a host other than loopback while auth_mode is "off" and no authenticating
+    # proxy is configured (trusted_user_header), unless this says the network is trusted.
+    trust_network: bool = False
 
     # Kendra's quotas.
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
