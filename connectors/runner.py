@@ -37,7 +37,7 @@ from connectors.contract import (
 )
 from connectors.documents import kendra_document
 from connectors.registry import ConnectorOptions
-from connectors.sink import KendraSink
+from connectors.sink import KendraSink, SinkCredentials
 from services.datasources import records
 from services.datasources.jobs import settle
 from services.index.store import Store
@@ -48,6 +48,10 @@ log = logging.getLogger("kensaku.sync")
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
     endpoint_url: str | None
+    # How the sink signs its calls: these keys, or (None) the standard AWS credential chain; and the
+    # region (None: the AWS chain's).
+    credentials: SinkCredentials | None = None
+    region: str | None = "us-east-1"
     batch_size: int = 50
     max_text_chars: int = 5_000_000
     retries: int = 3  # attempts after the first, for a source's transient errors
@@ -217,7 +221,8 @@ class SyncRunner:
                 doc["Attributes"] = doc["Attributes"] + ds_attrs
                 docs.append(doc)
                 versions[upsert.doc_id] = upsert.version
-        sink = KendraSink(self.config.endpoint_url, job.index_id)
+        sink = KendraSink(self.config.endpoint_url, job.index_id, region=self.config.region,
+                          credentials=self.config.credentials)
         for f in sink.put(docs) + (sink.delete(deletes, job.data_source_id, job_id) if deletes else []):
             failed[f.doc_id] = f.reason
             versions.pop(f.doc_id, None)

@@ -1,16 +1,26 @@
 """Where connector documents go: BatchPutDocument / BatchDeleteDocument of a Kendra endpoint.
 
 The endpoint is configurable (``KENSAKU_CONNECTOR_ENDPOINT``): by default Kensaku's own API, but
-any Kendra-compatible endpoint works, Amazon Kendra included (give real credentials and region).
+any Kendra-compatible endpoint works, Amazon Kendra included. Calls are signed with the
+``SinkCredentials`` given, or, when none are, with the standard AWS credential chain (environment,
+shared files, instance role), as any boto3 client would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _MAX_DOCS = 10  # Kendra's limit per call
 _MAX_CALL_BYTES = 5 * 1024 * 1024  # keep each request well under any proxy's body limit
+
+
+@dataclass(frozen=True, slots=True)
+class SinkCredentials:
+    """An access key pair the sink signs with (the secret stays out of reprs and logs)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +32,18 @@ class SinkFailure:
 class KendraSink:
     """A boto3 ``kendra`` client bound to one index."""
 
-    def __init__(self, endpoint_url: str | None, index_id: str, *, region: str = "us-east-1",
-                 access_key: str = "kensaku", secret_key: str = "kensaku") -> None:
+    def __init__(self, endpoint_url: str | None, index_id: str, *, region: str | None = "us-east-1",
+                 credentials: SinkCredentials | None = None) -> None:
+        """``region`` None: the AWS chain's region; ``credentials`` None: the AWS credential chain."""
         import boto3
         from botocore.config import Config
 
         self.index_id = index_id
+        keys = ({"aws_access_key_id": credentials.access_key_id,
+                 "aws_secret_access_key": credentials.secret_access_key} if credentials is not None else {})
         self.client = boto3.client(
-            "kendra", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=120),
+            "kendra", endpoint_url=endpoint_url, region_name=region,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=120), **keys,
         )
 
     def put(self, documents: list[dict[str, Any]]) -> list[SinkFailure]:

@@ -3,21 +3,60 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from services.settings import Settings
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a name other than localhost is not)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_refusal(settings: Settings) -> str | None:
+    """Why ``kensaku serve`` must not start with these settings, or None when it may.
+
+    Off loopback, with auth off and no authenticating proxy, anyone who reaches the port could call
+    every Kendra operation (read every document, delete indexes): only an explicit statement that the
+    network is trusted allows that.
+    """
+    if is_loopback(settings.host) or settings.auth_mode != "off" or settings.trusted_user_header:
+        return None
+    if settings.trust_network:
+        return None
+    return (
+        f"kensaku: refusing to listen on {settings.host}: with KENSAKU_AUTH_MODE=off, anyone who can reach"
+        " this address could call every Kendra operation (read every document, delete indexes).\n"
+        "Choose one:\n"
+        "  - KENSAKU_AUTH_MODE=sigv4 with KENSAKU_ACCESS_KEYS, so that requests must be signed;\n"
+        "  - an authenticating proxy in front (KENSAKU_TRUSTED_USER_HEADER), or --host 127.0.0.1;\n"
+        "  - --trust-network (KENSAKU_TRUST_NETWORK=true) if only trusted machines can reach this address."
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
+    given: tuple[tuple[str, Any], ...] = (("host", args.host), ("port", args.port), ("data_dir", args.data_dir),
+                                          ("trust_network", True if args.trust_network else None))
+    overrides = {k: v for k, v in given if v is not None}
+    settings = Settings(**overrides)
+    refusal = exposure_refusal(settings)
+    if refusal is not None:
+        print(refusal, file=sys.stderr, flush=True)
+        return 2
+
     import uvicorn
 
     from services.app import create_app
 
-    given = (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
-    overrides = {k: v for k, v in given if v is not None}
-    settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     print(f"Kensaku: Kendra API on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})", flush=True)
@@ -77,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to listen on (KENSAKU_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (KENSAKU_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR, default ./kensaku-data)")
+    serve.add_argument("--trust-network", action="store_true",
+                       help="serve an address other than loopback with KENSAKU_AUTH_MODE=off: everyone who can"
+                            " reach it may call every operation (KENSAKU_TRUST_NETWORK)")
     serve.set_defaults(func=_serve)
     consumer = sub.add_parser("analytics-consumer",
                               help="distributed mode: write the analytics Redis stream into the analytics store")

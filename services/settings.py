@@ -24,11 +24,17 @@ class Settings(BaseSettings):
     # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
     auth_mode: Literal["off", "sigv4"] = "off"
     access_keys: dict[str, str] = Field(default_factory=dict)
+    # `kensaku serve` refuses a host other than loopback while auth_mode is "off" and no authenticating
+    # proxy is configured (trusted_user_header), unless this says the network is trusted.
+    trust_network: bool = False
 
     # Kendra's quotas.
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
     max_text_bytes: int = Field(5 * 1024 * 1024, gt=0)
     max_indexes: int = Field(100, gt=0)
+    # The largest request body the API reads (None: room for a BatchPutDocument of 10 documents of
+    # max_document_bytes, base64-encoded, plus 1 MB); larger ones are refused before they are read.
+    max_request_bytes: int | None = Field(None, gt=0)
 
     # Indexing: how long the indexer gathers documents before one commit makes them searchable.
     commit_interval_seconds: float = Field(0.25, ge=0)
@@ -72,12 +78,15 @@ class Settings(BaseSettings):
     # Query suggestions (analytics/suggest_service.py): new queries are suggested within this many
     # seconds (the background rebuild interval); 0 rebuilds on every call (tests, demos).
     suggestions_refresh_seconds: float = Field(30.0, ge=0)
-    # Block-list files named file:///path are read only below this folder (unset: file:// refused).
+    # Files a request names as file:///path (FAQ files, block lists; services/files.py) are read only
+    # below this folder, symbolic links resolved (unset: every file:// URL is refused).
     local_files_root: Path | None = None
     # The S3-compatible store that FAQ files, block-list files and S3 connectors are read from (unset:
     # AWS's own, credentials from the usual boto3 settings), and its region.
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    # Connecting to that store, each read, and a whole FAQ or block-list download take at most this long.
+    s3_timeout_seconds: float = Field(30.0, gt=0)
 
     # Learning from clicks (analytics/learning.py): feedback raises / lowers documents for its query.
     click_learning: bool = True
@@ -102,6 +111,13 @@ class Settings(BaseSettings):
     sync_visibility_timeout: float = Field(3600, gt=0)
     # Where connectors send documents (BatchPutDocument): None = this server; any Kendra endpoint works.
     connector_endpoint: str | None = None
+    # The keys connector syncs sign BatchPutDocument with (both or neither). Unset: for Amazon Kendra
+    # (*.amazonaws.com) the standard AWS credential chain (AWS_ACCESS_KEY_ID..., ~/.aws, an instance
+    # role); for a Kensaku endpoint the first of access_keys when auth_mode is sigv4.
+    connector_access_key_id: str | None = None
+    connector_secret_access_key: SecretStr | None = None
+    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else us-east-1).
+    connector_region: str | None = None
     sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
     sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)
     sync_source_concurrency: int = Field(2, gt=0)  # celery mode: batches of one source at once
@@ -171,10 +187,23 @@ class Settings(BaseSettings):
 
     log_level: str = "info"
 
+    @property
+    def request_bytes_limit(self) -> int:
+        """The effective ``max_request_bytes``."""
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        return 10 * (self.max_document_bytes * 4 // 3 + 4) + 1024 * 1024
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _connector_keys(self) -> Settings:
+        if (self.connector_access_key_id is None) != (self.connector_secret_access_key is None):
+            raise ValueError("KENSAKU_CONNECTOR_ACCESS_KEY_ID and KENSAKU_CONNECTOR_SECRET_ACCESS_KEY go together")
+        return self
 
     @model_validator(mode="after")
     def _slack_token(self) -> Settings:

@@ -70,7 +70,9 @@ def s3_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def faq_server(s3_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {"KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+           "AWS_DEFAULT_REGION": "us-east-1",
+           # the tests' tmp_path folders, where their file:// FAQ files are
+           "KENSAKU_LOCAL_FILES_ROOT": str(tmp_path_factory.getbasetemp())}
     srv = Server(tmp_path_factory.mktemp("faq"), env).start()
     yield srv
     srv.stop()

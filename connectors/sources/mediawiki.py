@@ -5,10 +5,10 @@ the first sync lists every page (``generator=allpages``); later ones read ``list
 since the checkpoint's timestamp for edits and new pages, and ``list=logevents&letype=delete`` for
 deletions (a deleted page's own recentchanges rows are removed by MediaWiki, so only the deletion log
 sees it); the checkpoint also keeps the newest change and log ids read, since a change in the same
-second as the last sync is listed again. The version is the page's latest revision id. A page's text is the parser's HTML
-(``action=parse``), read by the same HTML extractor as any web page. Metadata: ``_category`` the first
-visible category, ``_authors`` the authors of the last 50 revisions, ``_created_at`` / ``_last_updated_at``
-from the first and last revision.
+second as the last sync is listed again. The version is the page's latest revision id. A page's text
+is the parser's HTML (``action=parse``), read by the same HTML extractor as any web page. Metadata:
+``_category`` the first visible category, ``_authors`` the authors of the last 50 revisions,
+``_created_at`` / ``_last_updated_at`` from the first and last revision.
 
 Dump (``dumpPath``, optional ``baseUrl``): an offline import of an XML export (export-0.10/0.11):
 the latest revision of each page, its wikitext turned into plain text here, categories from

@@ -2,14 +2,20 @@
 
 boto3 signs ``content-type;host;x-amz-date;x-amz-target`` (plus ``x-amz-security-token``) over
 ``POST /`` with the SHA-256 of the body; recomputing that with the shared secret proves the caller
-holds it.
+holds it. As AWS does, a signature is good for 5 minutes either side of its ``X-Amz-Date`` (a
+captured request cannot be replayed later), an ``x-amz-content-sha256`` header must be the body's
+hash, and the date and host must be among the signed headers. Query-string (presigned) signatures
+are refused: they leave the body unsigned, so a captured URL could carry any request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, quote
 
 from services.api.errors import InvalidSignatureException, UnrecognizedClientException
 
@@ -18,14 +24,53 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+MAX_SKEW_SECONDS = 5 * 60  # AWS's window either side of X-Amz-Date
+_AMZ_DATE = "%Y%m%dT%H%M%SZ"
+_REQUIRED_SIGNED = ("host", "x-amz-date")
+
+
+def _canonical_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(pairs))
+
+
+def _check_date(amz_date: str, scope_date: str, now: float) -> None:
+    try:
+        signed_at = datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidSignatureException(
+            "X-Amz-Date is missing or not a basic ISO-8601 time (20240501T120000Z)") from None
+    if scope_date != amz_date[:8]:
+        raise InvalidSignatureException("The credential scope's date is not the day of X-Amz-Date")
+    now_text = datetime.fromtimestamp(now, UTC).strftime(_AMZ_DATE)
+    skew = now - signed_at.timestamp()
+    if skew > MAX_SKEW_SECONDS:  # AWS's wording, which SDKs recognise as clock skew
+        raise InvalidSignatureException(
+            f"Signature expired: {amz_date} is now earlier than {_shifted(now, -MAX_SKEW_SECONDS)}"
+            f" ({now_text} - 5 min.)")
+    if skew < -MAX_SKEW_SECONDS:
+        raise InvalidSignatureException(
+            f"Signature not yet current: {amz_date} is still later than {_shifted(now, MAX_SKEW_SECONDS)}"
+            f" ({now_text} + 5 min.)")
+
+
+def _shifted(now: float, seconds: int) -> str:
+    return datetime.fromtimestamp(now + seconds, UTC).strftime(_AMZ_DATE)
+
+
 def verify_sigv4(
-    method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str]
+    method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str],
+    now: float | None = None,
 ) -> str:
     """Check the request's SigV4 ``Authorization`` header; return the caller's access key id.
 
-    ``headers`` must be case-insensitive (Starlette's are). Raises UnrecognizedClientException for a
-    missing header or unknown key, InvalidSignatureException for a wrong signature.
+    ``headers`` must be case-insensitive (Starlette's are); ``now`` is epoch seconds (default: the
+    clock). Raises UnrecognizedClientException for a missing header or unknown key,
+    InvalidSignatureException for a wrong, expired or incomplete signature or a wrong payload hash.
     """
+    if any(name.lower() in ("x-amz-signature", "x-amz-credential") for name, _ in parse_qsl(query)):
+        raise InvalidSignatureException(
+            "Query-string (presigned) signatures are not accepted; sign the Authorization header")
     auth = headers.get("authorization", "")
     if not auth.startswith("AWS4-HMAC-SHA256 "):
         raise UnrecognizedClientException("The request is not signed (AWS Signature Version 4 required)")
@@ -42,10 +87,19 @@ def verify_sigv4(
     secret = secrets.get(access_key)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
+    missing = [h for h in _REQUIRED_SIGNED if h not in signed_headers]
+    if missing:
+        raise InvalidSignatureException(f"These headers must be signed: {', '.join(missing)}")
     amz_date = headers.get("x-amz-date", "")
+    _check_date(amz_date, date, time.time() if now is None else now)
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = headers.get("x-amz-content-sha256")
+    if declared is not None and declared != payload_hash:
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed.")
     canonical_headers = "".join(f"{h}:{' '.join(headers.get(h, '').split())}\n" for h in signed_headers)
     canonical_request = "\n".join(
-        [method, path or "/", query, canonical_headers, ";".join(signed_headers), hashlib.sha256(body).hexdigest()]
+        [method, path or "/", _canonical_query(query), canonical_headers, ";".join(signed_headers), payload_hash]
     )
     scope = f"{date}/{region}/{service}/{terminal}"
     string_to_sign = "\n".join(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,9 +59,11 @@ JSON_NULL = _JsonNull()
 
 
 @functools.cache
-def _validation_error(operation: str) -> type[KendraError]:
+def validation_error(operation: str) -> type[KendraError]:
     """The error an operation reports bad input with: ValidationException, unless its model lists
     InvalidRequestException instead (GetSnapshots)."""
+    if not in_model(operation):
+        return ValidationException
     errors = {shape.name for shape in service_model().operation_model(operation).error_shapes}
     if "ValidationException" not in errors and "InvalidRequestException" in errors:
         return InvalidRequestException
@@ -81,7 +84,7 @@ def parse_input(operation: str, params: Any) -> dict[str, Any]:
             raise ValidationException("The request body must be a JSON object")
         result: dict[str, Any] = _convert(shape, params, shape.name)
     except ValidationException as error:
-        kind = _validation_error(operation)
+        kind = validation_error(operation)
         if kind is ValidationException:
             raise
         raise kind(error.message) from None
@@ -161,6 +164,8 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:  # noqa: C901 - one br
     if kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(path, "Member must be a number")
+        if not math.isfinite(value):  # 1e999 parses as infinity
+            raise _fail(path, "Member must be a finite number")
         return float(value)
     if kind == "boolean":
         if not isinstance(value, bool):
@@ -181,20 +186,34 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:  # noqa: C901 - one br
     return value
 
 
+# Epoch seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the datetimes boto3 (and Python) can hold.
+MIN_EPOCH_SECONDS = -62_135_596_800.0
+MAX_EPOCH_SECONDS = 253_402_300_799.0
+
+
 def _timestamp(value: Any, path: str) -> float:
     if isinstance(value, bool):
         raise _fail(path, "Member must be a timestamp")
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise _fail(path, "Member must be a timestamp (epoch seconds or ISO-8601)") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
-    raise _fail(path, "Member must be a timestamp")
+        try:
+            seconds = parsed.timestamp()
+        except (OverflowError, ValueError):
+            raise _fail(path, "Member must be a timestamp between the years 1 and 9999") from None
+    else:
+        raise _fail(path, "Member must be a timestamp")
+    # NaN and infinity fail this too; a date boto3 cannot turn into a datetime would break every
+    # response that carries it.
+    if not MIN_EPOCH_SECONDS <= seconds <= MAX_EPOCH_SECONDS:
+        raise _fail(path, "Member must be a timestamp between the years 1 and 9999")
+    return seconds
 
 
 def to_wire(value: Any) -> Any:

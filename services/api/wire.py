@@ -20,10 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from services.api import model
 from services.api.auth import verify_sigv4
+from services.api.body import parse as parse_body
+from services.api.body import read_limited
 from services.api.errors import (
     InternalServerException,
     KendraError,
-    SerializationException,
     UnknownOperationException,
     ValidationException,
 )
@@ -35,6 +36,7 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 CHANNEL_HEADER = "x-kensaku-channel"
 CHANNELS = ("web", "chat", "api")
 DEFAULT_CHANNEL = "api"
+_INLINE_PARSE_BYTES = 64 * 1024
 
 _channel: ContextVar[str] = ContextVar("kensaku_channel", default=DEFAULT_CHANNEL)
 
@@ -78,7 +80,9 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
         request_id = str(uuid.uuid4())
         channel = _channel.set(_channel_of(request.headers.get(CHANNEL_HEADER)))
         try:
-            body = await request.body()
+            body = await read_limited(
+                request.stream(), request.headers.get("content-length"), settings.request_bytes_limit
+            )
             if settings.auth_mode == "sigv4":
                 verify_sigv4(
                     "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys
@@ -88,10 +92,10 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
             handler = operations.get(name)
             if handler is None:
                 raise UnknownOperationException(f"Unknown operation {target!r}")
-            try:
-                raw = json.loads(body or b"{}")
-            except (ValueError, UnicodeDecodeError):
-                raise SerializationException("The request body is not valid JSON") from None
+            try:  # a large body is parsed off the event loop, which keeps serving meanwhile
+                raw = parse_body(body) if len(body) < _INLINE_PARSE_BYTES else await run_in_threadpool(parse_body, body)
+            except ValidationException as error:  # GetSnapshots names it InvalidRequestException
+                raise model.validation_error(name)(error.message) from None
             raw_params = model.parse_input(name, raw) if model.in_model(name) else raw
             params = apply_trusted_user(settings, name, request.headers, raw_params)
             result = await run_in_threadpool(handler, params)

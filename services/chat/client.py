@@ -74,7 +74,8 @@ class SearchClient:
                page_size: int = 5) -> dict[str, Any]:
         """One Kendra Query in ``language`` ("all": Japanese and English); returns the Query response."""
         params: dict[str, Any] = {
-            "IndexId": self.index_id(), "QueryText": text, "AttributeFilter": language_filter(language),
+            # Kendra refuses a QueryText over 1,000 characters; a pasted paragraph is cut, not refused.
+            "IndexId": self.index_id(), "QueryText": text[:1000], "AttributeFilter": language_filter(language),
             "PageSize": page_size, "RequestedDocumentAttributes": SHOWN_ATTRIBUTES,
             # a "did you mean" for the reply that found nothing relevant
             "SpellCorrectionConfiguration": {"IncludeQuerySpellCheckSuggestions": True},

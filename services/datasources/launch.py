@@ -3,20 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 from connectors.registry import ConnectorOptions
 from connectors.runner import RunnerConfig, SyncRunner
+from connectors.sink import SinkCredentials
 from services.datasources.service import DataSourceService, Launcher
 from services.datasources.supervisor import Supervisor
 from services.index.service import IndexService
 from services.index.store import Store
 from services.settings import Settings
 
+# What connectors sign with when this server ignores signatures (auth_mode "off").
+_PLACEHOLDER = SinkCredentials("kensaku", "kensaku")
+
+
+def is_amazon_endpoint(url: str | None) -> bool:
+    """Whether ``url`` is an AWS endpoint (Amazon Kendra itself), not a Kensaku server."""
+    host = (urlparse(url).hostname or "") if url else ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
+def sink_credentials(settings: Settings) -> SinkCredentials | None:
+    """The keys connector syncs sign with; None: the standard AWS credential chain.
+
+    KENSAKU_CONNECTOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY when set. Otherwise Amazon Kendra
+    (``*.amazonaws.com``) gets the AWS chain, and a Kensaku endpoint (this server, or one sharing its
+    settings, as in docker-compose) the first of KENSAKU_ACCESS_KEYS when SigV4 is on (the server holds
+    them anyway), else a placeholder key that a server with auth off ignores.
+    """
+    if settings.connector_access_key_id and settings.connector_secret_access_key is not None:
+        return SinkCredentials(settings.connector_access_key_id,
+                               settings.connector_secret_access_key.get_secret_value())
+    if is_amazon_endpoint(settings.connector_endpoint):
+        return None
+    if settings.auth_mode == "sigv4" and settings.access_keys:
+        key_id, secret = next(iter(settings.access_keys.items()))
+        return SinkCredentials(key_id, secret)
+    return _PLACEHOLDER
+
 
 def runner_config(settings: Settings) -> RunnerConfig:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+    amazon = is_amazon_endpoint(settings.connector_endpoint)
     return RunnerConfig(
         endpoint_url=settings.connector_endpoint or f"http://{host}:{settings.port}",
+        credentials=sink_credentials(settings),
+        region=settings.connector_region or (None if amazon else "us-east-1"),
         batch_size=settings.sync_batch_size,
         max_text_chars=settings.max_text_bytes,
         retries=settings.sync_retries,

@@ -147,6 +147,12 @@ class LexicalIndex:
         self._index.reload()
         self._searcher = self._index.searcher()
 
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.rollback()
+
     def close(self) -> None:
         with self._write_lock:
             if self._writer is not None:

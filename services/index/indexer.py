@@ -115,6 +115,8 @@ def settings_workers(configured: int | None) -> int:
 
 # (kind, model, batch size, threads) of the embedder: what a worker process needs to build its own.
 EmbedSpec = tuple[str, str, int, int]
+# A change that fails this many times alone, in the indexer's own thread, fails for good.
+MAX_ATTEMPTS_ALONE = 3
 _embedders: dict[EmbedSpec, Embedder | None] = {}  # one per process, built on first use
 
 
@@ -148,6 +150,8 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
     """``prepare`` and ``embed`` for several documents: one round trip to a worker, the fields sent once."""
     done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
     ok = [d for d in done if d.failure is None]
+    if spec is None:  # KENSAKU_EMBEDDER=none: BM25 only, nothing to embed
+        return done
     try:
         for d, embedded in zip(ok, embed([(d.title, d.body) for d in ok], spec), strict=True):
             d.embedded = embedded
@@ -178,6 +182,7 @@ class Indexer:
         # After the workers stopped in a batch, its changes are applied one at a time, so that only the
         # document that kills (or stalls) a worker fails.
         self._isolate = 0
+        self._attempts: dict[int, int] = {}  # a change's failed attempts alone (seq -> count)
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -259,6 +264,7 @@ class Indexer:
             for index_id, group in by_index.items():
                 self._apply(index_id, group)
         except (BrokenProcessPool, WorkersStopped) as error:
+            self._discard_unfinished(by_index)
             if not self._isolate:
                 self._isolate = len(changes)
                 raise
@@ -267,10 +273,45 @@ class Indexer:
             self._restart_pool()
             reason = (str(error) if isinstance(error, WorkersStopped) else
                       "The analysis worker died while processing this document (out of memory or crashed)")
-            self._record(changes[0].index_id, [_Outcome(changes[0], _Prepared(failure=reason,
-                                                                              failure_code="InternalError"))])
+            self._fail(changes[0], reason)
+        except Exception as error:
+            # Something in this thread (writing the index, the store) failed on this batch. Left queued, it
+            # would be retried forever with every change behind it waiting: the batch is redone one change
+            # at a time, and a change that still fails alone, attempt after attempt, fails with its reason.
+            self._discard_unfinished(by_index)
+            if not self._isolate and len(changes) > 1:
+                self._isolate = len(changes)
+                raise
+            change = changes[0]
+            attempts = self._attempts.get(change.seq, 0) + 1
+            if attempts < MAX_ATTEMPTS_ALONE:  # perhaps not this change's fault (a full disk): again
+                self._attempts[change.seq] = attempts
+                if not self._isolate:
+                    self._isolate = 1
+                raise
+            self._attempts.pop(change.seq, None)
+            log.exception("change %s of document %s failed %d times; it fails", change.seq, change.doc_id, attempts)
+            self._fail(change, f"Internal error while indexing this document: {error!r}")
+        else:
+            for change in changes:
+                self._attempts.pop(change.seq, None)
         self._isolate = max(0, self._isolate - len(changes))
         return True
+
+    def _fail(self, change: PendingChange, reason: str) -> None:
+        """Give up on one change: a put is FAILED with ``reason``; a delete is dropped."""
+        if change.op == "put":
+            self._record(change.index_id, [_Outcome(change, _Prepared(failure=reason, failure_code="InternalError"))])
+        else:
+            self._forget([change])
+
+    def _discard_unfinished(self, by_index: dict[str, list[PendingChange]]) -> None:
+        """Drop what a failed batch left uncommitted in the lexical writers (it is redone)."""
+        for index_id in by_index:
+            try:
+                self.service.lexical(index_id).rollback()
+            except Exception:  # the index may be gone or unopenable; the redo will say so
+                log.debug("rolling back %s failed", index_id, exc_info=True)
 
     def _apply(self, index_id: str, changes: list[PendingChange]) -> None:
         row = self.store.index_row(index_id)

@@ -2,9 +2,10 @@
 
 A FAQ file (CSV, CSV_WITH_HEADER or JSON; Kendra's formats, at most 5 MB) is read from
 ``S3Path``: from the S3-compatible endpoint ``KENSAKU_S3_ENDPOINT_URL`` (any S3 API: MinIO, moto,
-AWS), or, as a Kensaku extension, from a local file when ``Key`` is a ``file://`` URL (``Bucket``
-is then any valid name and ignored). CreateFaq answers at once; the FAQ is CREATING until its
-file is read and its questions embedded, then ACTIVE (or FAILED with ErrorMessage).
+AWS), or, as a Kensaku extension, from a local file below KENSAKU_LOCAL_FILES_ROOT when ``Key`` is a
+``file://`` URL (``Bucket`` is then any valid name and ignored); ``services/files.py`` reads both.
+CreateFaq answers at once; the FAQ is CREATING until its file is read and its questions embedded,
+then ACTIVE (or FAILED with ErrorMessage: a file refused by the reader fails the FAQ, as Kendra does).
 
 Entries live in ``faqs.sqlite3`` in the data folder. A query matches an entry when the cosine of
 the query and the FAQ question reaches the model's paraphrase level, or when most query words occur
@@ -26,9 +27,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -40,6 +39,7 @@ from services.api.errors import (
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import analyzer_for, normalize
+from services.files import FileReadError, is_local, local_path, read_s3_path
 from services.index.documents import principal_term
 from services.index.fields import DATE, LONG, STRING_LIST, displayed_attributes
 from services.index.service import IndexService
@@ -249,8 +249,11 @@ class FaqService:
             if count >= MAX_FAQS_PER_INDEX:
                 raise ServiceQuotaExceededException(f"At most {MAX_FAQS_PER_INDEX} FAQs per index")
             key = p["S3Path"]["Key"]
-            if key.startswith("file://") and not urlparse(key).path:
-                raise ValidationException("S3Path.Key: a file:// URL needs an absolute path")
+            if is_local(key):
+                try:
+                    local_path(key)
+                except FileReadError as error:
+                    raise ValidationException(f"S3Path.Key: {error}") from None
             faq_id = str(uuid.uuid4())
             now = time.time()
             self._db.execute(
@@ -332,24 +335,10 @@ class FaqService:
         threading.Thread(target=self._load, args=(faq_id,), name=f"faq-{faq_id[:8]}", daemon=True).start()
 
     def _read(self, bucket: str, key: str) -> bytes:
-        if key.startswith("file://"):
-            path = Path(unquote(urlparse(key).path))
-            try:
-                return path.read_bytes()
-            except OSError as error:
-                raise FaqFileError(f"Cannot read {key}: {error.strerror}") from None
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        s3 = boto3.client("s3", endpoint_url=self.settings.s3_endpoint_url)
         try:
-            head = s3.head_object(Bucket=bucket, Key=key)
-            if head["ContentLength"] > MAX_FAQ_BYTES:
-                raise FaqFileError(f"s3://{bucket}/{key} is over {MAX_FAQ_BYTES} bytes")
-            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            return body
-        except (BotoCoreError, ClientError) as error:
-            raise FaqFileError(f"Cannot read s3://{bucket}/{key}: {error}") from None
+            return read_s3_path(self.settings, {"Bucket": bucket, "Key": key}, MAX_FAQ_BYTES, "FAQ file")
+        except FileReadError as error:
+            raise FaqFileError(str(error)) from None
 
     def _load(self, faq_id: str) -> None:
         with self._lock:

@@ -28,6 +28,7 @@ from services.query.service import (
     DEFAULT_PAGE_SIZE,
     MAX_REACHABLE,
     QueryService,
+    check_query_text,
     content_terms,
     has_content,
     query_words,
@@ -69,6 +70,7 @@ class RetrieveService:
         text = (p.get("QueryText") or "").strip()
         if not text:
             raise ValidationException("QueryText must not be empty")
+        check_query_text(text)
         page_size = min(max(p.get("PageSize", DEFAULT_PAGE_SIZE), 1), MAX_REACHABLE)
         page_number = p.get("PageNumber", 1)
         if page_number < 1:

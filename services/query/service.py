@@ -39,6 +39,15 @@ from services.query.syntax import syntax_warnings
 MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a query
 DEFAULT_PAGE_SIZE = 10
 MAX_QUERY_TERMS = 30         # Kendra truncates query text after 30 tokens
+MAX_QUERY_CHARS = 1000       # Kendra's quota; a longer text would be analysed and embedded whole
+
+
+def check_query_text(text: str) -> None:
+    """Refuse a QueryText longer than Kendra's 1,000-character quota (the model sets no maximum)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValidationException(
+            f"QueryText is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed"
+        )
 DEFAULT_FACET_VALUES = 10
 MAX_SORT_KEYS = 3
 MAX_SORT_CANDIDATES = 200_000
@@ -130,6 +139,7 @@ class QueryService:
         schema, searcher = lex.schema, lex.searcher()
 
         text = (p.get("QueryText") or "").strip()
+        check_query_text(text)
         sort_keys = self._sort_keys(p, fields)
         facets = self._facets(p.get("Facets", []), fields)
         if not text and not ((p.get("AttributeFilter") or facets) and sort_keys):

@@ -85,7 +85,8 @@ function attributeFilter(s) {
 
 function queryRequest(s) {
   const request = {
-    IndexId: state.config.indexId, QueryText: s.q, PageSize: PAGE_SIZE, PageNumber: s.page,
+    // Kendra refuses a QueryText over 1,000 characters: a pasted paragraph is cut, not refused.
+    IndexId: state.config.indexId, QueryText: s.q.slice(0, 1000), PageSize: PAGE_SIZE, PageNumber: s.page,
     AttributeFilter: attributeFilter(s),
     RequestedDocumentAttributes: SHOWN_ATTRIBUTES.filter((k) => state.fields.has(k)),
     SpellCorrectionConfiguration: { IncludeQuerySpellCheckSuggestions: true },

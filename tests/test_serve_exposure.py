@@ -1,0 +1,91 @@
+"""`kensaku serve` is safe by default off loopback (issue 14, part 5).
+
+With auth off and no authenticating proxy, an address other than loopback would let anyone who
+reaches it call every operation; the command refuses to start and says why, unless told the network
+is trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.cli import exposure_refusal, is_loopback
+from services.settings import Settings
+from tests.conftest import REPO, free_port
+
+
+def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--data-dir", str(tmp_path / "data"), *args],
+        cwd=REPO, env={**os.environ, "KENSAKU_LOG_LEVEL": "warning", "KENSAKU_EMBEDDER": "none", **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _answers(proc: subprocess.Popen[str], port: int) -> bool:
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "search.example.com"])
+def test_serve_off_loopback_without_auth_refuses_to_start_and_says_why(tmp_path: Path, host: str) -> None:
+    proc = _serve(tmp_path, "--host", host, "--port", str(free_port()))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"refusing to listen on {host}" in err
+    for remedy in ("KENSAKU_AUTH_MODE=sigv4", "KENSAKU_TRUSTED_USER_HEADER", "--trust-network"):
+        assert remedy in err
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+def test_serve_off_loopback_starts_when_the_network_is_trusted(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _serve(tmp_path, "--host", "0.0.0.0", "--port", str(port), "--trust-network")
+    try:
+        assert _answers(proc, port)
+    finally:
+        _stop(proc)
+
+
+def test_serve_off_loopback_starts_with_sigv4(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _serve(tmp_path, "--host", "0.0.0.0", "--port", str(port),
+                  env={"KENSAKU_AUTH_MODE": "sigv4", "KENSAKU_ACCESS_KEYS": '{"AKID": "secret"}'})
+    try:
+        assert _answers(proc, port)
+    finally:
+        _stop(proc)
+
+
+def test_which_settings_may_serve_off_loopback() -> None:
+    def refused(**values: Any) -> bool:
+        return exposure_refusal(Settings.model_validate(values)) is not None
+
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
+        assert is_loopback(host) and not refused(host=host)
+    assert refused(host="0.0.0.0")
+    assert not refused(host="0.0.0.0", trust_network=True)
+    assert not refused(host="0.0.0.0", auth_mode="sigv4", access_keys={"AKID": "secret"})
+    assert not refused(host="0.0.0.0", trusted_user_header="X-Forwarded-User")

@@ -1,0 +1,130 @@
+"""SigV4 that cannot be replayed, and connector syncs that sign (issue 14, part 3).
+
+A real server with KENSAKU_AUTH_MODE=sigv4: requests signed more than 5 minutes before (or after)
+the server's clock are refused as AWS refuses them, a body that is not the one signed is refused,
+presigned query strings are refused, and a FILESYSTEM sync signs its BatchPutDocument calls with
+KENSAKU_CONNECTOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.auth
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from connectors.sink import SinkCredentials
+from services.datasources.launch import sink_credentials
+from services.settings import Settings
+from tests.conftest import ROLE, Server, make_client, wait_active, wait_indexed
+from tests.sync_helpers import create_source, sync
+
+KEYS = {"ADMIN": "admin-secret", "SYNCER": "syncer-secret"}
+
+
+@pytest.fixture(scope="module")
+def signed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("sigv4"), {
+        "KENSAKU_AUTH_MODE": "sigv4", "KENSAKU_ACCESS_KEYS": json.dumps(KEYS), "KENSAKU_EMBEDDER": "none",
+        "KENSAKU_CONNECTOR_ACCESS_KEY_ID": "SYNCER", "KENSAKU_CONNECTOR_SECRET_ACCESS_KEY": "syncer-secret",
+    }).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(signed_server: Server) -> Any:
+    return make_client(signed_server.url, key="ADMIN", secret="admin-secret")
+
+
+_REAL_CLOCK = botocore.auth.get_current_datetime
+
+
+def _signed_at(monkeypatch: pytest.MonkeyPatch, offset: dt.timedelta) -> None:
+    """Make botocore sign as if its clock were ``offset`` away from now."""
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: _REAL_CLOCK() + offset)
+
+
+def _code_and_message(info: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    error = info.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def test_a_request_signed_long_ago_is_refused(admin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _signed_at(monkeypatch, dt.timedelta(minutes=-4))  # within AWS's 5 minutes: fine
+    assert admin.list_indices()["ResponseMetadata"]["HTTPStatusCode"] == 200
+    _signed_at(monkeypatch, dt.timedelta(minutes=-10))
+    with pytest.raises(ClientError) as info:
+        admin.list_indices()
+    code, message = _code_and_message(info)
+    assert code == "InvalidSignatureException" and message.startswith("Signature expired:"), message
+    _signed_at(monkeypatch, dt.timedelta(minutes=10))
+    with pytest.raises(ClientError) as info:
+        admin.list_indices()
+    code, message = _code_and_message(info)
+    assert code == "InvalidSignatureException" and message.startswith("Signature not yet current:"), message
+
+
+def test_a_captured_request_cannot_carry_another_body(signed_server: Server, admin: Any) -> None:
+    captured: dict[str, Any] = {}
+
+    def capture(request: Any, **_: Any) -> None:
+        captured["headers"] = dict(request.headers)
+        captured["body"] = request.body
+
+    admin.meta.events.register("before-send.kendra.ListIndices", capture)
+    try:
+        admin.list_indices(MaxResults=5)
+    finally:
+        admin.meta.events.unregister("before-send.kendra.ListIndices", capture)
+    headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in captured["headers"].items()}
+    replay = httpx.post(signed_server.url + "/", headers=headers, content=captured["body"])
+    assert replay.status_code == 200  # a replay within the window is what AWS allows too
+    tampered = httpx.post(signed_server.url + "/", headers=headers, content=b'{"MaxResults": 6}')
+    assert tampered.status_code == 403 and tampered.json()["__type"] == "InvalidSignatureException"
+    wrong_hash = httpx.post(signed_server.url + "/", content=captured["body"],
+                            headers={**headers, "x-amz-content-sha256": "0" * 64})
+    assert wrong_hash.status_code == 403
+    assert "x-amz-content-sha256" in wrong_hash.json()["message"]
+    presigned = httpx.post(signed_server.url + "/?X-Amz-Signature=00&X-Amz-Credential=ADMIN", headers=headers,
+                           content=captured["body"])
+    assert presigned.status_code == 403 and "presigned" in presigned.json()["message"]
+
+
+def test_a_sync_signs_with_the_connector_keys(signed_server: Server, admin: Any, tmp_path: Path) -> None:
+    index = admin.create_index(Name="signed", RoleArn=ROLE)["Id"]
+    wait_active(admin, index)
+    folder = tmp_path / "share"
+    folder.mkdir()
+    (folder / "plan.txt").write_text("Quarterly plan: retire the platypus cluster.\n", encoding="utf-8")
+    ds = create_source(admin, index, "share", "FILESYSTEM", path=str(folder))
+    job = sync(admin, index, ds)
+    assert job["Status"] == "SUCCEEDED", job
+    (status,) = wait_indexed(admin, index, [(folder / "plan.txt").resolve().as_uri()])
+    assert status["DocumentStatus"] == "INDEXED"
+    assert admin.query(IndexId=index, QueryText="platypus")["ResultItems"]
+
+
+def test_which_keys_a_sync_signs_with() -> None:
+    def settings(**values: Any) -> Settings:
+        return Settings.model_validate(values)
+
+    keys = {"access_keys": KEYS, "auth_mode": "sigv4"}
+    assert sink_credentials(settings(**keys, connector_access_key_id="SYNCER",
+                                     connector_secret_access_key="syncer-secret")) == SinkCredentials(
+        "SYNCER", "syncer-secret")
+    assert sink_credentials(settings(**keys)) == SinkCredentials("ADMIN", "admin-secret")  # this server's own
+    assert sink_credentials(settings()) == SinkCredentials("kensaku", "kensaku")  # auth off: any key
+    # Amazon Kendra: the standard AWS credential chain; another Kensaku (docker-compose's api): as this one.
+    assert sink_credentials(settings(connector_endpoint="https://kendra.us-east-1.amazonaws.com")) is None
+    assert sink_credentials(settings(**keys, connector_endpoint="http://api:8000")) == SinkCredentials(
+        "ADMIN", "admin-secret")
+    assert "syncer-secret" not in repr(SinkCredentials("SYNCER", "syncer-secret"))
+    with pytest.raises(ValueError):
+        settings(connector_access_key_id="SYNCER")
