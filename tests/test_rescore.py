@@ -77,7 +77,7 @@ def test_rescoring_vectors_are_filled_and_follow_updates_and_deletes(tmp_path: P
         now, _ = _keys(tmp_path, index_id)
         added = now - passages
         assert len(now) == len(passages) - 1 and added and min(added) > max(passages)  # new keys, none reused
-        assert ids_of(c.query(IndexId=index_id, QueryText="where can I eat lunch outdoors?"))[0] == "lunch"
+        assert ids_of(c.query(IndexId=index_id, QueryText="when is lunch served in the garden?"))[0] == "lunch"
     finally:
         srv.stop()
 
