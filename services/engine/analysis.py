@@ -377,15 +377,16 @@ class _Sudachi:
                 self._dictionary = dictionary
             return self._dictionary
 
-    def tokenizer(self) -> sudachipy.Tokenizer:
-        """This thread's split-mode-C tokenizer (a Tokenizer must not be shared between threads)."""
-        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, "tokenizer", None)
+    def tokenizer(self, slot: str = "tokenizer") -> sudachipy.Tokenizer:
+        """This thread's split-mode-C tokenizer (a Tokenizer must not be shared between threads); another
+        ``slot`` is a second one, for looking words up while the first one's output is in use."""
+        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, slot, None)
         if tokenizer is None:
             import sudachipy
 
             dictionary = self._dictionary if self._dictionary is not None else self._load()
             tokenizer = dictionary.tokenizer(mode=sudachipy.SplitMode.C)
-            self._local.tokenizer = tokenizer
+            setattr(self._local, slot, tokenizer)
         return tokenizer
 
     def describe(self, morpheme: sudachipy.Morpheme) -> tuple[str | None, bool, bool]:
@@ -421,20 +422,9 @@ class _Sudachi:
             self.words[word_id] = info
         return info
 
-    def _probe(self) -> sudachipy.Tokenizer:
-        """This thread's second tokenizer, for looking words up while the first one's output is in use."""
-        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, "probe", None)
-        if tokenizer is None:
-            import sudachipy
-
-            dictionary = self._dictionary if self._dictionary is not None else self._load()
-            tokenizer = dictionary.tokenizer(mode=sudachipy.SplitMode.C)
-            self._local.probe = tokenizer
-        return tokenizer
-
     def _word(self, surface: str) -> sudachipy.Morpheme | None:
         """The dictionary word that ``surface`` is as a whole (None: several words, or unknown)."""
-        found = self._probe().tokenize(surface)
+        found = self.tokenizer("probe").tokenize(surface)
         if len(found) != 1 or found[0].is_oov():
             return None
         return found[0]
