@@ -40,14 +40,6 @@ MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a qu
 DEFAULT_PAGE_SIZE = 10
 MAX_QUERY_TERMS = 30         # Kendra truncates query text after 30 tokens
 MAX_QUERY_CHARS = 1000       # Kendra's quota; a longer text would be analysed and embedded whole
-
-
-def check_query_text(text: str) -> None:
-    """Refuse a QueryText longer than Kendra's 1,000-character quota (the model sets no maximum)."""
-    if len(text) > MAX_QUERY_CHARS:
-        raise ValidationException(
-            f"QueryText is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed"
-        )
 DEFAULT_FACET_VALUES = 10
 MAX_SORT_KEYS = 3
 MAX_SORT_CANDIDATES = 200_000
@@ -61,6 +53,14 @@ PAIR_WEIGHT = 0.3
 PAIR_SLOP = 0
 EXCERPT_CHARS = {"ja": 160, "zh": 160, "ko": 160}
 DEFAULT_EXCERPT_CHARS = 300
+
+
+def check_query_text(text: str) -> None:
+    """Refuse a QueryText longer than Kendra's 1,000-character quota (the model sets no maximum)."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValidationException(
+            f"QueryText is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed"
+        )
 
 
 @dataclass(slots=True)
@@ -184,10 +184,10 @@ class QueryService:
             hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
         evidence: dict[str, Evidence] = {}
-        if text and not sort_keys:
+        if text:
             evidence = self.evidence(searcher, schema, hits, text, scope.asked, words_by_lang, ranked)
             judge = self.calibration(ranked is not None)
-            if not any(judge.found(evidence[h.doc_id]) for h in hits):  # only noise: nothing found
+            if not sort_keys and not any(judge.found(evidence[h.doc_id]) for h in hits):  # only noise
                 total, hits = 0, []
         page = hits[window_start:window_end] if window_start < window_end else []
         for hit in page:
