@@ -2,7 +2,7 @@
 
 Kendra returns an ANSWER item (AdditionalAttributes ``AnswerText`` with a ``TopAnswer`` highlight)
 when it finds a passage that answers a question. Here: for a query worded as a question whose best
-document is clearly ahead, the passage nearest the query is split into sentences; the
+document is HIGH or VERY_HIGH, the passage nearest the query is split into sentences; the
 sentence with most query words, then the nearest in meaning, is the top answer, shown inside up to
 290 characters of its passage.
 """
@@ -78,8 +78,7 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, best: str
     passage = top.passage.text
     in_passage = {t.term for t in analyzer_for(lang).tokens(passage)} if terms else set()
     carries = bool(terms) and sum(t in in_passage for t in terms) / len(terms) >= MIN_PASSAGE_WORDS
-    if not carries and (ranked.passages.get(top.doc_id) is None or related is None
-                        or (top.dense or 0.0) < related):
+    if not carries and (related is None or (top.dense or 0.0) < related):
         return []
     span = _best_sentence(ranked, passage, terms, lang, lambda xs: embedder.embed_queries(xs))
     if span is None:

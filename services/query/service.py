@@ -184,11 +184,13 @@ class QueryService:
             hits = [_Hit(score, address) for score, address in pairs]
             total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
         evidence: dict[str, Evidence] = {}
-        if text:
-            evidence = self.evidence(searcher, schema, hits, text, scope.asked, words_by_lang, ranked)
+        if text:  # the results up to this page are judged; the rest only while none is above the noise floor
+            evidence = self.evidence(searcher, schema, hits[:window_end], text, scope.asked, words_by_lang, ranked)
             judge = self.calibration(ranked is not None)
-            if not sort_keys and not any(judge.found(evidence[h.doc_id]) for h in hits):  # only noise
-                total, hits = 0, []
+            if not sort_keys and not any(judge.found(e) for e in evidence.values()):
+                rest = self.evidence(searcher, schema, hits[window_end:], text, scope.asked, words_by_lang, ranked)
+                if not any(judge.found(e) for e in rest.values()):  # only noise: nothing found
+                    total, hits = 0, []
         page = hits[window_start:window_end] if window_start < window_end else []
         for hit in page:
             if not hit.doc_id:
