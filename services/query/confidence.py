@@ -12,9 +12,10 @@ included). The evidence for one document:
 * the query's form (question, cross-language).
 
 A logistic model per embedding model turns them into the probability that the document is relevant;
-its weights and the bucket thresholds live in ``confidence.json`` beside this file, fit by
-``bench/fit_confidence.py`` on the shared dev sets (which sets, and the precision each bucket reached,
-are recorded in the file). Buckets: VERY_HIGH relevant >= 90 % of the time, HIGH >= 75 %, MEDIUM >= 40 %.
+its weights, the bucket thresholds and the noise floor (:func:`found`) live in ``confidence.json``
+beside this file, fit by ``bench/fit_confidence.py`` on the shared dev sets (recorded in the file; the
+script prints the precision each bucket reached). Buckets: VERY_HIGH relevant >= 90 % of the time,
+HIGH >= 75 %, MEDIUM >= 40 %.
 """
 
 from __future__ import annotations
