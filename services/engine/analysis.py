@@ -503,7 +503,18 @@ def _chunks(text: str) -> Iterator[tuple[int, str]]:
         pos = end
 
 
-class _JapaneseAnalyzer:
+class _QueryTerms:
+    """``query_terms`` from ``query_words``, shared by the three analyzers."""
+
+    def query_words(self, text: str) -> list[QueryWord]:
+        raise NotImplementedError
+
+    def query_terms(self, text: str) -> list[str]:
+        """The content terms of :meth:`query_words` (function words never match alone)."""
+        return [w.term for w in self.query_words(text) if w.content]
+
+
+class _JapaneseAnalyzer(_QueryTerms):
     """SudachiPy split mode C with normalised forms; documents add the parts of compounds."""
 
     name = "ja"
@@ -608,9 +619,6 @@ class _JapaneseAnalyzer:
                     terms[term] = seen or content, surface
         return [QueryWord(term, content, surface) for term, (content, surface) in terms.items()]
 
-    def query_terms(self, text: str) -> list[str]:
-        """The content terms of :meth:`query_words`."""
-        return [w.term for w in self.query_words(text) if w.content]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -666,7 +674,7 @@ def _words(text: str, stem: Callable[[str], str] | None = None) -> list[Token]:
     return out
 
 
-class _StandardAnalyzer:
+class _StandardAnalyzer(_QueryTerms):
     """NFKC + lower-case ``\\w+`` words, no stemming; CJK runs become overlapping bigrams."""
 
     name = "standard"
@@ -679,23 +687,20 @@ class _StandardAnalyzer:
         """Distinct terms of :meth:`tokens`; English stop words and lone kana are function words."""
         return _query_words(_words(text))
 
-    def query_terms(self, text: str) -> list[str]:
-        """The content terms of :meth:`query_words`."""
-        return [w.term for w in self.query_words(text) if w.content]
 
-
-def _query_words(unstemmed: list[Token], stem: Callable[[str], str] | None = None) -> list[QueryWord]:
+def _query_words(unstemmed: list[Token], stemmed: list[Token] | None = None) -> list[QueryWord]:
+    """Distinct terms (``stemmed``'s when given: the same tokens, as documents are stemmed), each a
+    function word when its unstemmed word is a stop word or a lone kana."""
     terms: dict[str, tuple[bool, str]] = {}
-    for token in unstemmed:
-        word = token.term
-        term = stem(word) if stem is not None and word.isalnum() else word
+    for token, indexed in zip(unstemmed, stemmed or unstemmed, strict=True):
+        word, term = token.term, indexed.term
         content = word not in ENGLISH_STOP_WORDS and not _LONE_KANA.fullmatch(word)
         seen, surface = terms.get(term, (False, word))
         terms[term] = seen or content, surface
     return [QueryWord(term, content, surface) for term, (content, surface) in terms.items()]
 
 
-class _EnglishAnalyzer:
+class _EnglishAnalyzer(_QueryTerms):
     """NFKC + lower-case ``\\w+`` words, Snowball English stems; CJK runs as in standard."""
 
     name = "en"
@@ -718,11 +723,7 @@ class _EnglishAnalyzer:
 
     def query_words(self, text: str) -> list[QueryWord]:
         """Distinct stemmed terms; stop words (checked before stemming) and lone kana are function words."""
-        return _query_words(_words(text), self._stem())
-
-    def query_terms(self, text: str) -> list[str]:
-        """The content terms of :meth:`query_words`."""
-        return [w.term for w in self.query_words(text) if w.content]
+        return _query_words(_words(text), _words(text, self._stem()))
 
 
 _JAPANESE = _JapaneseAnalyzer()
