@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,26 +128,26 @@ def idf(searcher: tantivy.Searcher, term: str) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def coverage(searcher: tantivy.Searcher, schema: tantivy.Schema, doc_ids: Iterable[str], terms: list[str],
-             optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
-    """Per document, the IDF weight of the terms it contains (title, body or searchable fields) and the
-    weight it is judged against: every term's but an ``optional`` one's, which counts only where found."""
-    ids = list(dict.fromkeys(doc_ids))
+def coverage(searcher: tantivy.Searcher, schema: tantivy.Schema, docs: Mapping[str, tantivy.DocAddress],
+             terms: list[str], optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
+    """Per document (id -> its address), the IDF weight of the terms it contains (title, body or searchable
+    fields) and the weight it is judged against: every term's but an ``optional`` one's, which counts only
+    where found."""
     weights = {t: idf(searcher, t) for t in terms}
     base = sum(w for t, w in weights.items() if t not in optional)
-    got = {d: [0.0, base] for d in ids}
-    if ids:
-        among = Query.term_set_query(schema, "id", ids)
+    got = {d: [0.0, base] for d in docs}
+    by_address = {(a.segment_ord, a.doc): d for d, a in docs.items()}
+    if docs:
+        among = Query.term_set_query(schema, "id", list(docs))
         for term, weight in weights.items():
             has = any_of([Query.term_query(schema, "body", term), Query.term_query(schema, "meta", term)])
-            found = searcher.search(Query.boolean_query([(tantivy.Occur.Must, has), (tantivy.Occur.Must, among)]),
-                                    limit=len(ids))
-            for _, address in found.hits:
-                doc_id = str(searcher.doc(address).get_first("id"))
-                if doc_id in got:
+            matched = searcher.search(Query.boolean_query([(tantivy.Occur.Must, has), (tantivy.Occur.Must, among)]),
+                                      limit=len(docs))
+            for _, address in matched.hits:
+                if (doc_id := by_address.get((address.segment_ord, address.doc))) is not None:
                     got[doc_id][0] += weight
                     got[doc_id][1] += weight if term in optional else 0.0
-    return {d: (matched, total) for d, (matched, total) in got.items()}
+    return {d: (matched_weight, total) for d, (matched_weight, total) in got.items()}
 
 
 def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, frozenset[str]]:
@@ -162,22 +162,22 @@ def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, fro
             for lang, words in words_by_lang.items()}
 
 
-def gather(searcher: tantivy.Searcher, schema: tantivy.Schema, languages: Mapping[str, str],
+def gather(searcher: tantivy.Searcher, schema: tantivy.Schema, docs: Mapping[str, tuple[tantivy.DocAddress, str]],
            terms_by_lang: Mapping[str, list[str]], lexical: Mapping[str, float],
            dense: Mapping[str, float | None], agreeing: frozenset[str] = frozenset(), question: bool = False,
            cross_language: bool = False, foreign: Mapping[str, frozenset[str]] | None = None) -> dict[str, Evidence]:
-    """The evidence for each document (``languages``: document id -> its language; ``foreign``: per
+    """The evidence for each document (``docs``: document id -> its address and language; ``foreign``: per
     language, the terms that count only where found, see :func:`foreign_terms`)."""
     out: dict[str, Evidence] = {}
-    by_lang: dict[str, list[str]] = {}
-    for doc_id, lang in languages.items():
-        by_lang.setdefault(lang, []).append(doc_id)
-    for lang, ids in by_lang.items():
+    by_lang: dict[str, dict[str, tantivy.DocAddress]] = {}
+    for doc_id, (address, lang) in docs.items():
+        by_lang.setdefault(lang, {})[doc_id] = address
+    for lang, addresses in by_lang.items():
+        terms = terms_by_lang.get(lang) or []
         optional = (foreign or {}).get(lang, frozenset())
-        for doc_id, (matched, total) in coverage(searcher, schema, ids, terms_by_lang.get(lang) or [],
-                                                 optional).items():
+        for doc_id, (matched, total) in coverage(searcher, schema, addresses, terms, optional).items():
             share = matched / total if total > 0 else 0.0
             bm25 = lexical.get(doc_id, 0.0) / total if total > 0 else 0.0
             out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language,
-                                   len(terms_by_lang.get(lang) or []))
+                                   len(terms))
     return out

@@ -251,17 +251,17 @@ class QueryService:
                  ranked: Ranked | None) -> dict[str, Evidence]:
         """What is known about each result, for its ScoreConfidence (fills in the hits' document ids)."""
         terms_by_lang, foreign = content_terms(words_by_lang), foreign_terms(words_by_lang)
-        languages = {}
+        docs = {}
         for hit in hits:
             doc = searcher.doc(hit.address)
             hit.doc_id = hit.doc_id or str(doc.get_first("id"))
-            languages[hit.doc_id] = str(doc.get_first(attr_field(LANGUAGE_KEY)) or DEFAULT_LANGUAGE)
+            docs[hit.doc_id] = hit.address, str(doc.get_first(attr_field(LANGUAGE_KEY)) or DEFAULT_LANGUAGE)
         if ranked is None:  # BM25 alone: the scores are raw BM25
             form = hybrid.query_form(text, asked)
-            return gather(searcher, schema, languages, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
+            return gather(searcher, schema, docs, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
                           question=form == "question", cross_language=form == "cross-language", foreign=foreign)
         by_id = {c.doc_id: c for c in ranked.candidates}
-        return gather(searcher, schema, languages, terms_by_lang,
+        return gather(searcher, schema, docs, terms_by_lang,
                       {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
                       ranked.agreeing, ranked.form == "question" or ranked.natural,
                       ranked.form == "cross-language", foreign)
