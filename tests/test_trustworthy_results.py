@@ -101,3 +101,18 @@ def test_an_answer_when_earned(kendra: Any, handbook: str) -> None:
     assert found[0]["ScoreAttributes"]["ScoreConfidence"] in STRONG
     text = found[0]["AdditionalAttributes"][0]["Value"]["TextWithHighlightsValue"]
     assert "25日" in text["Text"]
+
+
+def test_a_word_in_every_replaced_document_is_still_found(kendra: Any) -> None:
+    """Every document holds the word and has been put twice: the index still counts the replaced
+    copies in the word's document frequency until segments merge, which must not make it weigh less
+    than nothing (it found nothing after a sync resumed and re-put documents)."""
+    index_id = kendra.create_index(Name="replaced", RoleArn="arn:aws:iam::000000000000:role/kendra")["Id"]
+    wait_active(kendra, index_id)
+    docs = [text_doc(f"d{i}", f"document {i} of the binturong archive", lang="en") for i in range(6)]
+    put_and_wait(kendra, index_id, docs)
+    put_and_wait(kendra, index_id, docs)
+    put_and_wait(kendra, index_id, docs[:3])
+    r = kendra.query(IndexId=index_id, QueryText="binturong")
+    assert r["TotalNumberOfResults"] == 6
+    kendra.delete_index(Id=index_id)

@@ -124,7 +124,10 @@ def found(evidence: Evidence, min_coverage: Mapping[str, float], related: float 
 
 def idf(searcher: tantivy.Searcher, term: str) -> float:
     """BM25's inverse document frequency of a body term (a term no document has weighs the most)."""
-    n, df = searcher.num_docs, searcher.doc_freq("body", term)
+    # doc_freq still counts replaced and deleted documents until their segment is merged: a term in
+    # every document of a re-indexed set would weigh less than nothing and its query find nothing.
+    n = searcher.num_docs
+    df = min(searcher.doc_freq("body", term), n)
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
