@@ -6,12 +6,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.api.errors import ValidationException
+from services.engine import analysis
 from services.engine.analysis import analyzer_for
 from services.engine.lexical import PUBLIC, STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
 from services.index.fields import ACL_PSEUDO_ATTRIBUTES, RESERVED_ATTRIBUTES, attribute_value
 
 MAX_ACL_PRINCIPALS = 200
 DEFAULT_LANGUAGE = "en"
+# Bump when the terms written here change other than by the analyzer's tokens (2: principals of a
+# data source got their own prefix, see ``principal_term``).
+_TERMS_REVISION = "2"
+
+
+def build_version() -> str:
+    """What a lexical index is built with; the indexer rebuilds one recorded with another on start."""
+    return f"{analysis.ANALYZER_VERSION};terms={_TERMS_REVISION}"
 
 
 class DocumentRejected(Exception):
@@ -85,8 +94,15 @@ def principals(acl: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
 
 
 def principal_term(kind: str, name: str, data_source_id: str | None = None) -> str:
-    term = f"{'u' if kind == 'USER' else 'g'}:{name}"
-    return f"{term}@{data_source_id}" if data_source_id else term
+    """The lexical-index term of a principal: ``u:<user>``, ``g:<group>``, ``g@<data source>:<group>``.
+
+    Terms of different principals never meet: a group named ``hr@ds1`` is ``g:hr@ds1``, group ``hr`` of
+    data source ``ds1`` is ``g@ds1:hr`` (a data source id never holds ``:``, by Kendra's pattern checked
+    at the wire). Plain user and group terms are those of the first format, so stored FAQ entries,
+    which never name a data source, keep matching.
+    """
+    prefix = "u" if kind == "USER" else "g"
+    return f"{prefix}@{data_source_id}:{name}" if data_source_id else f"{prefix}:{name}"
 
 
 def language_of(attributes: dict[str, Any]) -> str:

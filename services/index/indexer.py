@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.extraction import ExtractionError, extract
-from services.engine import analysis
 from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.lexical import LexicalDocument
 from services.engine.passages import Passage, embedding_text, split_passages
 from services.engine.vectors import LAYOUT
-from services.index.documents import lexical_document
+from services.index.documents import build_version, lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
 
@@ -223,8 +222,8 @@ class Indexer:
             if row["status"] == "DELETING":
                 self.service.finish_delete(row["id"])
                 continue
-            if row["analyzer"] != analysis.ANALYZER_VERSION:
-                # Tokens from another analyzer version would not meet today's query terms: rebuild.
+            if row["analyzer"] != build_version():
+                # Terms from another analyzer or term format would not meet today's query terms: rebuild.
                 with self.store.write() as conn:
                     conn.execute("UPDATE indexes SET status = 'UPDATING' WHERE id = ?", (row["id"],))
         try:
@@ -463,7 +462,7 @@ class Indexer:
             # Only finish if no further UpdateIndex changed the fields meanwhile (else build again).
             done = conn.execute(
                 "UPDATE indexes SET schema_gen = ?, analyzer = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
-                (generation, analysis.ANALYZER_VERSION, index_id, fields_json),
+                (generation, build_version(), index_id, fields_json),
             ).rowcount
             if not done:
                 conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))

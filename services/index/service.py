@@ -21,9 +21,8 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.datasources.jobs import JobTracker, PutRejected
-from services.engine import analysis
 from services.engine.lexical import LexicalIndex
-from services.index.documents import DocumentRejected, check_document, field_specs
+from services.index.documents import DocumentRejected, build_version, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
 from services.index.store import Store
 from services.index.vectors import VectorStores
@@ -143,7 +142,7 @@ class IndexService:
             conn.execute(
                 "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, analyzer,"
                 " config, fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?, ?)",
-                (index_id, p["Name"], now, now, token, analysis.ANALYZER_VERSION, json.dumps(config),
+                (index_id, p["Name"], now, now, token, build_version(), json.dumps(config),
                  json.dumps(fields)),
             )
         return {"Id": index_id}
