@@ -24,8 +24,8 @@ def acl(kind: str, name: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def proxied() -> Iterator[tuple[Server, str]]:
     with tempfile.TemporaryDirectory(prefix="kensaku-identity-") as tmp:
-        server = Server(Path(tmp), env={"KENSAKU_TRUSTED_USER_HEADER": USER,
-                                        "KENSAKU_TRUSTED_GROUPS_HEADER": GROUPS}).start()
+        server = Server(Path(tmp), env={"KENSAKU_TRUSTED_USER_HEADER": USER, "KENSAKU_TRUSTED_GROUPS_HEADER": GROUPS,
+                                        "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0"}).start()
         try:
             client = make_client(server.url)
             index_id = client.create_index(Name="identity", RoleArn=ROLE)["Id"]
@@ -68,6 +68,66 @@ def test_a_callers_own_user_context_is_overwritten(proxied: tuple[Server, str]) 
     server, index_id = proxied
     bob = client_as(server, {USER: "bob"})
     assert found(bob, index_id, UserContext={"UserId": "alice", "Groups": ["hr"]}) == {"public"}
+
+
+def acl_filter(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    op = "EqualsTo" if key == "_user_id" else "ContainsAny"
+    return {"AndAllFilters": [{op: {"Key": key, "Value": value}}, BOTH]}
+
+
+WIDER = [acl_filter("_user_id", {"StringValue": "alice"}),
+         acl_filter("_group_ids", {"StringListValue": ["hr"]}),
+         acl_filter("_group_ids", {"StringListValue": ["sales", "hr"]})]
+
+
+def denied(call: Any, **kwargs: Any) -> str:
+    with pytest.raises(ClientError) as refused:
+        call(**kwargs)
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400, error
+    return str(error["Error"]["Code"])
+
+
+@pytest.mark.parametrize("wider", WIDER)
+def test_a_filter_cannot_name_principals_the_proxy_did_not(proxied: tuple[Server, str],
+                                                          wider: dict[str, Any]) -> None:
+    server, index_id = proxied
+    bob = client_as(server, {USER: "bob", GROUPS: "sales"})
+    assert denied(bob.query, IndexId=index_id, QueryText="休暇", AttributeFilter=wider) == "AccessDeniedException"
+    assert denied(bob.retrieve, IndexId=index_id, QueryText="休暇", AttributeFilter=wider) == "AccessDeniedException"
+    assert denied(bob.get_query_suggestions, IndexId=index_id, QueryText="休暇",
+                  SuggestionTypes=["DOCUMENT_ATTRIBUTES"],
+                  AttributeSuggestionsConfig={"AttributeFilter": wider}) == "AccessDeniedException"
+
+
+def test_a_filter_naming_the_users_own_principals_still_narrows(proxied: tuple[Server, str]) -> None:
+    server, index_id = proxied
+    carol = client_as(server, {USER: "carol", GROUPS: "sales,hr"})
+    own = acl_filter("_group_ids", {"StringListValue": ["hr"]})
+    assert set(ids_of(carol.query(IndexId=index_id, QueryText="休暇", AttributeFilter=own))) == {"public", "hr-only"}
+    title = {"AndAllFilters": [{"EqualsTo": {"Key": "_user_id", "Value": {"StringValue": "carol"}}},
+                               {"EqualsTo": {"Key": "_document_title", "Value": {"StringValue": "休暇 hr"}}}, BOTH]}
+    assert ids_of(carol.query(IndexId=index_id, QueryText="休暇", AttributeFilter=title)) == ["hr-only"]
+    passages = carol.retrieve(IndexId=index_id, QueryText="休暇", AttributeFilter=own)["ResultItems"]
+    assert {p["DocumentId"] for p in passages} == {"public", "hr-only"}
+    # Malformed user-context conditions are a typed 400, as without a proxy.
+    bad = {"GreaterThan": {"Key": "_user_id", "Value": {"StringValue": "carol"}}}
+    assert denied(carol.query, IndexId=index_id, QueryText="休暇", AttributeFilter=bad) == "ValidationException"
+
+
+def test_document_title_suggestions_are_only_those_the_user_may_see(proxied: tuple[Server, str]) -> None:
+    server, index_id = proxied
+
+    def titles(client: Any, **extra: Any) -> set[str]:
+        r = client.get_query_suggestions(IndexId=index_id, QueryText="休暇", SuggestionTypes=["DOCUMENT_ATTRIBUTES"],
+                                         **extra)
+        return {s["Value"]["Text"]["Text"] for s in r["Suggestions"]}
+
+    bob = client_as(server, {USER: "bob"})
+    assert titles(bob) == {"休暇 public"}
+    assert titles(bob, AttributeSuggestionsConfig={"SuggestionAttributes": ["_document_title"]}) == {"休暇 public"}
+    assert titles(bob, AttributeSuggestionsConfig={"UserContext": {"UserId": "alice"}}) == {"休暇 public"}
+    assert titles(client_as(server, {USER: "alice"})) == {"休暇 public", "休暇 alice"}
 
 
 def test_a_query_without_the_header_is_refused_not_answered_unfiltered(proxied: tuple[Server, str]) -> None:

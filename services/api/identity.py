@@ -6,7 +6,11 @@ sets (``trusted_user_header``, and optionally ``trusted_groups_header``), and th
 operation that filters by user:
 
 - a request carrying the header gets ``UserContext`` rebuilt from it; whatever UserContext the
-  caller sent is discarded (the page sends none);
+  caller sent is discarded (the page sends none). GetQuerySuggestions gets it even when the caller
+  sent no AttributeSuggestionsConfig, so document titles are always those the user may see;
+- ``_user_id`` / ``_group_ids`` conditions of an AttributeFilter add principals to the user's, so one
+  naming anyone but the proxy's user and groups is refused with AccessDeniedException (naming
+  the user's own changes nothing and is let through);
 - a request without it is refused with AccessDeniedException, unless it was SigV4-signed
   (``auth_mode=sigv4``: a back-end holding a key, such as the chat command, is trusted as in Kendra).
   Without this rule a missing header would mean "no UserContext", which in Kendra sees everything.
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.api.errors import AccessDeniedException
+from services.query.filters import split_acl_filter, user_principals
 from services.settings import Settings
 
 # Operations whose results depend on the user, and where their UserContext lives.
@@ -61,8 +66,24 @@ def apply_trusted_user(settings: Settings, operation: str, headers: Mapping[str,
             " authenticating proxy, and the request has none"
         )
     if operation == "GetQuerySuggestions":
-        config = params.get("AttributeSuggestionsConfig")
-        if isinstance(config, dict):
-            params["AttributeSuggestionsConfig"] = {**config, "UserContext": context}
-        return params
+        config = params.get("AttributeSuggestionsConfig") or {}
+        _refuse_other_principals(settings, config.get("AttributeFilter"), context)
+        return {**params, "AttributeSuggestionsConfig": {**config, "UserContext": context}}
+    _refuse_other_principals(settings, params.get("AttributeFilter"), context)
     return {**params, "UserContext": context}
+
+
+def _refuse_other_principals(settings: Settings, attribute_filter: dict[str, Any] | None,
+                             context: dict[str, Any]) -> None:
+    """Refuse a filter whose ``_user_id`` / ``_group_ids`` conditions name principals the proxy did not.
+
+    Raises:
+        AccessDeniedException: the filter names another user or a group the user is not in.
+        ValidationException: the filter's user-context conditions are malformed (as Query would say).
+    """
+    _, named = split_acl_filter(attribute_filter)
+    if not set(named.terms) <= set(user_principals(context, {}).terms):
+        raise AccessDeniedException(
+            f"This server takes the user and groups from the {settings.trusted_user_header} header set by its"
+            " authenticating proxy; an AttributeFilter may not name other users or groups (_user_id, _group_ids)"
+        )
