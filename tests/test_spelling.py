@@ -73,6 +73,33 @@ def test_vocabulary_follows_puts_and_deletes(client: Any, index_id: str) -> None
     wait_for(lambda: suggestion() is None, 15, "correction gone after delete")
 
 
+def test_words_of_documents_the_user_may_not_see_are_never_suggested(client: Any) -> None:
+    index = client.create_index(Name="spelling-acl", RoleArn=ROLE)["Id"]
+    wait_active(client, index)
+    alice = [{"Name": "alice", "Type": "USER", "Access": "ALLOW"}]
+    put_and_wait(client, index, [
+        text_doc("z1", "The projectzephyr launch plan.", AccessControlList=alice),
+        text_doc("z2", "The budget of projectzephyr for next year.", AccessControlList=alice),
+        text_doc("z3", "The projectzephyr staffing, hidden from bob.", AccessControlList=[
+            {"Name": "bob", "Type": "USER", "Access": "DENY"}]),
+        text_doc("p1", "The quarterly report of the team."),
+        text_doc("p2", "Quarterly goals and the launch calendar."),
+    ])
+
+    def corrected(text: str = "projectzephir quartely", **kwargs: Any) -> list[str]:
+        r = client.query(IndexId=index, QueryText=text, SpellCorrectionConfiguration=SPELL, **kwargs)
+        return [c["CorrectedTerm"] for q in r.get("SpellCorrectedQueries", []) for c in q["Corrections"]]
+
+    as_bob = {"UserContext": {"UserId": "bob"}}
+    assert corrected(**as_bob) == ["quarterly"]  # words of documents bob may see are still suggested
+    assert corrected(AttributeFilter={"EqualsTo": {"Key": "_user_id", "Value": {"StringValue": "bob"}}}) == [
+        "quarterly"]
+    assert corrected(UserContext={"UserId": "carol"}) == ["quarterly"]  # one visible document is too few
+    assert corrected("projectzephyr", **as_bob) == []
+    assert corrected(UserContext={"UserId": "alice"}) == ["projectzephyr", "quarterly"]
+    assert corrected() == ["projectzephyr", "quarterly"]  # without a UserContext a query sees every document
+
+
 def test_japanese_long_vowel_variant_is_suggested_when_it_has_results(client: Any, index_id: str) -> None:
     r = client.query(IndexId=index_id, QueryText="メイリングリスト", AttributeFilter=JA,
                      SpellCorrectionConfiguration=SPELL)

@@ -33,7 +33,7 @@ from services.query.filters import (
     user_principals,
 )
 from services.query.hybrid import Ranked, script_language
-from services.query.spelling import SpellChecker
+from services.query.spelling import SpellChecker, term_frequency
 from services.query.syntax import syntax_warnings
 
 MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a query
@@ -221,9 +221,12 @@ class QueryService:
                 words = query_words(other, query_langs)
                 variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, words)])
                 return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
-            # Spelling is about words: compare with the original's word matches, not its hybrid total.
+            # Words come only from documents this asker may see; and spelling is about words: compare
+            # with the original's word matches, not its hybrid total.
+            visible = acl_query(schema, scope.principals) if scope.principals.present else None
             response["SpellCorrectedQueries"] = self.spelling.corrections(
-                index_id, text, query_langs, searcher, count, total if ranked is None else count(text))
+                index_id, text, query_langs, term_frequency(searcher, schema, visible), count,
+                total if ranked is None else count(text))
         if facets:
             response["FacetResults"] = self._facet_results(searcher, query, facets, fields)
         return response, query_langs, window_start + 1

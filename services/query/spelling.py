@@ -5,8 +5,10 @@ in fewer than ``MIN_FREQUENCY`` documents is corrected to the index word within 
 (Damerau) that is in the most documents, at least ``MIN_FREQUENCY``; hyphenated words are corrected
 part by part. Corrections come only from the index's own words: a per-index vocabulary of surface
 words read from its stored documents (new documents are added on the next refresh) and checked against
-the live lexical index (``doc_freq`` of the analysed term), so a deleted document's words stop counting
-at once. Candidates are found with SymSpell-style single deletions on both sides.
+the live lexical index (documents holding the analysed term), so a deleted document's words stop
+counting at once. Only documents the asker may see count (the query's UserContext and ``_user_id`` /
+``_group_ids``): a word of documents a user cannot see is never suggested to them. Candidates are found
+with SymSpell-style single deletions on both sides.
 
 Japanese (a Kensaku extension): orthographic variants of each word (katakana long vowels, ヴ-row /
 バ-row, okurigana by Sudachi's normalised form, full/half width) are tried where the original query
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tantivy
+from tantivy import Occur, Query
 
 from services.engine.analysis import analyzer_for
 from services.engine.readings import has_japanese
@@ -88,6 +91,21 @@ def damerau(a: str, b: str) -> int:
 ResultCounter = Callable[[str], int]
 """Number of results the query would have with the given text (same filters and languages)."""
 
+TermFrequency = Callable[[str], int]
+"""Number of documents the asker may see that hold an analysed body term."""
+
+
+def term_frequency(searcher: tantivy.Searcher, schema: tantivy.Schema, visible: Query | None) -> TermFrequency:
+    """Frequencies among the documents ``visible`` selects (the query's ACL; None: every document)."""
+    if visible is None:  # nothing hidden: the index's own statistic is the cheap count
+        return lambda term: int(searcher.doc_freq("body", term))
+
+    def frequency(term: str) -> int:
+        held = Query.boolean_query([(Occur.Must, Query.term_query(schema, "body", term)), (Occur.Must, visible)])
+        return int(searcher.search(held, limit=1, count=True).count)  # type: ignore[attr-defined]
+
+    return frequency
+
 
 class SpellChecker:
     """Builds SpellCorrectedQueries; one per process, vocabularies per index."""
@@ -133,7 +151,7 @@ class SpellChecker:
                             vocab.add(lowered)
             vocab.ready = True
 
-    def corrections(self, index_id: str, text: str, languages: list[str], searcher: tantivy.Searcher,
+    def corrections(self, index_id: str, text: str, languages: list[str], frequency: TermFrequency,
                     count: ResultCounter, total: int) -> list[dict[str, Any]]:
         """``SpellCorrectedQueries`` for ``text`` (empty when nothing needs correcting).
 
@@ -141,13 +159,13 @@ class SpellChecker:
             index_id: the index searched.
             text: the query text as sent.
             languages: the languages the query searched.
-            searcher: the lexical searcher the query used (for document frequencies).
+            frequency: document frequencies of terms among the documents the asker may see.
             count: results the same query would have with another text.
             total: results of the original query.
         """
         out: list[dict[str, Any]] = []
         if "en" in languages:
-            english = self._english(index_id, text, searcher)
+            english = self._english(index_id, text, frequency)
             if english:
                 out.append(english)
         if "ja" in languages and has_japanese(text) and total < FEW_RESULTS:
@@ -156,12 +174,11 @@ class SpellChecker:
                 out.append(japanese)
         return out
 
-    def _english(self, index_id: str, text: str, searcher: tantivy.Searcher) -> dict[str, Any] | None:
+    def _english(self, index_id: str, text: str, term_frequency: TermFrequency) -> dict[str, Any] | None:
         analyzer = analyzer_for("en")
 
         def frequency(word: str) -> int:
-            terms = analyzer.query_terms(word)
-            return min((searcher.doc_freq("body", t) for t in terms), default=0) if terms else 0
+            return min((term_frequency(t) for t in analyzer.query_terms(word)), default=0)
 
         vocab: _Vocabulary | None = None
         corrections = []
