@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
     auth_mode: Literal["off", "sigv4"] = "off"
     access_keys: dict[str, str] = Field(default_factory=dict)
+    # The region signed requests must be scoped to (the region_name of the clients); as on AWS, a
+    # signature made for another region or service is refused.
+    region: str = "us-east-1"
     # `kensaku serve` refuses a host other than loopback while auth_mode is "off" and no authenticating
     # proxy is configured (trusted_user_header), unless this says the network is trusted.
     trust_network: bool = False
@@ -116,7 +119,7 @@ class Settings(BaseSettings):
     # role); for a Kensaku endpoint the first of access_keys when auth_mode is sigv4.
     connector_access_key_id: str | None = None
     connector_secret_access_key: SecretStr | None = None
-    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else us-east-1).
+    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else `region`).
     connector_region: str | None = None
     sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
     sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)

@@ -85,7 +85,8 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
             )
             if settings.auth_mode == "sigv4":
                 verify_sigv4(
-                    "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys
+                    "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys,
+                    settings.region,
                 )
             target = request.headers.get("x-amz-target", "")
             name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""

@@ -98,7 +98,7 @@ def search_client(settings: Settings) -> SearchClient:
     """The Kendra client the chat command queries with (channel "chat")."""
     key, secret = next(iter(settings.access_keys.items()), (None, None))
     return SearchClient(settings.chat_endpoint or self_endpoint(settings), settings.chat_index_id,
-                        channel="chat", access_key=key, secret_key=secret)
+                        channel="chat", region=settings.region, access_key=key, secret_key=secret)
 
 
 def slack_router(settings: Settings) -> APIRouter:
