@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     web_dir: Path | None = None
     # The token that opens /dashboard and /admin (None: those pages are off and answer 404).
     admin_token: SecretStr | None = None
+    # An admin session (kept in the server's memory) ends after this long unused, at sign-out, or at a restart.
+    admin_session_idle_seconds: float = Field(12 * 3600, gt=0)
+    # Wrong admin tokens a client address may send in any minute; past it, sign-in answers 429.
+    admin_login_attempts_per_minute: int = Field(5, gt=0)
     # Identity from a trusted, authenticating proxy (None: off). When set, Query, Retrieve and
     # GetQuerySuggestions take UserContext from this header (overwriting what the caller sent) and are
     # refused without it unless SigV4-signed; the proxy must set it and strip any copy a browser sends.
