@@ -89,3 +89,24 @@ def test_which_settings_may_serve_off_loopback() -> None:
     assert not refused(host="0.0.0.0", trust_network=True)
     assert not refused(host="0.0.0.0", auth_mode="sigv4", access_keys={"AKID": "secret"})
     assert not refused(host="0.0.0.0", trusted_user_header="X-Forwarded-User")
+
+
+def test_a_second_server_on_a_data_folder_in_use_stops_before_starting_anything(tmp_path: Path) -> None:
+    port = free_port()
+    first = _serve(tmp_path, "--port", str(port))
+    try:
+        assert _answers(first, port)
+        for second_port in (port, free_port()):  # the same port (which it could not bind) or another
+            second = _serve(tmp_path, "--port", str(second_port))
+            out, err = second.communicate(timeout=60)
+            assert second.returncode == 2, err
+            assert "is in use by another Kensaku server" in err and str(first.pid) in err
+            assert "Kendra API on" not in out and "Traceback" not in err  # nothing started, nothing broke
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200  # the first goes on
+    finally:
+        _stop(first)
+    again = _serve(tmp_path, "--port", str(port))  # the lock went with the first server
+    try:
+        assert _answers(again, port)
+    finally:
+        _stop(again)
