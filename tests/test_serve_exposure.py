@@ -1,4 +1,5 @@
-"""`kensaku serve` is safe by default off loopback (issue 14, part 5).
+"""`kensaku serve` as a process: safe by default off loopback (issue 14, part 5), one per data folder,
+quiet about clients that hang up (issue 20, 9).
 
 With auth off and no authenticating proxy, an address other than loopback would let anyone who
 reaches it call every operation; the command refuses to start and says why, unless told the network
@@ -8,6 +9,7 @@ is trusted.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -110,3 +112,22 @@ def test_a_second_server_on_a_data_folder_in_use_stops_before_starting_anything(
         assert _answers(again, port)
     finally:
         _stop(again)
+
+
+def test_clients_that_hang_up_mid_request_are_no_errors(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _serve(tmp_path, "--port", str(port), env={"KENSAKU_LOG_LEVEL": "info", "KENSAKU_ADMIN_TOKEN": "t"})
+    try:
+        assert _answers(proc, port)
+        for path, target in (("/", "AWSKendraFrontendService.ListIndices"), ("/admin/session", "")):
+            with socket.create_connection(("127.0.0.1", port)) as sock:  # promises 1000 bytes, sends 5, leaves
+                sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             f"X-Amz-Target: {target}\r\nContent-Length: 1000\r\n\r\n{{\"a\":".encode())
+                time.sleep(0.3)
+        time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert err.count("left before its POST") == 2, err
+    assert "Traceback" not in err and " ERROR " not in err, err
