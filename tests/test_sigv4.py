@@ -162,6 +162,11 @@ def test_a_signature_for_another_service_or_region_is_refused(signed_server: Ser
     status, kind, message = _refusal(httpx.post(url + "/", content=body,
                                                 headers=_sign(url, "ListIndices", body, region="eu-west-1")))
     assert (status, kind) == (403, "InvalidSignatureException") and "'eu-west-1'" in message
+    headers = _sign(url, "ListIndices", body)
+    day = headers["X-Amz-Date"][:8]
+    other_day = {**headers, "Authorization": headers["Authorization"].replace(f"/{day}/", "/20200101/")}
+    status, kind, message = _refusal(httpx.post(url + "/", content=body, headers=other_day))
+    assert (status, kind) == (403, "InvalidSignatureException") and "date" in message
     elsewhere = boto3.client("kendra", endpoint_url=url, region_name="ap-northeast-1",
                              aws_access_key_id="ADMIN", aws_secret_access_key="admin-secret")
     with pytest.raises(ClientError) as info:
