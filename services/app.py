@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from analytics.service import AnalyticsService
 from services.api.operations import operations
@@ -22,6 +25,15 @@ from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
 from services.settings import Settings
 from services.web.pages import static_files, web_router
+
+log = logging.getLogger("kensaku.api")
+
+
+async def _client_left(request: Request, _: Exception) -> Response:
+    """A client that hung up before its request was read is routine, not a server error."""
+    log.info("client %s left before its %s %s was read", request.client.host if request.client else "?",
+             request.method, request.url.path)
+    return Response(status_code=400)  # nobody is listening; something must still be returned
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -61,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
             store.close()
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     more = {"Retrieve": retrieve.retrieve, **faqs.operations()}
     app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources, more)))
     app.include_router(web_router(settings))

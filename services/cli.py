@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services.data_lock import DataFolderInUse, lock_data_folder
 from services.settings import Settings
 
 
@@ -53,14 +54,22 @@ def _serve(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr, flush=True)
         return 2
 
+    try:
+        lock = lock_data_folder(settings.data_dir)  # before the indexer starts; held until this process ends
+    except DataFolderInUse as error:
+        print(error, file=sys.stderr, flush=True)
+        return 2
+
     import uvicorn
 
     from services.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
-    print(f"Kensaku: Kendra API on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    with lock:
+        app = create_app(settings)
+        print(f"Kensaku: Kendra API on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
+              flush=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
     return 0
 
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
     auth_mode: Literal["off", "sigv4"] = "off"
     access_keys: dict[str, str] = Field(default_factory=dict)
+    # The region signed requests must be scoped to (the region_name of the clients); as on AWS, a
+    # signature made for another region or service is refused.
+    region: str = "us-east-1"
     # `kensaku serve` refuses a host other than loopback while auth_mode is "off" and no authenticating
     # proxy is configured (trusted_user_header), unless this says the network is trusted.
     trust_network: bool = False
@@ -116,7 +119,7 @@ class Settings(BaseSettings):
     # role); for a Kensaku endpoint the first of access_keys when auth_mode is sigv4.
     connector_access_key_id: str | None = None
     connector_secret_access_key: SecretStr | None = None
-    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else us-east-1).
+    # The region connector syncs sign for (unset: the AWS chain's for Amazon Kendra, else `region`).
     connector_region: str | None = None
     sync_threads: int = Field(2, gt=0)  # embedded mode: jobs running at once
     sync_batch_size: int = Field(50, gt=0)  # items per batch (the unit of work a worker takes)
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     web_dir: Path | None = None
     # The token that opens /dashboard and /admin (None: those pages are off and answer 404).
     admin_token: SecretStr | None = None
+    # An admin session (kept in the server's memory) ends after this long unused, at sign-out, or at a restart.
+    admin_session_idle_seconds: float = Field(12 * 3600, gt=0)
+    # Wrong admin tokens a client address may send in any minute; past it, sign-in answers 429.
+    admin_login_attempts_per_minute: int = Field(5, gt=0)
     # Identity from a trusted, authenticating proxy (None: off). When set, Query, Retrieve and
     # GetQuerySuggestions take UserContext from this header (overwriting what the caller sent) and are
     # refused without it unless SigV4-signed; the proxy must set it and strip any copy a browser sends.

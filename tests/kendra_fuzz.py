@@ -2,9 +2,11 @@
 
 ``request_bodies(operation, ids)`` draws the raw bytes of a request: mostly JSON of the operation's
 input shape (valid values, with members replaced by wrong types, out-of-range numbers, odd strings
-or arbitrary JSON along the way), and sometimes a hostile body (deep nesting, a huge member, invalid
-UTF-8, lone surrogates, NaN). ``ids`` are resource ids that exist on the server under test, so the
-handlers behind validation run too.
+or arbitrary JSON along the way), well-typed JSON whose every string, number and date member may be
+extreme (a lone surrogate, a range's edge, a date of year 1 or 10000, 1e20, NaN), so that bodies
+pass the model's types and reach the handlers and the indexer, and sometimes a hostile body (deep
+nesting, a huge member, invalid UTF-8, lone surrogates, NaN). ``ids`` are resource ids that exist on
+the server under test, so the handlers behind validation run too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ ODD_STRINGS = (
     "NaN", "Infinity", "1e309", "-0", "%s%n", "a" * 5000, "\n\r\t", "\\", '"', "{}", "[]", "null",
 )
 ODD_NUMBERS = (0, -1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 2**64, 1e20, -1e15, 1e308, 0.5, -0.0)
+# Values of the right type that have broken storage, analysis or dates before.
+EXTREME_STRINGS = ("t\ud800", "\udc00", "a\udbff\udbffb", "\x00", "\u202e\u0000", "\U0010ffff", "東京都\ud800")
+EXTREME_DATES = (1e20, -1e15, 1e308, -1e308, -62135596801.0, -62135596800.0, 253402300799.0, 253402300800.0,
+                 0, -1, 2**63, 5e-324,
+                 float("nan"), float("inf"), float("-inf"), "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                 "+275760-09-13T00:00:00Z", "1970-01-01T00:00:00+99:00", "2024-02-30T00:00:00Z")
+
+
+
+def _rarely(usual: st.SearchStrategy[Any], extreme: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``extreme`` one time in 16, so that a body with one extreme member among sound ones is common."""
+    return st.integers(0, 15).flatmap(lambda n: extreme if n == 0 else usual)
+
 
 _json_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
@@ -56,7 +71,7 @@ def _string(shape: Shape, ids: Sequence[str]) -> st.SearchStrategy[Any]:
     ]
     if ids and low <= 36 <= shape.metadata.get("max", 10**9):
         options.insert(0, st.sampled_from(list(ids)))
-    return st.one_of(*options)
+    return _rarely(st.one_of(*options), st.sampled_from(EXTREME_STRINGS))
 
 
 def _number(shape: Shape) -> st.SearchStrategy[Any]:
@@ -64,11 +79,17 @@ def _number(shape: Shape) -> st.SearchStrategy[Any]:
     if shape.type_name in ("float", "double"):
         return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
     limit = 2**31 - 1 if shape.type_name == "integer" else 2**63 - 1
-    return st.integers(min_value=low if low is not None else -limit, max_value=high if high is not None else limit)
+    low, high = low if low is not None else -limit - 1, high if high is not None else limit
+    return _rarely(st.integers(min_value=low, max_value=high), st.sampled_from((low, high)))
 
 
-def valid_value(shape: Shape, ids: Sequence[str], depth: int = 0) -> st.SearchStrategy[Any]:
-    """A value of ``shape`` that mostly satisfies the model (patterns are not honoured)."""
+def valid_value(shape: Shape, ids: Sequence[str], depth: int = 0, *, mutate: bool = True) -> st.SearchStrategy[Any]:
+    """A value of ``shape`` that mostly satisfies the model (patterns are not honoured); its members
+    are ``maybe_mutated``, or, without ``mutate``, well-typed all the way down."""
+
+    def member(inner: Shape) -> st.SearchStrategy[Any]:
+        return maybe_mutated(inner, ids, depth + 1) if mutate else valid_value(inner, ids, depth + 1, mutate=False)
+
     kind = shape.type_name
     if kind == "structure" and shape.metadata.get("document"):
         return json_values
@@ -78,15 +99,15 @@ def valid_value(shape: Shape, ids: Sequence[str], depth: int = 0) -> st.SearchSt
         members = shape.members
         required = set(shape.required_members)
         return st.fixed_dictionaries(
-            {n: maybe_mutated(m, ids, depth + 1) for n, m in members.items() if n in required},
-            optional={n: maybe_mutated(m, ids, depth + 1) for n, m in members.items() if n not in required},
+            {n: member(m) for n, m in members.items() if n in required},
+            optional={n: member(m) for n, m in members.items() if n not in required},
         )
     if kind == "list":
         low = shape.metadata.get("min", 0)
         high = min(shape.metadata.get("max", 3), 3)
-        return st.lists(maybe_mutated(shape.member, ids, depth + 1), min_size=min(low, 3), max_size=max(high, low, 0))
+        return st.lists(member(shape.member), min_size=min(low, 3), max_size=max(high, low, 0))
     if kind == "map":
-        return st.dictionaries(_string(shape.key, ids), maybe_mutated(shape.value, ids, depth + 1), max_size=3)
+        return st.dictionaries(_string(shape.key, ids), member(shape.value), max_size=3)
     if kind == "string":
         return _string(shape, ids)
     if kind in ("integer", "long", "float", "double"):
@@ -94,7 +115,8 @@ def valid_value(shape: Shape, ids: Sequence[str], depth: int = 0) -> st.SearchSt
     if kind == "boolean":
         return st.booleans()
     if kind == "timestamp":
-        return st.one_of(st.floats(min_value=0, max_value=2e9), st.sampled_from(["2024-05-01T00:00:00Z", "x"]))
+        return _rarely(st.one_of(st.floats(min_value=0, max_value=2e9), st.sampled_from(["2024-05-01T00:00:00Z", "x"])),
+                       st.sampled_from(EXTREME_DATES))
     if kind == "blob":
         return st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode())
     return json_values
@@ -106,6 +128,23 @@ def maybe_mutated(shape: Shape, ids: Sequence[str], depth: int = 0) -> st.Search
         valid_value(shape, ids, depth),
         st.sampled_from(ODD_STRINGS), st.sampled_from(ODD_NUMBERS), json_values,
     )
+
+
+def document_batches(index_id: str) -> st.SearchStrategy[dict[str, Any]]:
+    """BatchPutDocument requests for ``index_id`` whose documents are well-typed, any member extreme."""
+    document = valid_value(service_model().shape_for("Document"), [], 1, mutate=False).map(_with_blob)
+    documents = st.lists(document, min_size=1, max_size=3)
+    return st.fixed_dictionaries({"IndexId": st.just(index_id), "Documents": documents})
+
+
+# Members that keep a document from the indexer: fetched from the network, or refused as not built yet.
+_UNINDEXED = ("S3Path", "HierarchicalAccessControlList", "AccessControlConfigurationId")
+
+
+def _with_blob(document: dict[str, Any]) -> dict[str, Any]:
+    """A document the indexer gets to: content of its own, none of the members above."""
+    text = base64.b64encode("Fuzzed content. 東京都の経費精算。".encode()).decode()
+    return {"Blob": text, **{k: v for k, v in document.items() if k not in _UNINDEXED}}
 
 
 def _deep(n: int, kind: str) -> bytes:
@@ -158,7 +197,8 @@ def request_bodies(operation: str, ids: Sequence[str]) -> st.SearchStrategy[byte
         shaped = st.dictionaries(st.sampled_from(EXTENSION_MEMBERS[operation]), member)
     else:
         shape = service_model().operation_model(operation).input_shape
-        shaped = valid_value(shape, ids) if shape is not None else st.just({})
+        shaped = st.one_of(valid_value(shape, ids), valid_value(shape, ids, mutate=False)) if shape is not None \
+            else st.just({})
     return st.one_of(
         shaped.map(lambda v: json.dumps(v, ensure_ascii=True).encode()),
         shaped.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")),

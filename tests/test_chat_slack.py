@@ -149,6 +149,11 @@ def test_forged_and_stale_requests_are_refused_and_leave_no_trace(chat: Chat) ->
     unsigned = httpx.post(chat.url, content=urlencode({"command": "/kensaku", "text": marker}),
                           headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
     assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
+    for timestamp in (b"soon", b"1.5e9", b"", "\u0661\u0662x".encode()):  # refused like a bad signature
+        odd = httpx.post(chat.url, content=urlencode({"command": "/kensaku", "text": marker}), timeout=10,
+                         headers={b"Content-Type": b"application/x-www-form-urlencoded",
+                                  b"X-Slack-Request-Timestamp": timestamp, b"X-Slack-Signature": b"v0=00"})
+        assert odd.status_code == 401, (timestamp, odd.text)
     # A valid command afterwards is recorded and answered; the refused ones before it never were.
     ok, ok_url = chat.command("VPN setup")
     assert ok.status_code == 200

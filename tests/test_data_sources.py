@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -145,3 +146,32 @@ def test_data_sources_and_jobs_survive_a_restart(tmp_path: Any) -> None:
     finally:
         srv.stop()
     assert time.time()
+
+
+def test_data_sources_go_with_their_index(server: Server, kendra: Any, tmp_path: Any) -> None:
+    index = kendra.create_index(Name="with-sources", RoleArn=ROLE)["Id"]
+    wait_for(lambda: kendra.describe_index(Id=index)["Status"] == "ACTIVE")
+    (tmp_path / "a.txt").write_text("a file to sync", encoding="utf-8")
+    share = kendra.create_data_source(IndexId=index, Name="share", Type="TEMPLATE", RoleArn=ROLE,
+                                      Configuration=_template("FILESYSTEM", path=str(tmp_path)),
+                                      Schedule="* * * * *")["Id"]  # due every minute
+    crm = kendra.create_data_source(IndexId=index, Name="crm", Type="CUSTOM")["Id"]
+    kendra.start_data_source_sync_job(Id=share, IndexId=index)
+    wait_for(lambda: _latest(kendra, share, index)["Status"] == "SUCCEEDED", what="the share synced")
+    kendra.start_data_source_sync_job(Id=crm, IndexId=index)  # still running when the index goes
+    kendra.delete_index(Id=index)
+    wait_for(lambda: index not in [i["Id"] for i in kendra.list_indices()["IndexConfigurationSummaryItems"]],
+             what="the index gone")
+    db = sqlite3.connect(f"file:{server.data_dir / 'kensaku.sqlite3'}?mode=ro", uri=True)
+    try:
+        left = {table: db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} IN (?, ?, ?)",
+                                  (index, share, crm)).fetchone()[0]
+                for table, column in (("data_sources", "index_id"), ("sync_jobs", "index_id"),
+                                      ("source_items", "data_source_id"))}
+    finally:
+        db.close()
+    assert left == {"data_sources": 0, "sync_jobs": 0, "source_items": 0}  # no schedule left to fire
+    other = kendra.create_index(Name="after", RoleArn=ROLE)["Id"]  # the server goes on as before
+    wait_for(lambda: kendra.describe_index(Id=other)["Status"] == "ACTIVE")
+    assert kendra.create_data_source(IndexId=other, Name="share", Type="CUSTOM")["Id"]
+    kendra.delete_index(Id=other)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, wait_active, wait_for
+from tests.conftest import ROLE, text_doc, wait_active, wait_for, wait_indexed
 
 BUILTINS = {
     "_authors": "STRING_LIST_VALUE", "_category": "STRING_VALUE", "_created_at": "DATE_VALUE",
@@ -114,6 +114,25 @@ def test_update_index_adds_custom_fields_with_flags(kendra: Any, new_index: Any)
     with pytest.raises(kendra.exceptions.ValidationException):
         kendra.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
             {"Name": "_mine", "Type": "STRING_VALUE"}])
+
+
+def test_a_field_name_documents_and_queries_could_not_use_is_refused(kendra: Any, new_index: Any) -> None:
+    index_id = new_index()
+    for name in ("dept name", "部署", "a.b", "-dept", "dept/2"):  # DocumentAttributeKey's pattern refuses them
+        with pytest.raises(kendra.exceptions.ValidationException, match="pattern"):
+            kendra.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
+                {"Name": name, "Type": "STRING_VALUE", "Search": {"Facetable": True}}])
+    assert kendra.describe_index(Id=index_id)["Status"] == "ACTIVE"
+    kendra.update_index(Id=index_id, DocumentMetadataConfigurationUpdates=[
+        {"Name": "dept-2", "Type": "STRING_VALUE", "Search": {"Facetable": True}}])
+    wait_active(kendra, index_id)
+    attributes = [{"Key": "dept-2", "Value": {"StringValue": "hr"}}]
+    assert kendra.batch_put_document(IndexId=index_id, Documents=[
+        text_doc("leave", "annual leave policy", attributes=attributes)])["FailedDocuments"] == []
+    wait_indexed(kendra, index_id, ["leave"])
+    hits = kendra.query(IndexId=index_id, QueryText="leave", Facets=[{"DocumentAttributeKey": "dept-2"}],
+                        AttributeFilter={"EqualsTo": {"Key": "dept-2", "Value": {"StringValue": "hr"}}})
+    assert [h["DocumentId"] for h in hits["ResultItems"]] == ["leave"]
 
 
 def test_unknown_index_is_resource_not_found_everywhere(kendra: Any) -> None:

@@ -1,9 +1,12 @@
-"""No request body a client can send gets a 5xx or hangs the server (issue 14, part 1).
+"""No request body a client can send gets a 5xx, hangs the server or stops the indexer (issue 14,
+part 1; issue 20).
 
 A real ``kensaku serve`` is fuzzed with bodies drawn from botocore's Kendra model (every operation;
-valid and mutated shapes) and hostile ones (deep nesting, huge members, invalid UTF-8, lone
-surrogates, NaN); the property test has a fixed, derandomised budget so it runs the same way, in
-seconds, every time.
+valid, well-typed with extreme members, and mutated shapes) and hostile ones (deep nesting, huge
+members, invalid UTF-8, lone surrogates, NaN, dates of year 1 or 10000 and beyond). The property: no
+5xx, and the indexer keeps moving (every document accepted during the fuzz ends INDEXED or FAILED,
+and a good document put afterwards is INDEXED). The budget is fixed and derandomised, so it runs the
+same way, in seconds, every time.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from services.api.model import operation_names
-from tests.conftest import ROLE, Server, make_client, text_doc, wait_active, wait_indexed
-from tests.kendra_fuzz import request_bodies
+from tests.conftest import ROLE, Server, make_client, text_doc, wait_active, wait_for, wait_indexed
+from tests.kendra_fuzz import document_batches, request_bodies
 
 TARGET = "AWSKendraFrontendService."
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -34,6 +37,7 @@ class Fuzzed:
         self.server = server
         self.index_id = index_id
         self.http = httpx.Client(base_url=server.url, timeout=30)
+        self.accepted: set[str] = set()  # ids of fuzzed documents the server took
 
     def post(self, operation: str, body: bytes) -> httpx.Response:
         return self.http.post("/", content=body, headers={
@@ -137,10 +141,38 @@ def test_no_request_body_gets_a_5xx(fuzzed: Fuzzed, operation: str) -> None:
     no_5xx()
 
 
-def test_the_server_still_answers_after_the_fuzzing(fuzzed: Fuzzed) -> None:
+def test_documents_with_extreme_members_are_refused_or_taken(fuzzed: Fuzzed) -> None:
+    @settings(max_examples=25, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(request=document_batches(fuzzed.index_id))
+    def refused_or_taken(request: dict[str, Any]) -> None:
+        body = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        r = fuzzed.post("BatchPutDocument", body)
+        assert r.status_code < 500, (body[:300], r.text[:300])
+        if r.status_code == 200:
+            failed = {f["Id"] for f in r.json()["FailedDocuments"]}
+            fuzzed.accepted.update(d["Id"] for d in request["Documents"] if d["Id"] not in failed)
+
+    refused_or_taken()
+
+
+def _statuses(client: Any, index_id: str, ids: list[str]) -> list[str]:
+    return [s["DocumentStatus"] for i in range(0, len(ids), 10) for s in client.batch_get_document_status(
+        IndexId=index_id, DocumentInfoList=[{"DocumentId": d} for d in ids[i : i + 10]])["DocumentStatusList"]]
+
+
+def test_the_server_still_answers_and_indexes_after_the_fuzzing(fuzzed: Fuzzed) -> None:
     started = time.time()
     client = make_client(fuzzed.server.url)
     assert client.describe_index(Id=fuzzed.index_id)["Status"] == "ACTIVE"
     hits = client.query(IndexId=fuzzed.index_id, QueryText="password")["ResultItems"]
     assert "reset" in [h["DocumentId"] for h in hits]
     assert time.time() - started < 30
+    accepted = sorted(fuzzed.accepted)
+    assert accepted  # the fuzz did reach the indexer
+    wait_for(lambda: "PROCESSING" not in _statuses(client, fuzzed.index_id, accepted), 120,
+             "every fuzzed document INDEXED or FAILED")
+    client.batch_put_document(IndexId=fuzzed.index_id, Documents=[
+        text_doc("after-fuzz", "The indexer kept moving after the fuzz.", "After", "en")])
+    (status,) = wait_indexed(client, fuzzed.index_id, ["after-fuzz"])
+    assert status["DocumentStatus"] == "INDEXED", status

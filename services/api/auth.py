@@ -4,8 +4,11 @@ boto3 signs ``content-type;host;x-amz-date;x-amz-target`` (plus ``x-amz-security
 ``POST /`` with the SHA-256 of the body; recomputing that with the shared secret proves the caller
 holds it. As AWS does, a signature is good for 5 minutes either side of its ``X-Amz-Date`` (a
 captured request cannot be replayed later), an ``x-amz-content-sha256`` header must be the body's
-hash, and the date and host must be among the signed headers. Query-string (presigned) signatures
-are refused: they leave the body unsigned, so a captured URL could carry any request.
+hash, and the host, date and target must be among the signed headers (an unsigned X-Amz-Target would
+let a captured ListIndices run as any other operation). The credential scope must name this
+server's region, the service ``kendra`` and the day of ``X-Amz-Date``: a signature made for another
+service or region is not valid here, as on AWS. Query-string (presigned) signatures are refused: they
+leave the body unsigned, so a captured URL could carry any request.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
-from services.api.errors import InvalidSignatureException, UnrecognizedClientException
+from services.api.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    UnrecognizedClientException,
+)
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -26,7 +33,9 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 MAX_SKEW_SECONDS = 5 * 60  # AWS's window either side of X-Amz-Date
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
-_REQUIRED_SIGNED = ("host", "x-amz-date")
+_REQUIRED_SIGNED = ("host", "x-amz-date", "x-amz-target")
+SERVICE = "kendra"
+_TERMINATOR = "aws4_request"
 
 
 def _canonical_query(query: str) -> str:
@@ -58,15 +67,30 @@ def _shifted(now: float, seconds: int) -> str:
     return datetime.fromtimestamp(now + seconds, UTC).strftime(_AMZ_DATE)
 
 
+def _check_scope(region: str, service: str, terminal: str, expected_region: str) -> None:
+    """AWS's checks (and wording) of the credential scope's region, service and terminator."""
+    if terminal != _TERMINATOR:
+        raise InvalidSignatureException(
+            f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', not '{terminal}'.")
+    if service != SERVICE:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if region != expected_region:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to a valid region, not '{region}' (this server's is"
+            f" '{expected_region}': KENSAKU_REGION).")
+
+
 def verify_sigv4(
     method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str],
-    now: float | None = None,
+    region: str, now: float | None = None,
 ) -> str:
     """Check the request's SigV4 ``Authorization`` header; return the caller's access key id.
 
-    ``headers`` must be case-insensitive (Starlette's are); ``now`` is epoch seconds (default: the
-    clock). Raises UnrecognizedClientException for a missing header or unknown key,
-    InvalidSignatureException for a wrong, expired or incomplete signature or a wrong payload hash.
+    ``headers`` must be case-insensitive (Starlette's are); ``region`` is the one the scope must name;
+    ``now`` is epoch seconds (default: the clock). Raises UnrecognizedClientException for a missing
+    header or unknown key, IncompleteSignatureException for a malformed header or a required header
+    left unsigned, InvalidSignatureException for a wrong, expired or mis-scoped signature or a wrong
+    payload hash.
     """
     if any(name.lower() in ("x-amz-signature", "x-amz-credential") for name, _ in parse_qsl(query)):
         raise InvalidSignatureException(
@@ -79,17 +103,21 @@ def verify_sigv4(
         name, _, value = part.strip().partition("=")
         fields[name] = value
     try:
-        access_key, date, region, service, terminal = fields["Credential"].split("/")
+        access_key, date, scope_region, service, terminal = fields["Credential"].split("/")
         signed_headers = fields["SignedHeaders"].split(";")
         signature = fields["Signature"]
     except (KeyError, ValueError):
-        raise InvalidSignatureException("Malformed Authorization header") from None
+        raise IncompleteSignatureException(
+            "Authorization header requires 'Credential' (key/date/region/service/aws4_request),"
+            " 'SignedHeaders' and 'Signature' parameters") from None
     secret = secrets.get(access_key)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     missing = [h for h in _REQUIRED_SIGNED if h not in signed_headers]
     if missing:
-        raise InvalidSignatureException(f"These headers must be signed: {', '.join(missing)}")
+        raise IncompleteSignatureException(
+            f"These headers must be among the SignedHeaders of the Authorization: {', '.join(missing)}")
+    _check_scope(scope_region, service, terminal, region)
     amz_date = headers.get("x-amz-date", "")
     _check_date(amz_date, date, time.time() if now is None else now)
     payload_hash = hashlib.sha256(body).hexdigest()
@@ -101,12 +129,12 @@ def verify_sigv4(
     canonical_request = "\n".join(
         [method, path or "/", _canonical_query(query), canonical_headers, ";".join(signed_headers), payload_hash]
     )
-    scope = f"{date}/{region}/{service}/{terminal}"
+    scope = f"{date}/{scope_region}/{service}/{terminal}"
     string_to_sign = "\n".join(
         ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
     )
     key = _hmac(("AWS4" + secret).encode(), date)
-    for part in (region, service, terminal):
+    for part in (scope_region, service, terminal):
         key = _hmac(key, part)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):

@@ -12,7 +12,8 @@
     ├── UnknownOperationException    X-Amz-Target names no Kendra operation
     ├── SerializationException       the body is not a JSON object
     ├── UnrecognizedClientException  403: unknown access key (auth enabled)
-    ├── InvalidSignatureException    403: SigV4 signature does not match (auth enabled)
+    ├── IncompleteSignatureException 403: the SigV4 Authorization lacks a part or a required signed header
+    ├── InvalidSignatureException    403: SigV4 signature, scope or time does not match (auth enabled)
     └── InternalServerException      500: a bug of ours, never a client's mistake
 
 boto3 maps ``__type`` to ``client.exceptions.<Name>``; it retries only 5xx and throttling, so every
@@ -81,6 +82,11 @@ class UnrecognizedClientException(KendraError):
     status = 403
 
 
+class IncompleteSignatureException(KendraError):
+    type_name = "IncompleteSignatureException"
+    status = 403
+
+
 class InvalidSignatureException(KendraError):
     type_name = "InvalidSignatureException"
     status = 403
@@ -103,6 +109,7 @@ ALL_ERRORS: tuple[type[KendraError], ...] = (
     UnknownOperationException,
     SerializationException,
     UnrecognizedClientException,
+    IncompleteSignatureException,
     InvalidSignatureException,
     InternalServerException,
 )

@@ -91,6 +91,11 @@ def parse_input(operation: str, params: Any) -> dict[str, Any]:
     return result
 
 
+def check_as(shape_name: str, value: Any, path: str) -> Any:
+    """Validate ``value`` by the rules of the model's shape ``shape_name``; return it converted."""
+    return _convert(service_model().shape_for(shape_name), value, path)
+
+
 def _fail(path: str, problem: str) -> ValidationException:
     return ValidationException(
         f"1 validation error detected: Value at '{path}' failed to satisfy constraint: {problem}"

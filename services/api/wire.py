@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from services.api import model
 from services.api.auth import verify_sigv4
@@ -85,7 +86,8 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
             )
             if settings.auth_mode == "sigv4":
                 verify_sigv4(
-                    "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys
+                    "POST", request.url.path, request.url.query, request.headers, body, settings.access_keys,
+                    settings.region,
                 )
             target = request.headers.get("x-amz-target", "")
             name = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
@@ -102,6 +104,8 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
             return _response(200, result, request_id)
         except KendraError as error:
             return _response(error.status, error.body(), request_id)
+        except ClientDisconnect:  # not a bug: the app's handler notes it quietly
+            raise
         except Exception:  # a bug of ours: say so, log it, keep serving
             log.exception("operation failed (request %s)", request_id)
             return _response(500, InternalServerException("Internal error; see the server log").body(), request_id)

@@ -98,7 +98,7 @@ def search_client(settings: Settings) -> SearchClient:
     """The Kendra client the chat command queries with (channel "chat")."""
     key, secret = next(iter(settings.access_keys.items()), (None, None))
     return SearchClient(settings.chat_endpoint or self_endpoint(settings), settings.chat_index_id,
-                        channel="chat", access_key=key, secret_key=secret)
+                        channel="chat", region=settings.region, access_key=key, secret_key=secret)
 
 
 def slack_router(settings: Settings) -> APIRouter:
@@ -109,6 +109,9 @@ def slack_router(settings: Settings) -> APIRouter:
 
     @router.post(PATH)
     async def slack_events(request: Request) -> Response:
+        if not _is_integer(request.headers.get("x-slack-request-timestamp", "0")):
+            # slack_sdk's verifier would raise on int() of it (a 500); Bolt's own refusal instead.
+            return Response('{"error": "invalid request"}', status_code=401, media_type="application/json")
         body = await request.body()
         bolt_request = BoltRequest(body=body.decode("utf-8", "replace"), query=request.url.query,
                                    headers=dict(request.headers.items()))
@@ -117,6 +120,14 @@ def slack_router(settings: Settings) -> APIRouter:
         return Response(result.body, status_code=result.status, headers=result.first_headers_without_set_cookie())
 
     return router
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def build_bolt_app(settings: Settings, search: SearchClient, users: SlackUsers) -> App:

@@ -50,7 +50,7 @@ def runner_config(settings: Settings) -> RunnerConfig:
     return RunnerConfig(
         endpoint_url=settings.connector_endpoint or f"http://{host}:{settings.port}",
         credentials=sink_credentials(settings),
-        region=settings.connector_region or (None if amazon else "us-east-1"),
+        region=settings.connector_region or (None if amazon else settings.region),
         batch_size=settings.sync_batch_size,
         max_text_chars=settings.max_text_bytes,
         retries=settings.sync_retries,

@@ -119,6 +119,25 @@ def ensure_schema(store: Store) -> None:
                 conn.execute(statement)
 
 
+def drop_index(store: Store, index_id: str) -> None:
+    """Delete the data sources of ``index_id`` and everything their syncs recorded."""
+    jobs = "SELECT id FROM sync_jobs WHERE index_id = ?"
+    with store.write() as conn:
+        conn.execute(f"DELETE FROM sync_job_docs WHERE job_id IN ({jobs})", (index_id,))
+        conn.execute(f"DELETE FROM sync_batches WHERE job_id IN ({jobs})", (index_id,))
+        conn.execute("DELETE FROM sync_jobs WHERE index_id = ?", (index_id,))
+        conn.execute("DELETE FROM source_items WHERE data_source_id IN"
+                     " (SELECT id FROM data_sources WHERE index_id = ?)", (index_id,))
+        conn.execute("DELETE FROM data_sources WHERE index_id = ?", (index_id,))
+
+
+def orphaned_indexes(store: Store) -> list[str]:
+    """Ids of indexes that are gone but still have data sources or sync jobs."""
+    return [r[0] for r in store.read().execute(
+        "SELECT index_id FROM data_sources UNION SELECT index_id FROM sync_jobs"
+        " EXCEPT SELECT id FROM indexes")]
+
+
 def job_of(row: sqlite3.Row) -> SyncJob:
     return SyncJob(
         id=row["id"], data_source_id=row["data_source_id"], index_id=row["index_id"], status=row["status"],

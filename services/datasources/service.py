@@ -89,6 +89,9 @@ class DataSourceService:
         self.store = store
         self.launcher = launcher
         records.ensure_schema(store)
+        indexes.on_delete.append(self.drop_index)
+        for index_id in records.orphaned_indexes(store):  # left by a server from before data sources went too
+            records.drop_index(store, index_id)
 
     def _source(self, ds_id: str, index_id: str) -> Any:
         self.indexes._row(index_id)
@@ -96,6 +99,10 @@ class DataSourceService:
         if row is None or row["index_id"] != index_id or row["status"] == "DELETING":
             raise ResourceNotFoundException(f"Data source {ds_id} does not exist in index {index_id}")
         return row
+
+    def drop_index(self, index_id: str) -> None:
+        """A deleted index's data sources, their jobs and schedules go with it, as Kendra's do."""
+        records.drop_index(self.store, index_id)
 
     # -- data sources ----------------------------------------------------------------------------
 

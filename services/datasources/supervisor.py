@@ -57,7 +57,9 @@ class Supervisor:
             self._requeue_stalled(now)
         for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING_INDEXING'"):
             settle(self.store, records.job_of(row), self.service.indexes.changed)
-        for source in self.store.read().execute("SELECT * FROM data_sources WHERE status = 'ACTIVE'"):
+        for source in self.store.read().execute(  # an index being deleted takes its sources along
+                "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
+                " (SELECT id FROM indexes WHERE status != 'DELETING')"):
             expression = json.loads(source["config"]).get("Schedule")
             if not expression or self.launcher is None:
                 continue

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.api.errors import ValidationException
+from services.api.model import check_as
 
 STRING = "STRING_VALUE"
 STRING_LIST = "STRING_LIST_VALUE"
@@ -64,13 +65,15 @@ def apply_updates(fields: list[dict[str, Any]], updates: list[dict[str, Any]]) -
     immutable. Raises ValidationException.
     """
     by_name = {f["Name"]: copy.deepcopy(f) for f in fields}
-    for update in updates:
+    for i, update in enumerate(updates, start=1):
         name, kind = update["Name"], update["Type"]
         existing = by_name.get(name)
         if existing is not None and existing["Type"] != kind:
             raise ValidationException(f"The type of field {name} is {existing['Type']} and cannot be changed to {kind}")
         if existing is None and name.startswith("_"):
             raise ValidationException(f"{name}: field names starting with '_' are reserved for built-in fields")
+        if existing is None:  # a name documents and queries could not use (their DocumentAttributeKey rule)
+            check_as("DocumentAttributeKey", name, f"DocumentMetadataConfigurationUpdates.{i}.member.Name")
         if existing is None:
             existing = {
                 "Name": name,

@@ -52,7 +52,8 @@ class IndexService:
         self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
         self.vectors = VectorStores(settings, settings.data_dir / "indexes")
         self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
-        self.faq_drop: Callable[[str], None] = lambda index_id: None  # set by the FAQ service
+        # What else an index holds (FAQs, data sources) is dropped with it by these callbacks.
+        self.on_delete: list[Callable[[str], None]] = []
 
     # -- paths and lexical indexes --------------------------------------------------------------
 
@@ -237,7 +238,8 @@ class IndexService:
         if lex is not None:
             lex.close()
         self.vectors.drop(index_id)
-        self.faq_drop(index_id)
+        for drop in self.on_delete:
+            drop(index_id)
         shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))

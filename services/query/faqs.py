@@ -219,7 +219,7 @@ class FaqService:
         self._open = True
         self._cache: dict[str, tuple[list[sqlite3.Row], Any]] = {}  # index id -> ACTIVE entries, vectors
         indexes.faq_count = self.count
-        indexes.faq_drop = self.drop_index
+        indexes.on_delete.append(self.drop_index)
         # A FAQ left CREATING by a stop is read again.
         for row in self._db.execute("SELECT id FROM faqs WHERE status = 'CREATING'").fetchall():
             self._start_load(row["id"])

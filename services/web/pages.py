@@ -4,14 +4,16 @@ The pages are plain HTML and JavaScript that speak the Kendra protocol to ``POST
 client; this module only serves them, tells them which index to search (``/config.json``) and guards
 the dashboard and admin pages with the admin token.
 
-Admin session: the token is posted once to ``/admin/session`` and comes back as an HttpOnly,
-SameSite=Strict cookie holding an HMAC of the token (never the token itself). Without a configured
-token the dashboard and admin pages are off (404).
+Admin session: the token is posted once to ``/admin/session``; the answer is an HttpOnly,
+SameSite=Strict cookie holding a random session id kept in this process (services/web/sessions.py),
+which ``DELETE /admin/session`` or ``admin_session_idle_seconds`` of disuse ends. Wrong tokens are
+limited per client address (429 with Retry-After past ``admin_login_attempts_per_minute``); a body
+that is not ``{"token": "<string>"}`` is a 400. Without a configured token the dashboard and admin
+pages are off (404).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from pathlib import Path
@@ -21,11 +23,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.api import body
+from services.api.errors import KendraError, ValidationException
 from services.api.identity import user_context
 from services.settings import Settings
+from services.web.sessions import LoginLimiter, Sessions
 
 COOKIE = "kensaku_admin"
-_SESSION_SALT = b"kensaku-admin-session-v1"
+_LOGIN_BODY_BYTES = 4096  # {"token": ...}: room for any sensible token, nothing more is read
 # The pages are small and change with the server; revalidate instead of caching stale copies.
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 # Document text is rendered as DOM text; the policy is a second wall: no inline script, no foreign script.
@@ -38,22 +43,25 @@ def web_dir(settings: Settings) -> Path:
     return settings.web_dir or Path(__file__).resolve().parents[2] / "web"
 
 
-def _session_value(token: str) -> str:
-    return hmac.new(token.encode("utf-8"), _SESSION_SALT, hashlib.sha256).hexdigest()
-
-
-def is_admin(settings: Settings, request: Request) -> bool:
-    """Whether the request carries a valid admin session cookie."""
-    if settings.admin_token is None:
-        return False
-    cookie = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(cookie, _session_value(settings.admin_token.get_secret_value()))
+async def _posted_token(request: Request) -> str:
+    """The token of a sign-in body; KendraError (a 400) for anything but ``{"token": "<string>"}``."""
+    raw = await body.read_limited(request.stream(), request.headers.get("content-length"), _LOGIN_BODY_BYTES)
+    value = body.parse(raw)  # strict UTF-8, no lone surrogates, bounded nesting
+    token = value.get("token") if isinstance(value, dict) else None
+    if not isinstance(token, str):
+        raise ValidationException('The body must be {"token": "<the admin token>"}')
+    return token
 
 
 def web_router(settings: Settings) -> APIRouter:
     """The routes of the web pages; mount ``static_files(settings)`` at /static beside it."""
     router = APIRouter()
     root = web_dir(settings)
+    sessions = Sessions(settings.admin_session_idle_seconds)
+    limiter = LoginLimiter(settings.admin_login_attempts_per_minute)
+
+    def is_admin(request: Request) -> bool:
+        return sessions.use(request.cookies.get(COOKIE, ""))
 
     def page(name: str) -> Response:
         return FileResponse(root / name, media_type="text/html; charset=utf-8",
@@ -63,7 +71,7 @@ def web_router(settings: Settings) -> APIRouter:
         if settings.admin_token is None:
             return Response("The dashboard and admin pages are off: set KENSAKU_ADMIN_TOKEN to turn them on.\n",
                             status_code=404, media_type="text/plain; charset=utf-8")
-        return page(name if is_admin(settings, request) else "login.html")
+        return page(name if is_admin(request) else "login.html")
 
     @router.get("/", include_in_schema=False)
     def search_page() -> Response:
@@ -89,19 +97,26 @@ def web_router(settings: Settings) -> APIRouter:
     async def login(request: Request) -> Response:
         if settings.admin_token is None:
             return JSONResponse({"message": "admin pages are off"}, status_code=404)
+        address = request.client.host if request.client is not None else ""
+        wait = limiter.retry_after(address)
+        if wait is not None:
+            return JSONResponse({"message": f"too many wrong tokens; try again in {wait} s"}, status_code=429,
+                                headers={"Retry-After": str(wait)})
         try:
-            token = str((await request.json()).get("token", ""))
-        except (ValueError, AttributeError):
-            token = ""
+            token = await _posted_token(request)
+        except KendraError as error:
+            return JSONResponse({"message": error.message}, status_code=400)
         expected = settings.admin_token.get_secret_value()
         if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
+            limiter.failed(address)
             return JSONResponse({"message": "wrong admin token"}, status_code=403)
         response = JSONResponse({"ok": True})
-        response.set_cookie(COOKIE, _session_value(expected), httponly=True, samesite="strict", path="/")
+        response.set_cookie(COOKIE, sessions.open(), httponly=True, samesite="strict", path="/")
         return response
 
     @router.delete("/admin/session", include_in_schema=False)
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        sessions.close(request.cookies.get(COOKIE, ""))
         response = Response(status_code=204)
         response.delete_cookie(COOKIE, path="/")
         return response
