@@ -24,7 +24,8 @@ from services.query.retrieve import RetrieveService
 from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
 from services.settings import Settings
-from services.web.pages import static_files, web_router
+from services.web.pages import is_admin, static_files, web_router
+from services.web.sessions import Sessions
 
 log = logging.getLogger("kensaku.api")
 
@@ -75,8 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(ClientDisconnect, _client_left)
     more = {"Retrieve": retrieve.retrieve, **faqs.operations()}
-    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources, more)))
-    app.include_router(web_router(settings))
+    sessions = Sessions(settings.admin_session_idle_seconds)
+    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources, more),
+                                     admin=lambda request: is_admin(sessions, request)))
+    app.include_router(web_router(settings, sessions))
     app.mount("/static", static_files(settings), name="static")
     if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404
         from services.chat.slack import slack_router

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ROLE, Server, ids_of, make_client, put_and_wait, text_doc, wait_active
 
 USER, GROUPS = "X-Forwarded-User", "X-Forwarded-Groups"
+ADMIN_TOKEN = "identity-admin-token"
 BOTH = {"OrAllFilters": [{"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
                          for lang in ("ja", "en")]}
 
@@ -25,7 +27,8 @@ def acl(kind: str, name: str) -> list[dict[str, str]]:
 def proxied() -> Iterator[tuple[Server, str]]:
     with tempfile.TemporaryDirectory(prefix="kensaku-identity-") as tmp:
         server = Server(Path(tmp), env={"KENSAKU_TRUSTED_USER_HEADER": USER, "KENSAKU_TRUSTED_GROUPS_HEADER": GROUPS,
-                                        "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0"}).start()
+                                        "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0",
+                                        "KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN}).start()
         try:
             client = make_client(server.url)
             index_id = client.create_index(Name="identity", RoleArn=ROLE)["Id"]
@@ -152,3 +155,33 @@ def test_the_page_shows_the_signed_in_user_and_their_documents(browser: Any, pro
         assert shown == {"public", "alice-only"}
     finally:
         context.close()
+
+
+def test_a_user_behind_the_proxy_is_not_an_administrator(proxied: tuple[Server, str]) -> None:
+    """The proxy names a user in every request it passes on: such a request may search, suggest and
+    give feedback, but not change indexes or read other users' queries, unless it holds an admin
+    session. A back-end that reaches the server without the proxy is unchanged."""
+    server, index_id = proxied
+    bob = client_as(server, {USER: "bob"})
+    for call in (lambda: bob.delete_index(Id=index_id),
+                 lambda: bob.batch_put_document(IndexId=index_id, Documents=[text_doc("x", "x")]),
+                 lambda: bob.update_index(Id=index_id, Description="mine"),
+                 lambda: bob.list_faqs(IndexId=index_id),
+                 lambda: bob.get_snapshots(IndexId=index_id, Interval="THIS_WEEK", MetricType="QUERIES_BY_COUNT")):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert bob.list_indices()["IndexConfigurationSummaryItems"]
+    assert bob.describe_index(Id=index_id)["Status"] == "ACTIVE"  # the page's facets need the fields
+    query_id = bob.query(IndexId=index_id, QueryText="休暇", AttributeFilter=BOTH)["QueryId"]
+    bob.submit_feedback(IndexId=index_id, QueryId=query_id, ClickFeedbackItems=[])
+    assert make_client(server.url).list_faqs(IndexId=index_id)["FaqSummaryItems"] == []
+
+    signed_in = httpx.post(f"{server.url}/admin/session", json={"token": ADMIN_TOKEN})
+    cookie = signed_in.cookies["kensaku_admin"]
+    admin = client_as(server, {USER: "bob", "Cookie": f"kensaku_admin={cookie}"})
+    assert admin.list_faqs(IndexId=index_id)["FaqSummaryItems"] == []
+    httpx.request("DELETE", f"{server.url}/admin/session", cookies={"kensaku_admin": cookie})
+    with pytest.raises(ClientError) as refused:
+        admin.list_faqs(IndexId=index_id)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"

@@ -11,6 +11,10 @@ operation that filters by user:
 - ``_user_id`` / ``_group_ids`` conditions of an AttributeFilter add principals to the user's, so one
   naming anyone but the proxy's user and groups is refused with AccessDeniedException (naming
   the user's own changes nothing and is let through);
+- a request carrying it comes from a user's browser, not an administrator: it may call only what the
+  search page calls (``USER_OPERATIONS``) unless it also holds an admin session of the web pages
+  (signed in with the admin token); DeleteIndex, BatchPutDocument, GetSnapshots (other users'
+  queries)... are refused with AccessDeniedException;
 - a request without it is refused with AccessDeniedException, unless it was SigV4-signed
   (``auth_mode=sigv4``: a back-end holding a key, such as the chat command, is trusted as in Kendra).
   Without this rule a missing header would mean "no UserContext", which in Kendra sees everything.
@@ -30,6 +34,9 @@ from services.settings import Settings
 
 # Operations whose results depend on the user, and where their UserContext lives.
 USER_SCOPED = ("Query", "Retrieve", "GetQuerySuggestions")
+# What a user of the search page may call through the proxy without an admin session (the index's
+# fields for facets, the data sources' names, not their configurations).
+USER_OPERATIONS = frozenset({*USER_SCOPED, "SubmitFeedback", "ListIndices", "DescribeIndex", "ListDataSources"})
 
 
 def user_context(settings: Settings, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -46,6 +53,22 @@ def user_context(settings: Settings, headers: Mapping[str, str]) -> dict[str, An
         if groups:
             context["Groups"] = groups[:200]
     return context
+
+
+def check_user_operation(settings: Settings, operation: str, headers: Mapping[str, str], admin: bool) -> None:
+    """Refuse an administrator's operation to a request the proxy names a user in (see the module
+    docstring); ``admin``: the request holds an admin session. Signed requests are not a user's.
+
+    Raises:
+        AccessDeniedException: a user's request for an operation outside ``USER_OPERATIONS``.
+    """
+    if (settings.auth_mode == "sigv4" or admin or operation in USER_OPERATIONS
+            or user_context(settings, headers) is None):
+        return
+    raise AccessDeniedException(
+        f"{operation} is an administrator's operation; a request from a user signed in at the authenticating"
+        " proxy needs an admin session of the web pages (or a SigV4-signed client) for it"
+    )
 
 
 def apply_trusted_user(settings: Settings, operation: str, headers: Mapping[str, str],

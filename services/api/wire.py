@@ -29,7 +29,7 @@ from services.api.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from services.api.identity import apply_trusted_user
+from services.api.identity import apply_trusted_user, check_user_operation
 from services.settings import Settings
 
 TARGET_PREFIX = "AWSKendraFrontendService."
@@ -72,8 +72,10 @@ def not_built(operation: str, feature: str) -> Handler:
     return handler
 
 
-def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIRouter:
-    """The Kendra endpoint. ``operations`` maps operation names to handlers taking validated input."""
+def kendra_router(settings: Settings, operations: Mapping[str, Handler],
+                  admin: Callable[[Request], bool]) -> APIRouter:
+    """The Kendra endpoint. ``operations`` maps operation names to handlers taking validated input;
+    ``admin`` tells a request holding an admin session of the web pages."""
     router = APIRouter()
 
     @router.post("/")
@@ -94,6 +96,7 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler]) -> APIR
             handler = operations.get(name)
             if handler is None:
                 raise UnknownOperationException(f"Unknown operation {target!r}")
+            check_user_operation(settings, name, request.headers, admin(request))
             try:  # a large body is parsed off the event loop, which keeps serving meanwhile
                 raw = parse_body(body) if len(body) < _INLINE_PARSE_BYTES else await run_in_threadpool(parse_body, body)
             except ValidationException as error:  # GetSnapshots names it InvalidRequestException

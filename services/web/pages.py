@@ -53,15 +53,16 @@ async def _posted_token(request: Request) -> str:
     return token
 
 
-def web_router(settings: Settings) -> APIRouter:
+def is_admin(sessions: Sessions, request: Request) -> bool:
+    """Whether the request holds an open admin session (and keeps it open)."""
+    return sessions.use(request.cookies.get(COOKIE, ""))
+
+
+def web_router(settings: Settings, sessions: Sessions) -> APIRouter:
     """The routes of the web pages; mount ``static_files(settings)`` at /static beside it."""
     router = APIRouter()
     root = web_dir(settings)
-    sessions = Sessions(settings.admin_session_idle_seconds)
     limiter = LoginLimiter(settings.admin_login_attempts_per_minute)
-
-    def is_admin(request: Request) -> bool:
-        return sessions.use(request.cookies.get(COOKIE, ""))
 
     def page(name: str) -> Response:
         return FileResponse(root / name, media_type="text/html; charset=utf-8",
@@ -71,7 +72,7 @@ def web_router(settings: Settings) -> APIRouter:
         if settings.admin_token is None:
             return Response("The dashboard and admin pages are off: set KENSAKU_ADMIN_TOKEN to turn them on.\n",
                             status_code=404, media_type="text/plain; charset=utf-8")
-        return page(name if is_admin(request) else "login.html")
+        return page(name if is_admin(sessions, request) else "login.html")
 
     @router.get("/", include_in_schema=False)
     def search_page() -> Response:
