@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,16 +149,17 @@ class OutboundPolicy:
             shown = "" if str(address) == host.strip("[]") else f"{host}: "
             raise TargetRefused(f"{shown}{reason}; refused")
 
-    def resolve(self, host: str, port: int) -> IPAddress:
-        """Resolve ``host`` once, check every address it has, and return the one to connect to."""
+    def resolve(self, host: str, port: int) -> list[IPAddress]:
+        """Resolve ``host`` once and check every address it has: the addresses to connect to, in order."""
         literal = literal_address(host)
-        addresses = [literal] if literal is not None else \
+        found = [literal] if literal is not None else \
             [ipaddress.ip_address(a.split("%", 1)[0]) for a in self.resolver(host, port)]
+        addresses = list(dict.fromkeys(found))
         if not addresses:
             raise SourceUnavailable(f"{host} has no address")
         for address in addresses:  # all of them: a name with one bad address is refused as a whole
             self.check_address(address, host)
-        return addresses[0]
+        return addresses
 
     def check_url(self, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
         """What can be judged without resolving: the scheme, a host, and a literal address."""
@@ -168,7 +170,7 @@ class OutboundPolicy:
         if literal is not None:
             self.check_address(literal, parts.hostname)
 
-    def resolve_url(self, url: str) -> IPAddress:
+    def resolve_url(self, url: str) -> list[IPAddress]:
         """Check ``url`` and resolve its host (at connect time)."""
         self.check_url(url, (urlsplit(url).scheme.lower(),))
         parts = urlsplit(url)
@@ -198,7 +200,8 @@ class OutboundPolicy:
     def http_client(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` whose every connection goes to an address this policy checked (no proxy
         from the environment: a proxy would make the connection the policy never sees)."""
-        return httpx.Client(transport=PinnedTransport(self), trust_env=False, **kwargs)
+        verify = kwargs.pop("verify", True)
+        return httpx.Client(transport=PinnedTransport(self, verify), trust_env=False, **kwargs)
 
 
 class PinnedBackend(httpcore.NetworkBackend):
@@ -211,8 +214,14 @@ class PinnedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        address = self.policy.resolve(host, port)
-        return self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+        error: httpcore.ConnectError | None = None
+        for address in self.policy.resolve(host, port):  # each checked address in turn, as create_connection does
+            try:
+                return self.inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as failed:
+                error = failed
+        assert error is not None
+        raise error
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
@@ -225,7 +234,7 @@ class PinnedBackend(httpcore.NetworkBackend):
 class PinnedTransport(httpx.HTTPTransport):
     """httpx's own transport, its connections made by :class:`PinnedBackend`."""
 
-    def __init__(self, policy: OutboundPolicy) -> None:
+    def __init__(self, policy: OutboundPolicy, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(trust_env=False)
-        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(verify=verify),
                                              network_backend=PinnedBackend(policy))

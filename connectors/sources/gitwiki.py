@@ -106,13 +106,13 @@ class GitWikiConnector:
     def _remote_options(self) -> list[str]:
         """git -c options that keep a clone or fetch to the address the policy checked."""
         url = remote_url(self.repository)
-        address = self.outbound.resolve_url(url)  # raises TargetRefused
+        addresses = self.outbound.resolve_url(url)  # raises TargetRefused
         options = ["protocol.allow=never", *(f"protocol.{p}.allow=always" for p in _REMOTE_SCHEMES),
                    "http.followRedirects=false"]
         parts = urlsplit(url)
         if parts.scheme in ("http", "https"):
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            shown = f"[{address}]" if address.version == 6 else str(address)
+            shown = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
             options.append(f"http.curloptResolve={parts.hostname}:{port}:{shown}")
         return [arg for option in options for arg in ("-c", option)]
 
