@@ -457,3 +457,40 @@ def test_policy_of_sync_workers_is_built_from_the_same_settings() -> None:
     assert policy == outbound_policy(settings)
     assert policy.public and policy.networks == (ipaddress.ip_network("10.0.0.0/8"),)
     assert policy.local_roots == (Path(tempfile.gettempdir()).resolve(),)
+
+
+def test_confluence_sends_its_credentials_only_to_its_own_site() -> None:
+    """A ``_links.next`` pointing to another host (which the policy would even allow) is refused before
+    the Basic credentials could be sent there."""
+    import json
+
+    from connectors.sources.confluence import ConfluenceConnector
+
+    with Recorder("127.0.0.1") as site, Recorder("127.0.0.2") as elsewhere:
+        page = {"results": [], "_links": {"next": f"http://127.0.0.2:{elsewhere.port}/wiki/api/v2/spaces?cursor=x"}}
+        site.routes["/wiki/api/v2/spaces?limit=250"] = (200, {"Content-Type": "application/json"},
+                                                        json.dumps(page).encode())
+        confluence = ConfluenceConnector({"baseUrl": f"http://127.0.0.1:{site.port}/wiki", "username": "bot",
+                                          "apiToken": "secret"}, Patterns(), 1_000_000,
+                                         OutboundPolicy.parse(["127.0.0.0/8"]))
+        with pytest.raises(TargetRefused, match="outside"):
+            next(confluence.changes(None, {}))
+        assert [path for path, _, _ in site.requests] == ["/wiki/api/v2/spaces?limit=250"]
+        assert site.requests[0][2] is not None  # its own site got the credentials
+        assert elsewhere.requests == []
+
+
+def test_s3_endpoint_is_checked_again_before_each_request() -> None:
+    """botocore resolves the endpoint itself, so the S3 connector checks the name before the client is
+    made and again before every request: a name that turns to a refused address stops there."""
+    from connectors.sources.s3 import S3Connector
+
+    with Recorder("127.0.0.1") as store:
+        resolver, asked = stub_resolver({"s3.rebind.test": [["127.0.0.1"], ["10.0.0.9"]]})
+        policy = dataclasses.replace(OutboundPolicy.parse(["127.0.0.1/32"]), resolver=resolver)
+        s3 = S3Connector(bucket="b", prefix="", patterns=Patterns(), endpoint_url=f"http://s3.rebind.test:{store.port}",
+                         region="us-east-1", access_key="k", secret_key="s", max_bytes=1_000_000, outbound=policy)
+        with pytest.raises(TargetRefused, match="10.0.0.9 is a private address"):
+            next(s3.changes(None, {}))
+        assert asked == ["s3.rebind.test", "s3.rebind.test"]
+        assert store.requests == []
