@@ -91,7 +91,7 @@ class WebCrawlerConnector:
                 raise SourceUnavailable(f"cannot fetch {url}: {error}") from None
             if response.is_redirect and "location" in response.headers:
                 target = urldefrag(urljoin(url, response.headers["location"]))[0]
-                if not self._in_scope(target, self.hosts):
+                if not self._on_sites(target):
                     raise ItemFailed(f"{url} redirects to {target}, outside the crawl's sites; not followed")
                 url = target
                 continue
@@ -114,13 +114,16 @@ class WebCrawlerConnector:
 
     # -- scope -------------------------------------------------------------------------------------
 
-    def _in_scope(self, url: str, hosts: set[str]) -> bool:
+    def _on_sites(self, url: str) -> bool:
+        """Whether ``url`` is on the seeds' hosts (or their subdomains, with crawlSubdomains)."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https"):
             return False
-        same = host in hosts or (self.subdomains and any(host.endswith("." + h) for h in hosts))
-        return same and self.patterns.allows(url)
+        return host in self.hosts or (self.subdomains and any(host.endswith("." + h) for h in self.hosts))
+
+    def _in_scope(self, url: str) -> bool:
+        return self._on_sites(url) and self.patterns.allows(url)
 
     def _sitemap_urls(self, url: str, nested: int = 0) -> list[str]:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -131,7 +134,7 @@ class WebCrawlerConnector:
         tree = HTMLParser(response.text)
         if tree.css_first("sitemapindex") is not None and nested == 0:
             indexed = [loc.text().strip() for loc in tree.css("sitemap loc")]
-            return [u for n in indexed if self._in_scope(n, self.hosts) for u in self._sitemap_urls(n, 1)]
+            return [u for n in indexed if self._on_sites(n) for u in self._sitemap_urls(n, 1)]
         return [loc.text().strip() for loc in tree.css("url loc")]
 
     # -- the contract ------------------------------------------------------------------------------
@@ -144,7 +147,6 @@ class WebCrawlerConnector:
             raise SourceMisconfigured("a WEBCRAWLER source needs seedUrls or siteMapUrls")
         for url in self.seeds + self.sitemaps:  # a refused seed fails the job at once, with the reason
             self.outbound.resolve_url(url)
-        hosts = self.hosts
         queue: deque[tuple[str, int]] = deque((urldefrag(u)[0], 0) for u in self.seeds)
         for sitemap in self.sitemaps:
             queue.extend((urldefrag(u)[0], self.depth) for u in self._sitemap_urls(sitemap))
@@ -153,7 +155,7 @@ class WebCrawlerConnector:
         reached = 0
         while queue:
             url, depth = queue.popleft()
-            if not self._in_scope(url, hosts) or not self.allowed_by_robots(url):
+            if not self._in_scope(url) or not self.allowed_by_robots(url):
                 continue
             try:
                 response = self.get(url)
@@ -173,7 +175,7 @@ class WebCrawlerConnector:
             links = 0
             for a in HTMLParser(response.text).css("a[href]"):
                 link = urldefrag(urljoin(url, a.attributes.get("href") or ""))[0]
-                if link in queued or not self._in_scope(link, hosts):
+                if link in queued or not self._in_scope(link):
                     continue
                 queued.add(link)
                 queue.append((link, depth + 1))
