@@ -122,11 +122,18 @@ class OutboundPolicy:
     def parse(cls, networks: Iterable[str], roots: Iterable[str | Path] = ()) -> OutboundPolicy:
         """From the settings' strings: CIDRs or the word ``public``; folders. Raises ValueError."""
         entries = [n.strip() for n in networks if n.strip()]
-        cidrs = tuple(ipaddress.ip_network(n, strict=False) for n in entries if n.lower() != "public")
-        folders = tuple(Path(r).expanduser().resolve() for r in roots if str(r).strip())
+        cidrs: list[Network] = []
+        for entry in entries:
+            if entry.lower() != "public":
+                try:
+                    cidrs.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    raise ValueError(f"{NETWORKS_SETTING}: {entry!r} is neither a CIDR nor 'public'") from None
+        folders = [Path(r).expanduser() for r in roots if str(r).strip()]
         if any(not f.is_absolute() for f in folders):
             raise ValueError(f"{ROOTS_SETTING}: roots must be absolute paths")
-        return cls(public=any(n.lower() == "public" for n in entries), networks=cidrs, local_roots=folders)
+        return cls(public=any(n.lower() == "public" for n in entries), networks=tuple(cidrs),
+                   local_roots=tuple(f.resolve() for f in folders))
 
     # -- addresses ---------------------------------------------------------------------------------
 

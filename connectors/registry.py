@@ -102,7 +102,7 @@ def _check_gitwiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
 def _check_s3(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
     _require(spec, "bucketName")
     endpoint = spec.endpoint.get("endpointUrl")
-    if endpoint is not None:
+    if endpoint:  # unset or empty: the server's own KENSAKU_S3_ENDPOINT_URL
         if not isinstance(endpoint, str):
             raise ValueError("S3 repositoryEndpointMetadata.endpointUrl must be an http(s) URL")
         policy.check_url(endpoint)

@@ -222,17 +222,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _outbound(self) -> Settings:
-        import ipaddress
+        from connectors.outbound import OutboundPolicy
 
-        for entry in self.connector_allowed_networks:
-            if entry.strip().lower() != "public":
-                try:
-                    ipaddress.ip_network(entry.strip(), strict=False)
-                except ValueError:
-                    raise ValueError(f"KENSAKU_CONNECTOR_ALLOWED_NETWORKS: {entry!r} is neither a CIDR nor "
-                                     "'public'") from None
-        if any(not root.is_absolute() for root in self.connector_local_roots):
-            raise ValueError("KENSAKU_CONNECTOR_LOCAL_ROOTS: roots must be absolute paths")
+        OutboundPolicy.parse(self.connector_allowed_networks, self.connector_local_roots)  # ValueError: bad value
         if self.webcrawler_allow_private_addresses:
             raise ValueError("KENSAKU_WEBCRAWLER_ALLOW_PRIVATE_ADDRESSES was replaced by "
                              "KENSAKU_CONNECTOR_ALLOWED_NETWORKS, which applies to every connector "

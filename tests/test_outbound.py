@@ -494,3 +494,19 @@ def test_s3_endpoint_is_checked_again_before_each_request() -> None:
             next(s3.changes(None, {}))
         assert asked == ["s3.rebind.test", "s3.rebind.test"]
         assert store.requests == []
+
+
+def test_settings_refuse_what_the_policy_cannot_read() -> None:
+    from pydantic import ValidationError
+
+    from services.settings import Settings
+
+    for given, named in (({"connector_allowed_networks": "public,intranet"}, "KENSAKU_CONNECTOR_ALLOWED_NETWORKS"),
+                         ({"connector_local_roots": "shares/wiki"}, "KENSAKU_CONNECTOR_LOCAL_ROOTS"),
+                         ({"webcrawler_allow_private_addresses": True}, "KENSAKU_CONNECTOR_ALLOWED_NETWORKS")):
+        with pytest.raises(ValidationError, match=named):
+            Settings.model_validate(given)
+    settings = Settings.model_validate({"connector_allowed_networks": '["public", "fd12::/16"]',
+                                        "connector_local_roots": "/srv/a, /srv/b"})
+    assert settings.connector_allowed_networks == ["public", "fd12::/16"]
+    assert settings.connector_local_roots == [Path("/srv/a"), Path("/srv/b")]
