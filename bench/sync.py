@@ -88,6 +88,8 @@ def bench_mode(mode: str, workers: int, sources: dict[str, tuple[str, dict[str, 
     saved = dict(os.environ)
     worker_procs: list[subprocess.Popen[bytes]] = []
     try:
+        # the sources are copied into the temporary folder, which the outbound policy must open
+        os.environ.setdefault("KENSAKU_CONNECTOR_LOCAL_ROOTS", str(Path(tempfile.gettempdir()).resolve()))
         if mode == "celery":
             redis_proc, url = start_redis()
             os.environ.update({"KENSAKU_SYNC_MODE": "celery", "KENSAKU_SYNC_BROKER_URL": url,

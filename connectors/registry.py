@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.contract import Connector
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
 SYNC_MODES = ("FULL_CRAWL", "FORCED_FULL_CRAWL")
@@ -28,7 +29,7 @@ class ConnectorOptions:
     max_document_bytes: int = 50 * 1024 * 1024
     s3_endpoint_url: str | None = None
     cache_dir: Path | None = None  # mirrors of remote git repositories
-    allow_private_addresses: bool = False  # WEBCRAWLER: may crawl private / loopback hosts
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)  # where connectors may connect and read
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class ConnectorSpec:
 def _filesystem(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
     from connectors.sources.filesystem import FilesystemConnector
 
-    return FilesystemConnector(spec.endpoint["path"], spec.patterns, options.max_document_bytes)
+    return FilesystemConnector(spec.endpoint["path"], spec.patterns, options.max_document_bytes, options.outbound)
 
 
 def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
@@ -56,7 +57,7 @@ def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
 
     return GitWikiConnector(
         spec.endpoint["repositoryUrl"], spec.endpoint.get("branch"), spec.patterns, options.max_document_bytes,
-        spec.endpoint.get("webUrl"), options.cache_dir,
+        spec.endpoint.get("webUrl"), options.cache_dir, outbound=options.outbound,
     )
 
 
@@ -64,9 +65,12 @@ def _s3(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
     from connectors.sources.s3 import S3Connector
 
     e = spec.endpoint
+    # The server's own KENSAKU_S3_ENDPOINT_URL is the operator's choice; an endpoint named by the
+    # API caller is held to the outbound policy.
     return S3Connector(
         bucket=e["bucketName"], prefix=e.get("prefix", ""), patterns=spec.patterns,
         endpoint_url=e.get("endpointUrl") or options.s3_endpoint_url, region=e.get("region", "us-east-1"),
+        outbound=options.outbound if e.get("endpointUrl") else None,
         access_key=e.get("accessKeyId"), secret_key=e.get("secretAccessKey"),
         max_bytes=options.max_document_bytes, metadata_prefix=e.get("metadataPrefix", ""),
     )
@@ -81,20 +85,36 @@ def _require(spec: ConnectorSpec, *names: str) -> None:
             )
 
 
-def _check_filesystem(spec: ConnectorSpec) -> None:
+def _check_filesystem(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
     _require(spec, "path")
     if not spec.endpoint["path"].startswith("/"):
         raise ValueError("FILESYSTEM repositoryEndpointMetadata.path must be an absolute path")
+    policy.check_path(spec.endpoint["path"])
+
+
+def _check_gitwiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+    from connectors.sources.gitwiki import check_repository
+
+    _require(spec, "repositoryUrl")
+    check_repository(spec.endpoint["repositoryUrl"], policy)
+
+
+def _check_s3(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+    _require(spec, "bucketName")
+    endpoint = spec.endpoint.get("endpointUrl")
+    if endpoint:  # unset or empty: the server's own KENSAKU_S3_ENDPOINT_URL
+        if not isinstance(endpoint, str):
+            raise ValueError("S3 repositoryEndpointMetadata.endpointUrl must be an http(s) URL")
+        policy.check_url(endpoint)
 
 
 def _webcrawler(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
     from connectors.sources.webcrawler import WebCrawlerConnector
 
-    return WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes,
-                               options.allow_private_addresses)
+    return WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
 
 
-def _check_webcrawler(spec: ConnectorSpec) -> None:
+def _check_webcrawler(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
     urls = [*(spec.endpoint.get("seedUrls") or []), *(spec.endpoint.get("siteMapUrls") or [])]
     if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
         raise ValueError("A WEBCRAWLER template needs repositoryEndpointMetadata.seedUrls or siteMapUrls "
@@ -105,16 +125,23 @@ def _check_webcrawler(spec: ConnectorSpec) -> None:
     rate = spec.endpoint.get("maxUrlsPerMinute", 300)
     if not isinstance(rate, int) or not 1 <= rate <= 300:
         raise ValueError("WEBCRAWLER maxUrlsPerMinute must be an integer from 1 to 300")
+    for url in urls:
+        policy.check_url(url)
 
 
 def _mediawiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
     from connectors.sources.mediawiki import MediaWikiConnector
 
-    return MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes)
+    return MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
 
 
-def _check_mediawiki(spec: ConnectorSpec) -> None:
-    if not (isinstance(spec.endpoint.get("apiUrl"), str) or isinstance(spec.endpoint.get("dumpPath"), str)):
+def _check_mediawiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+    api, dump = spec.endpoint.get("apiUrl"), spec.endpoint.get("dumpPath")
+    if isinstance(api, str) and api:
+        policy.check_url(api)
+    elif isinstance(dump, str) and dump:
+        policy.check_path(dump)
+    else:
         raise ValueError("A MEDIAWIKI template needs repositoryEndpointMetadata.apiUrl (the wiki's api.php) "
                          "or dumpPath (an XML dump on this machine)")
 
@@ -122,13 +149,14 @@ def _check_mediawiki(spec: ConnectorSpec) -> None:
 def _confluence(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
     from connectors.sources.confluence import ConfluenceConnector
 
-    return ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes)
+    return ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
 
 
-def _check_confluence(spec: ConnectorSpec) -> None:
+def _check_confluence(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
     _require(spec, "baseUrl")
     if not spec.endpoint["baseUrl"].startswith(("http://", "https://")):
         raise ValueError("CONFLUENCE baseUrl must be an http(s) URL such as https://example.atlassian.net/wiki")
+    policy.check_url(spec.endpoint["baseUrl"])
 
 
 BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
@@ -139,13 +167,15 @@ BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {
     "GITWIKI": _gitwiki,
     "S3": _s3,
 }
-CHECKS: dict[str, Callable[[ConnectorSpec], None]] = {
+# Each raises ValueError for a malformed endpoint and TargetRefused (a SourceError) for one the
+# outbound policy refuses on sight (a path, a literal address); names are judged at connect time.
+CHECKS: dict[str, Callable[[ConnectorSpec, OutboundPolicy], None]] = {
     "CONFLUENCE": _check_confluence,
     "MEDIAWIKI": _check_mediawiki,
     "WEBCRAWLER": _check_webcrawler,
     "FILESYSTEM": _check_filesystem,
-    "GITWIKI": lambda spec: _require(spec, "repositoryUrl"),
-    "S3": lambda spec: _require(spec, "bucketName"),
+    "GITWIKI": _check_gitwiki,
+    "S3": _check_s3,
 }
 
 
@@ -199,9 +229,9 @@ def check_template(configuration: dict[str, Any]) -> None:
             raise ValueError(f"Template.additionalProperties.{key} must be a list of glob strings")
 
 
-def validate(spec: ConnectorSpec) -> None:
-    """The connector's own checks of its endpoint metadata. Raises ValueError."""
-    CHECKS[spec.type](spec)
+def validate(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+    """The connector's own checks of its endpoint metadata. Raises ValueError or TargetRefused."""
+    CHECKS[spec.type](spec, policy)
 
 
 def build(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:

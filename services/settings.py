@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -127,7 +128,13 @@ class Settings(BaseSettings):
     sync_retries: int = Field(3, ge=0)  # retries of a source's transient errors (backoff doubles)
     sync_retry_backoff_seconds: float = Field(0.5, ge=0)
     sync_supervisor_interval_seconds: float = Field(1.0, gt=0)  # settle finished jobs, check schedules
-    # WEBCRAWLER sources may fetch hosts that resolve to private or loopback addresses (off: no SSRF).
+    # The outbound policy of every connector (connectors/outbound.py). Networks connectors may connect
+    # to: CIDRs, and "public" for every globally routable address (cloud metadata addresses never);
+    # folders FILESYSTEM, GITWIKI local repositories and MediaWiki dumps may read (none: all refused).
+    # Each a JSON list or comma-separated.
+    connector_allowed_networks: Annotated[list[str], NoDecode] = ["public"]
+    connector_local_roots: Annotated[list[Path], NoDecode] = []
+    # Replaced by connector_allowed_networks; still read only to refuse it with a pointer.
     webcrawler_allow_private_addresses: bool = False
 
     # Web pages (web/, served at GET /, /dashboard, /admin).
@@ -210,6 +217,25 @@ class Settings(BaseSettings):
     def _connector_keys(self) -> Settings:
         if (self.connector_access_key_id is None) != (self.connector_secret_access_key is None):
             raise ValueError("KENSAKU_CONNECTOR_ACCESS_KEY_ID and KENSAKU_CONNECTOR_SECRET_ACCESS_KEY go together")
+        return self
+
+    @field_validator("connector_allowed_networks", "connector_local_roots", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _outbound(self) -> Settings:
+        from connectors.outbound import OutboundPolicy
+
+        OutboundPolicy.parse(self.connector_allowed_networks, self.connector_local_roots)  # ValueError: bad value
+        if self.webcrawler_allow_private_addresses:
+            raise ValueError("KENSAKU_WEBCRAWLER_ALLOW_PRIVATE_ADDRESSES was replaced by "
+                             "KENSAKU_CONNECTOR_ALLOWED_NETWORKS, which applies to every connector "
+                             '(e.g. public,10.0.0.0/8); cloud metadata addresses stay refused')
         return self
 
     @model_validator(mode="after")

@@ -40,10 +40,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The outbound policy of test servers: their connectors read the local test servers (MediaWiki, the
+# Confluence stand-in, moto, web sites, all on 127.0.0.1) and folders in the system's temporary
+# directory or the shared corpora. Tests of the policy itself start servers with ``outbound={}``
+# (the product's defaults: public addresses only, no local folder).
+TEST_OUTBOUND = {"KENSAKU_CONNECTOR_ALLOWED_NETWORKS": "public,127.0.0.0/8,::1/128",
+                 "KENSAKU_CONNECTOR_LOCAL_ROOTS": f"{Path(tempfile.gettempdir()).resolve()},{SHARED.resolve()}"}
+
+
 class Server:
     """A ``kensaku serve`` child process."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *,
+                 outbound: dict[str, str] = TEST_OUTBOUND) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,6 +63,7 @@ class Server:
             "KENSAKU_COMMIT_INTERVAL_SECONDS": "0.05",
             "KENSAKU_MAX_DOCUMENT_BYTES": str(TEST_MAX_DOCUMENT_BYTES),
             "KENSAKU_LOG_LEVEL": "warning",
+            **outbound,
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -11,6 +11,7 @@ import pytest
 
 from connectors.contract import Change, Checkpoint, Connector, Deletion, SourceMisconfigured, Upsert
 from connectors.documents import detect_language, kendra_document
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 from connectors.sources.filesystem import FilesystemConnector
 from connectors.sources.gitwiki import GitWikiConnector
@@ -27,6 +28,11 @@ def drain(connector: Connector, checkpoint: Checkpoint | None,
             changes.append(next(gen))
         except StopIteration as stop:
             return changes, stop.value
+
+
+def local_policy(root: Path) -> OutboundPolicy:
+    """The outbound policy with ``root`` as its one allowed local folder."""
+    return OutboundPolicy.parse(["public"], [root])
 
 
 class ConnectorContract:
@@ -70,7 +76,7 @@ class ConnectorContract:
 
 class TestFilesystemContract(ConnectorContract):
     def make(self, root: Path) -> Connector:
-        return FilesystemConnector(str(root), Patterns(), 10_000_000)
+        return FilesystemConnector(str(root), Patterns(), 10_000_000, local_policy(root))
 
     def populate(self, root: Path) -> None:
         (root / "a").mkdir()
@@ -86,7 +92,7 @@ class TestFilesystemContract(ConnectorContract):
 
 class TestGitWikiContract(ConnectorContract):
     def make(self, root: Path) -> Connector:
-        return GitWikiConnector(str(root), None, Patterns(), 10_000_000)
+        return GitWikiConnector(str(root), None, Patterns(), 10_000_000, outbound=local_policy(root))
 
     def populate(self, root: Path) -> None:
         git(root, "init", "-q", "-b", "main")
@@ -108,11 +114,11 @@ def test_filesystem_refuses_traversal_in_fetch(tmp_path: Path) -> None:
 
     (tmp_path / "root").mkdir()
     (tmp_path / "secret.txt").write_text("secret")
-    connector = FilesystemConnector(str(tmp_path / "root"), Patterns(), 1000)
+    connector = FilesystemConnector(str(tmp_path / "root"), Patterns(), 1000, local_policy(tmp_path))
     with pytest.raises(ItemFailed, match="outside the root"):
         connector.fetch(Upsert("x", "1", {"path": "../secret.txt"}))
     with pytest.raises(SourceMisconfigured):
-        drain(FilesystemConnector(str(tmp_path / "missing"), Patterns(), 1000), None, {})
+        drain(FilesystemConnector(str(tmp_path / "missing"), Patterns(), 1000, local_policy(tmp_path)), None, {})
 
 
 def test_patterns_include_and_exclude() -> None:
@@ -170,7 +176,7 @@ def test_supervisor_starts_scheduled_syncs(tmp_path: Path) -> None:
         def launch(self, job_id: str) -> None:
             launched.append(job_id)
 
-    service = DataSourceService(IndexService(settings, store), store, Recorder())
+    service = DataSourceService(IndexService(settings, store), store, Recorder(), local_policy(tmp_path))
     index = service.indexes.create_index({"Name": "i"})["Id"]
     config = {"TemplateConfiguration": {"Template": {"type": "FILESYSTEM", "connectionConfiguration": {
         "repositoryEndpointMetadata": {"path": str(tmp_path)}}}}}

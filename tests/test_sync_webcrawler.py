@@ -1,5 +1,5 @@
 """WEBCRAWLER sources against a local HTTP site (stdlib ThreadingHTTPServer serving a temp folder):
-same-site links, robots.txt, sitemaps, depth limit, and the refusal of loopback hosts by default."""
+same-site links, robots.txt, sitemaps, depth limit (the refusal of loopback hosts: test_outbound.py)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def _crawler(c: Any, index: str, url: str) -> str:
 
 def test_webcrawler_follows_links_robots_sitemaps_and_depth(site: tuple[str, Path], tmp_path: Path) -> None:
     url, root = site
-    server = Server(tmp_path / "data", env={"KENSAKU_WEBCRAWLER_ALLOW_PRIVATE_ADDRESSES": "true"}).start()
+    server = Server(tmp_path / "data").start()  # the tests' outbound policy allows 127.0.0.0/8
     try:
         c = make_client(server.url)
         index = c.create_index(Name="web", RoleArn=ROLE)["Id"]
@@ -90,9 +90,3 @@ def test_webcrawler_follows_links_robots_sitemaps_and_depth(site: tuple[str, Pat
     finally:
         server.stop()
 
-
-def test_webcrawler_refuses_loopback_hosts_by_default(kendra: Any, new_index: Any, site: tuple[str, Path]) -> None:
-    index = new_index()
-    job = sync(kendra, index, _crawler(kendra, index, site[0]))
-    assert job["Status"] == "FAILED"
-    assert "loopback" in job["ErrorMessage"] and job["DataSourceErrorCode"] == "SourceMisconfigured"

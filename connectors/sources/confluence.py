@@ -12,6 +12,9 @@ extractor; the breadcrumb of ancestors and the labels are put at the top of the 
 searchable. Metadata: ``_category`` the space's name, ``_authors`` the author's account id (v2 has no
 display names), ``_created_at`` / ``_last_updated_at`` from the page and its current version.
 
+Reach: every connection obeys the outbound policy (connectors/outbound.py), and the credentials go
+only to ``baseUrl``'s own site: a ``_links.next`` pointing elsewhere is refused.
+
 Errors: 401 CredentialsRejected, 403 SourceForbidden, 404 SourceMisconfigured, 429 / 5xx /
 connection errors SourceUnavailable (retried with backoff).
 """
@@ -37,17 +40,20 @@ from connectors.contract import (
     Upsert,
     iso_time,
 )
+from connectors.outbound import OutboundPolicy, TargetRefused
 from connectors.patterns import Patterns
 
 
 class ConfluenceConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int) -> None:
+    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+                 outbound: OutboundPolicy) -> None:
         self.base = str(endpoint.get("baseUrl", "")).rstrip("/")
         self.username = str(endpoint.get("username") or "")
         self.token = str(endpoint.get("apiToken") or "")
         self.space_keys = [str(k) for k in endpoint.get("spaceKeys") or []]
         self.patterns = patterns
         self.max_bytes = max_bytes
+        self.outbound = outbound
         self._client: Any = None
 
     def _get(self, path_or_url: str, **params: Any) -> dict[str, Any]:
@@ -55,8 +61,10 @@ class ConfluenceConnector:
 
         if self._client is None:
             auth = (self.username, self.token) if self.username else None
-            self._client = httpx.Client(timeout=60, auth=auth, headers={"Accept": "application/json"})
+            self._client = self.outbound.http_client(timeout=60, auth=auth, headers={"Accept": "application/json"})
         url = path_or_url if path_or_url.startswith("http") else f"{self.base}{path_or_url}"
+        if urlsplit(url)[:2] != urlsplit(self.base)[:2]:  # the Basic credentials go with every request
+            raise TargetRefused(f"Confluence pointed to {url}, outside {self.base}; refused")
         try:
             response = self._client.get(url, params=params or None)
         except httpx.HTTPError as error:

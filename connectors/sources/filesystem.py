@@ -6,6 +6,8 @@ feed). Metadata comes from the file system: ``_created_at`` (birth time where th
 else mtime), ``_last_updated_at`` (mtime), ``_authors`` (the owner), ``_category`` (the first folder
 under the root). Quirks handled here:
 
+* The root must lie below one of the server's allowed local roots (the outbound policy,
+  ``KENSAKU_CONNECTOR_LOCAL_ROOTS``), judged after links and ``..`` are resolved.
 * Nothing outside the root is read: a symbolic link whose target resolves outside the root is
   refused and reported as a failed document, and ids handed back to :meth:`fetch` are resolved and
   checked again (no ``..`` traversal).
@@ -33,6 +35,7 @@ from connectors.contract import (
     Upsert,
 )
 from connectors.documents import content_type_of
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
 
@@ -48,13 +51,14 @@ def _owner(uid: int) -> str:
 
 
 class FilesystemConnector:
-    def __init__(self, root: str, patterns: Patterns, max_bytes: int) -> None:
+    def __init__(self, root: str, patterns: Patterns, max_bytes: int, outbound: OutboundPolicy) -> None:
         self.root = Path(root)
         self.patterns = patterns
         self.max_bytes = max_bytes
+        self.outbound = outbound
 
     def _real_root(self) -> Path:
-        real = self.root.resolve()
+        real = self.outbound.check_path(self.root)  # again at each sync: the roots or the links may have changed
         if not real.is_dir():
             raise SourceMisconfigured(f"{self.root} is not a folder on this machine")
         return real

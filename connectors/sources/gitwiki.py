@@ -6,15 +6,22 @@ the commit last synced, and a sync lists ``git diff --name-status`` from it to t
 full listing when there is no checkpoint or the old commit is gone, e.g. after a force-push). The
 version of a page is its blob sha. Metadata from history: ``_authors`` (every author of the page),
 ``_created_at`` (first commit), ``_last_updated_at`` (last commit); ``_category`` is the first folder.
+
+Reach (the outbound policy): a local repository must lie below an allowed local root; a remote one is
+cloned over http(s), ssh or git only, its host resolved and checked first. Over http(s) git is told
+to connect to that checked address (``http.curloptResolve``) and not to follow redirects; ssh and git
+resolve the name again themselves (checked, not pinned).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 from collections.abc import Generator, Mapping
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from connectors.contract import (
     Change,
@@ -26,20 +33,51 @@ from connectors.contract import (
     SourceUnavailable,
     Upsert,
 )
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
 _MARKDOWN = (".md", ".markdown")
+_REMOTE_SCHEMES = ("http", "https", "ssh", "git")
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(\[[^\]]+\]|[^/:\[]+):(?!//)")  # git's [user@]host:path
+
+
+def local_path(repository: str) -> Path | None:
+    """The folder a repository URL names on this machine; None for a remote one."""
+    if repository.startswith("file://"):
+        return Path(repository.removeprefix("file://"))
+    if "://" in repository or _SCP_LIKE.match(repository):
+        return None
+    return Path(repository)
+
+
+def remote_url(repository: str) -> str:
+    """A remote repository as a URL (scp-like ``user@host:path`` becomes ``ssh://user@host/path``)."""
+    match = _SCP_LIKE.match(repository)
+    if "://" not in repository and match:
+        return f"ssh://{repository[: match.end() - 1]}/{repository[match.end():]}"
+    return repository
+
+
+def check_repository(repository: str, policy: OutboundPolicy) -> None:
+    """What the policy says of a repository without resolving names. Raises TargetRefused."""
+    local = local_path(repository)
+    if local is not None:
+        policy.check_path(local)
+    else:
+        policy.check_url(remote_url(repository), _REMOTE_SCHEMES)
 
 
 class GitWikiConnector:
     def __init__(self, repository: str, branch: str | None, patterns: Patterns, max_bytes: int,
-                 web_url: str | None = None, cache_dir: Path | None = None) -> None:
+                 web_url: str | None = None, cache_dir: Path | None = None, *, outbound: OutboundPolicy) -> None:
         self.repository = repository
         self.branch = branch
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.web_url = web_url
         self.cache_dir = cache_dir
+        self.outbound = outbound
+        self._repo_path: Path | None = None
 
     def _git(self, *args: str, repo: Path | None = None) -> bytes:
         cmd = ["git", "-C", str(repo or self._repo()), *args]
@@ -53,24 +91,49 @@ class GitWikiConnector:
         return done.stdout
 
     def _repo(self) -> Path:
-        local = Path(self.repository.removeprefix("file://"))
-        if local.is_dir():
-            return local
-        if "://" not in self.repository and "@" not in self.repository:
+        """The repository to read: the local one, or the mirror of a remote one (fetched once per connector)."""
+        if self._repo_path is None:
+            local = local_path(self.repository)
+            self._repo_path = self._local(local) if local is not None else self._mirror()
+        return self._repo_path
+
+    def _local(self, path: Path) -> Path:
+        real = self.outbound.check_path(path)
+        if not real.is_dir():
             raise SourceMisconfigured(f"{self.repository} is not a git repository on this machine")
+        return real
+
+    def _remote_options(self) -> list[str]:
+        """git -c options that keep a clone or fetch to the address the policy checked."""
+        url = remote_url(self.repository)
+        addresses = self.outbound.resolve_url(url)  # raises TargetRefused
+        options = ["protocol.allow=never", *(f"protocol.{p}.allow=always" for p in _REMOTE_SCHEMES),
+                   "http.followRedirects=false"]
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            shown = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+            options.append(f"http.curloptResolve={parts.hostname}:{port}:{shown}")
+        return [arg for option in options for arg in ("-c", option)]
+
+    def _mirror(self) -> Path:
         if self.cache_dir is None:
             raise SourceMisconfigured("remote repositories need a cache folder")
+        options = self._remote_options()
         mirror = self.cache_dir / hashlib.sha256(self.repository.encode()).hexdigest()[:16]
         try:
             if mirror.is_dir():
-                subprocess.run(["git", "-C", str(mirror), "fetch", "--prune", "origin"], check=True,
-                               capture_output=True, timeout=600)
+                done = subprocess.run(["git", *options, "-C", str(mirror), "fetch", "--prune", "origin"],
+                                      capture_output=True, timeout=600, check=False)
             else:
                 mirror.parent.mkdir(parents=True, exist_ok=True)
-                subprocess.run(["git", "clone", "--mirror", self.repository, str(mirror)], check=True,
-                               capture_output=True, timeout=600)
+                done = subprocess.run(["git", *options, "clone", "--mirror", "--", self.repository, str(mirror)],
+                                      capture_output=True, timeout=600, check=False)
         except (OSError, subprocess.SubprocessError) as error:
             raise SourceUnavailable(f"cannot fetch {self.repository}: {error}") from None
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            raise SourceUnavailable(f"cannot fetch {self.repository}: {message}")
         return mirror
 
     def _head(self) -> str:

@@ -15,6 +15,8 @@ the latest revision of each page, its wikitext turned into plain text here, cate
 ``[[Category:..]]`` links (the localized namespace names of the dump's siteinfo count too).
 
 Document ids are ``<wiki>/index.php?title=<Title>`` (a moved page is a deletion plus a new page).
+The outbound policy holds: the API is reached through its pinned client, a dump must lie below an
+allowed local root.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from connectors.contract import (
     Upsert,
     iso_time,
 )
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
 # -- wikitext to text (dumps only; the API path uses the wiki's own parser) ------------------------
@@ -72,7 +75,8 @@ def wikitext_to_text(text: str, category_names: tuple[str, ...]) -> tuple[str, l
 
 
 class MediaWikiConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int) -> None:
+    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+                 outbound: OutboundPolicy) -> None:
         self.api_url = str(endpoint.get("apiUrl") or "")
         self.dump_path = str(endpoint.get("dumpPath") or "")
         self.base_url = str(endpoint.get("baseUrl") or "")
@@ -81,6 +85,7 @@ class MediaWikiConnector:
         self.namespaces = [int(n) for n in endpoint.get("namespaces") or [0]]
         self.patterns = patterns
         self.max_bytes = max_bytes
+        self.outbound = outbound
         self._client: Any = None
         self._dump_pages: dict[str, dict[str, Any]] | None = None
 
@@ -98,7 +103,7 @@ class MediaWikiConnector:
         import httpx
 
         if self._client is None:
-            self._client = httpx.Client(timeout=60, headers={"User-Agent": "KensakuBot/0.1"})
+            self._client = self.outbound.http_client(timeout=60, headers={"User-Agent": "KensakuBot/0.1"})
             if self.username:
                 self._login()
         try:
@@ -223,7 +228,7 @@ class MediaWikiConnector:
     def _dump(self) -> dict[str, dict[str, Any]]:
         if self._dump_pages is not None:
             return self._dump_pages
-        path = Path(self.dump_path)
+        path = self.outbound.check_path(self.dump_path)
         if not path.is_file():
             raise SourceMisconfigured(f"{self.dump_path} is not a file on this machine")
         pages: dict[str, dict[str, Any]] = {}

@@ -11,6 +11,11 @@ Kendra's metadata side files are honoured: ``<key>.metadata.json`` next to the o
 ``Attributes`` (``_category``, ``_authors``, ``_source_uri`` are used); editing only the side file
 changes the document's version, so the document is sent again.
 
+Reach: an endpoint named by the data source (``endpointUrl``) obeys the outbound policy: its host is
+resolved and checked before the client is made and again before each request (a redirect included).
+botocore resolves the name once more to connect, so unlike the HTTP connectors the address is
+checked, not pinned. The server's own ``KENSAKU_S3_ENDPOINT_URL`` is the operator's and is not checked.
+
 Errors: wrong or expired keys become CredentialsRejected, AccessDenied SourceForbidden, a missing
 bucket SourceMisconfigured, and connection errors, throttling and 5xx SourceUnavailable (retried).
 """
@@ -38,6 +43,7 @@ from connectors.contract import (
     Upsert,
 )
 from connectors.documents import content_type_of
+from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
@@ -70,7 +76,7 @@ def _source_error(error: Exception) -> SourceError:
 class S3Connector:
     def __init__(self, *, bucket: str, prefix: str, patterns: Patterns, endpoint_url: str | None, region: str,
                  access_key: str | None, secret_key: str | None, max_bytes: int,
-                 metadata_prefix: str = "") -> None:
+                 metadata_prefix: str = "", outbound: OutboundPolicy | None = None) -> None:
         self.bucket = bucket
         self.metadata_prefix = metadata_prefix.strip("/")
         self.prefix = prefix
@@ -80,6 +86,7 @@ class S3Connector:
         self.access_key = access_key
         self.secret_key = secret_key
         self.max_bytes = max_bytes
+        self.outbound = outbound  # None: the endpoint is the operator's, not the data source's
         self._client: Any = None
 
     def client(self) -> Any:
@@ -87,13 +94,22 @@ class S3Connector:
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            if self.outbound is not None and self.endpoint_url:
+                self.outbound.resolve_url(self.endpoint_url)  # refused before any client exists
+            client = boto3.client(
                 "s3", endpoint_url=self.endpoint_url, region_name=self.region,
                 aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
                 config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 2},
                               connect_timeout=5, read_timeout=60),
             )
+            if self.outbound is not None and self.endpoint_url:
+                client.meta.events.register("before-send.s3", self._check_request)
+            self._client = client
         return self._client
+
+    def _check_request(self, request: Any, **_: Any) -> None:
+        assert self.outbound is not None
+        self.outbound.resolve_url(str(request.url))
 
     def side_key(self, key: str) -> str:
         return f"{self.metadata_prefix}/{key}.metadata.json" if self.metadata_prefix else f"{key}.metadata.json"

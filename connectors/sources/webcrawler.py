@@ -3,9 +3,10 @@
 Endpoint metadata: ``seedUrls`` (list), ``siteMapUrls`` (list), ``crawlDepth`` (links followed from a
 seed, default 2), ``maxLinksPerPage`` (default 100), ``maxUrlsPerMinute`` (default 300; the crawler
 waits between requests to stay under it), ``crawlSubdomains`` (default false: only the seeds' hosts).
-robots.txt is obeyed (user agent ``KensakuBot``). Hosts that resolve to private, loopback or
-link-local addresses are refused unless the server allows them (``webcrawler_allow_private_addresses``):
-a crawler fetching what an admin types must not become a way into the internal network.
+robots.txt is obeyed (user agent ``KensakuBot``). Every connection obeys the outbound policy
+(connectors/outbound.py: each host resolved once, checked, and connected to at that address), and a
+redirect is followed only to the crawl's own sites, each hop checked again: a crawler fetching what an
+admin types must not become a way into the internal network.
 
 Document ids are the page URLs (without fragments); the version is the sha256 of the body, so an
 unchanged page is not sent again; pages no longer reachable are deletions. Metadata: ``_authors`` from
@@ -15,8 +16,6 @@ unchanged page is not sent again; pages no longer reachable are deletions. Metad
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import socket
 import time
 from collections import deque
 from collections.abc import Generator, Mapping
@@ -38,6 +37,7 @@ from connectors.contract import (
     Upsert,
 )
 from connectors.documents import content_type_of
+from connectors.outbound import OutboundPolicy, TargetRefused
 from connectors.patterns import Patterns
 
 USER_AGENT = "KensakuBot/0.1 (+https://github.com/kensaku)"
@@ -45,16 +45,13 @@ _MIME = {"text/html": "HTML", "application/xhtml+xml": "HTML", "application/pdf"
          "text/markdown": "MD", "text/csv": "CSV"}
 
 
-class AddressRefused(Exception):
-    pass
-
-
 def content_type_for(url: str, mime: str) -> str | None:
     return _MIME.get(mime.split(";")[0].strip().lower()) or content_type_of(urlsplit(url).path)
 
 
 class WebCrawlerConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int, allow_private: bool) -> None:
+    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+                 outbound: OutboundPolicy) -> None:
         self.seeds = [str(u) for u in endpoint.get("seedUrls") or []]
         self.sitemaps = [str(u) for u in endpoint.get("siteMapUrls") or []]
         self.depth = int(endpoint.get("crawlDepth", 2))
@@ -63,7 +60,8 @@ class WebCrawlerConnector:
         self.subdomains = bool(endpoint.get("crawlSubdomains", False))
         self.patterns = patterns
         self.max_bytes = max_bytes
-        self.allow_private = allow_private
+        self.outbound = outbound
+        self.hosts = {urlsplit(u).hostname or "" for u in self.seeds + self.sitemaps}
         self._robots: dict[str, RobotFileParser] = {}
         self._last_request = 0.0
         self._client: Any = None
@@ -72,33 +70,17 @@ class WebCrawlerConnector:
 
     def _http(self) -> Any:
         if self._client is None:
-            import httpx
 
-            self._client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=20, follow_redirects=False)
+            self._client = self.outbound.http_client(headers={"User-Agent": USER_AGENT}, timeout=20,
+                                                     follow_redirects=False)
         return self._client
 
-    def check_address(self, url: str) -> None:
-        host = urlsplit(url).hostname
-        if not host:
-            raise AddressRefused(f"{url} has no host")
-        if self.allow_private:
-            return
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except socket.gaierror as error:
-            raise AddressRefused(f"cannot resolve {host}: {error}") from None
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-                raise AddressRefused(f"{host} resolves to {address}, a private or loopback address; refused "
-                                     "(the server setting webcrawler_allow_private_addresses allows it)")
-
     def get(self, url: str) -> Any:
-        """GET with the rate limit, following same-site redirects (each target checked)."""
+        """GET with the rate limit, following redirects to the crawl's own sites only; each connection is
+        checked by the outbound policy (TargetRefused)."""
         import httpx
 
         for _ in range(5):
-            self.check_address(url)
             wait = self._last_request + self.interval - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -108,7 +90,10 @@ class WebCrawlerConnector:
             except httpx.HTTPError as error:
                 raise SourceUnavailable(f"cannot fetch {url}: {error}") from None
             if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
+                target = urldefrag(urljoin(url, response.headers["location"]))[0]
+                if not self._on_sites(target):
+                    raise ItemFailed(f"{url} redirects to {target}, outside the crawl's sites; not followed")
+                url = target
                 continue
             return response
         raise ItemFailed(f"too many redirects from {url}")
@@ -122,20 +107,23 @@ class WebCrawlerConnector:
             try:
                 r = self.get(f"{origin}/robots.txt")
                 robots.parse(r.text.splitlines() if r.status_code == 200 else [])
-            except (SourceUnavailable, ItemFailed, AddressRefused):
+            except (SourceUnavailable, ItemFailed, TargetRefused):  # then the page's own GET says why
                 robots.parse([])
             self._robots[origin] = robots
         return robots.can_fetch(USER_AGENT, url)
 
     # -- scope -------------------------------------------------------------------------------------
 
-    def _in_scope(self, url: str, hosts: set[str]) -> bool:
+    def _on_sites(self, url: str) -> bool:
+        """Whether ``url`` is on the seeds' hosts (or their subdomains, with crawlSubdomains)."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https"):
             return False
-        same = host in hosts or (self.subdomains and any(host.endswith("." + h) for h in hosts))
-        return same and self.patterns.allows(url)
+        return host in self.hosts or (self.subdomains and any(host.endswith("." + h) for h in self.hosts))
+
+    def _in_scope(self, url: str) -> bool:
+        return self._on_sites(url) and self.patterns.allows(url)
 
     def _sitemap_urls(self, url: str, nested: int = 0) -> list[str]:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -145,7 +133,8 @@ class WebCrawlerConnector:
             return []
         tree = HTMLParser(response.text)
         if tree.css_first("sitemapindex") is not None and nested == 0:
-            return [u for loc in tree.css("sitemap loc") for u in self._sitemap_urls(loc.text().strip(), 1)]
+            indexed = [loc.text().strip() for loc in tree.css("sitemap loc")]
+            return [u for n in indexed if self._on_sites(n) for u in self._sitemap_urls(n, 1)]
         return [loc.text().strip() for loc in tree.css("url loc")]
 
     # -- the contract ------------------------------------------------------------------------------
@@ -156,12 +145,8 @@ class WebCrawlerConnector:
 
         if not self.seeds and not self.sitemaps:
             raise SourceMisconfigured("a WEBCRAWLER source needs seedUrls or siteMapUrls")
-        for url in self.seeds + self.sitemaps:
-            try:
-                self.check_address(url)
-            except AddressRefused as error:
-                raise SourceMisconfigured(str(error)) from None
-        hosts = {urlsplit(u).hostname or "" for u in self.seeds + self.sitemaps}
+        for url in self.seeds + self.sitemaps:  # a refused seed fails the job at once, with the reason
+            self.outbound.resolve_url(url)
         queue: deque[tuple[str, int]] = deque((urldefrag(u)[0], 0) for u in self.seeds)
         for sitemap in self.sitemaps:
             queue.extend((urldefrag(u)[0], self.depth) for u in self._sitemap_urls(sitemap))
@@ -170,14 +155,11 @@ class WebCrawlerConnector:
         reached = 0
         while queue:
             url, depth = queue.popleft()
-            if not self._in_scope(url, hosts) or not self.allowed_by_robots(url):
+            if not self._in_scope(url) or not self.allowed_by_robots(url):
                 continue
             try:
                 response = self.get(url)
-            except AddressRefused as error:
-                yield Failure(url, str(error))
-                continue
-            except (SourceUnavailable, ItemFailed) as error:
+            except (SourceUnavailable, ItemFailed, TargetRefused) as error:
                 yield Failure(url, str(error))
                 continue
             reached += 1
@@ -193,7 +175,7 @@ class WebCrawlerConnector:
             links = 0
             for a in HTMLParser(response.text).css("a[href]"):
                 link = urldefrag(urljoin(url, a.attributes.get("href") or ""))[0]
-                if link in queued or not self._in_scope(link, hosts):
+                if link in queued or not self._in_scope(link):
                     continue
                 queued.add(link)
                 queue.append((link, depth + 1))
@@ -212,7 +194,7 @@ class WebCrawlerConnector:
         url = str(item.ref["url"])
         try:
             response = self.get(url)
-        except AddressRefused as error:
+        except TargetRefused as error:
             raise ItemFailed(str(error)) from None
         if response.status_code != 200:
             raise ItemFailed(f"{url} answered HTTP {response.status_code}")

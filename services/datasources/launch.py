@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlparse
 
+from connectors.outbound import OutboundPolicy
 from connectors.registry import ConnectorOptions
 from connectors.runner import RunnerConfig, SyncRunner
 from connectors.sink import SinkCredentials
@@ -43,6 +44,11 @@ def sink_credentials(settings: Settings) -> SinkCredentials | None:
     return _PLACEHOLDER
 
 
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """The connectors' outbound policy; the API (CreateDataSource) and every sync worker build it alike."""
+    return OutboundPolicy.parse(settings.connector_allowed_networks, settings.connector_local_roots)
+
+
 def runner_config(settings: Settings) -> RunnerConfig:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
@@ -58,7 +64,7 @@ def runner_config(settings: Settings) -> RunnerConfig:
         options=ConnectorOptions(max_document_bytes=settings.max_document_bytes,
                                  s3_endpoint_url=settings.s3_endpoint_url,
                                  cache_dir=settings.data_dir / "connector-cache",
-                                 allow_private_addresses=settings.webcrawler_allow_private_addresses),
+                                 outbound=outbound_policy(settings)),
     )
 
 
@@ -76,7 +82,7 @@ def sync_components(settings: Settings, indexes: IndexService,
 
         embedded = EmbeddedLauncher(SyncRunner(store, runner_config(settings)), settings.sync_threads)
         launcher, close = embedded, embedded.close
-    service = DataSourceService(indexes, store, launcher)
+    service = DataSourceService(indexes, store, launcher, outbound_policy(settings))
     supervisor = Supervisor(service, launcher, settings.sync_supervisor_interval_seconds,
                             resume=settings.sync_mode == "embedded",
                             stall_seconds=2 * settings.sync_visibility_timeout if settings.sync_mode == "celery"

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors import registry
+from connectors.outbound import OutboundPolicy, TargetRefused
 from services.api.errors import (
     ConflictException,
     ResourceInUseException,
@@ -54,7 +55,7 @@ def _dt(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=UTC) if epoch is not None else None
 
 
-def check_config(kind: str, config: dict[str, Any]) -> None:
+def check_config(kind: str, config: dict[str, Any], policy: OutboundPolicy) -> None:
     """Kendra's rules for a data source's members, plus the connector's own checks."""
     if kind == "CUSTOM":
         for member in ("Configuration", "RoleArn", "Schedule"):
@@ -78,16 +79,18 @@ def check_config(kind: str, config: dict[str, Any]) -> None:
     spec = registry.spec_of(kind, config["Configuration"])
     if spec is not None:
         try:
-            registry.validate(spec)
-        except ValueError as error:
+            registry.validate(spec, policy)
+        except (ValueError, TargetRefused) as error:
             raise ValidationException(str(error)) from None
 
 
 class DataSourceService:
-    def __init__(self, indexes: IndexService, store: Store, launcher: Launcher | None = None) -> None:
+    def __init__(self, indexes: IndexService, store: Store, launcher: Launcher | None = None,
+                 outbound: OutboundPolicy | None = None) -> None:
         self.indexes = indexes
         self.store = store
         self.launcher = launcher
+        self.outbound = outbound or OutboundPolicy()
         records.ensure_schema(store)
         indexes.on_delete.append(self.drop_index)
         for index_id in records.orphaned_indexes(store):  # left by a server from before data sources went too
@@ -117,7 +120,7 @@ class DataSourceService:
             if row is not None:
                 return {"Id": row["id"]}
         config = {k: p[k] for k in _CONFIG_MEMBERS if k in p}
-        check_config(p["Type"], config)
+        check_config(p["Type"], config, self.outbound)
         taken = self.store.read().execute(
             "SELECT 1 FROM data_sources WHERE index_id = ? AND name = ?", (index_id, p["Name"])
         ).fetchone()
@@ -168,7 +171,7 @@ class DataSourceService:
         for key in _UPDATABLE:
             if key in p:
                 config[key] = p[key]
-        check_config(row["type"], config)
+        check_config(row["type"], config, self.outbound)
         with self.store.write() as conn:
             conn.execute(
                 "UPDATE data_sources SET name = ?, config = ?, updated_at = ? WHERE id = ?",
