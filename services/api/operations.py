@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.service import AnalyticsService
 from services.api.model import operation_names
-from services.api.wire import Handler, not_built
+from services.api.wire import Handler, NotBuilt
 from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService
@@ -69,7 +69,7 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
         "StopDataSourceSyncJob": sources.stop_data_source_sync_job,
         "ListDataSourceSyncJobs": sources.list_data_source_sync_jobs,
     }
-    table = {name: not_built(name, feature_of(name)) for name in operation_names()}
+    table: dict[str, Handler] = {name: NotBuilt(name, feature_of(name)) for name in operation_names()}
     table.update(built)
     table.update(more or {})
     table.update(extensions(analytics))

@@ -63,13 +63,18 @@ def _response(status: int, body: Mapping[str, Any] | None, request_id: str) -> R
     )
 
 
-def not_built(operation: str, feature: str) -> Handler:
-    """A handler for an operation that exists in Kendra but not (yet) here: a typed, named refusal."""
+class NotBuilt:
+    """The handler of an operation that exists in Kendra but not (yet) here: a typed refusal naming its
+    feature, given before the body is validated (a caller learns first that the call cannot work)."""
 
-    def handler(_: dict[str, Any]) -> None:
-        raise ValidationException(f"{operation} is not supported by this Kensaku server yet ({feature}).")
+    def __init__(self, operation: str, feature: str) -> None:
+        self.message = f"{operation} is not supported by this Kensaku server yet ({feature})."
 
-    return handler
+    def refuse(self) -> ValidationException:
+        return ValidationException(self.message)
+
+    def __call__(self, _: dict[str, Any]) -> None:
+        raise self.refuse()
 
 
 def kendra_router(settings: Settings, operations: Mapping[str, Handler],
@@ -96,6 +101,8 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler],
             handler = operations.get(name)
             if handler is None:
                 raise UnknownOperationException(f"Unknown operation {target!r}")
+            if isinstance(handler, NotBuilt):
+                raise handler.refuse()
             check_user_operation(settings, name, request.headers, admin(request))
             try:  # a large body is parsed off the event loop, which keeps serving meanwhile
                 raw = parse_body(body) if len(body) < _INLINE_PARSE_BYTES else await run_in_threadpool(parse_body, body)
