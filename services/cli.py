@@ -118,6 +118,16 @@ def _search(args: argparse.Namespace) -> int:
     return run_search(args)
 
 
+def _opensearch_dev(args: argparse.Namespace) -> int:
+    from services.opensearch_dev import LauncherUnavailable, run
+
+    try:
+        run(args.nodes, args.port, args.data_dir, args.heap)  # returns only by raising
+    except LauncherUnavailable as error:
+        print(f"kensaku: {error}", file=sys.stderr, flush=True)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     worker.add_argument("--data-dir", type=Path, help="the server's data folder (KENSAKU_DATA_DIR)")
     worker.set_defaults(func=_worker)
+    dev = sub.add_parser("opensearch-dev", help="a development OpenSearch cluster (N nodes in one JVM, k-NN plugin);"
+                         " prints READY <url> when green")
+    dev.add_argument("--nodes", type=int, default=1, choices=range(1, 10), metavar="N", help="nodes (default 1)")
+    dev.add_argument("--port", type=int, default=9200, help="HTTP port of node 1; node i gets port + i - 1")
+    dev.add_argument("--data-dir", type=Path, default=Path("opensearch-data"), help="the nodes' data and logs")
+    dev.add_argument("--heap", default="1g", help="the JVM's heap for all nodes together (default 1g)")
+    dev.set_defaults(func=_opensearch_dev)
     search = sub.add_parser("search", help="search any Kendra endpoint (Kensaku or Amazon Kendra)")
     search.add_argument("question", help="keywords or a question, in Japanese or English")
     search.add_argument("--lang", choices=("ja", "en", "all"), help="language(s) to search (default: detected)")
