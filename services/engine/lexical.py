@@ -1,4 +1,5 @@
-"""The lexical index: one tantivy index per Kendra index, fed with pre-analysed tokens.
+"""The lexical index: one tantivy index per Kendra index, fed with pre-analysed tokens; the embedded
+engine's implementation of the reader interface (services/engine/base.py).
 
 Schema (fixed per *generation*; a new generation is built when UpdateIndex declares new fields):
 
@@ -9,27 +10,49 @@ Schema (fixed per *generation*; a new generation is built when UpdateIndex decla
     s_<field>          u64                 sortable string fields: first 8 UTF-8 bytes, big-endian
 
 Dates are stored as i64 microseconds since the epoch. One writer per index; commit makes
-changes visible to searchers of this process (``reload``).
+changes visible to readers of this process (``reload``). Neutral queries (services/engine/query.py)
+are compiled to tantivy queries here, and nowhere else.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import tantivy
+from tantivy import FieldType, Occur, Order
 
 from services.engine.analysis import Token
+from services.engine.base import Bucket, DocRef, Facet, Found, Hit, SortKey, Stored
+from services.engine.query import (
+    PUBLIC,
+    Attribute,
+    Bool,
+    Boost,
+    MatchAll,
+    MatchNone,
+    NoScore,
+    Phrase,
+    Query,
+    Range,
+    Term,
+    Terms,
+    TextField,
+    all_of,
+    any_of,
+    date_micros,
+)
 
 STRING = "STRING_VALUE"
 STRING_LIST = "STRING_LIST_VALUE"
 LONG = "LONG_VALUE"
 DATE = "DATE_VALUE"
-PUBLIC = "*"
+# Sorted searches take every match that ties with the window's last one: at most this many.
+MAX_SORT_CANDIDATES = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +93,6 @@ def attr_field(name: str) -> str:
 
 def sort_field(name: str) -> str:
     return f"s_{name}"
-
-
-def date_micros(seconds: float) -> int:
-    return int(round(seconds * 1_000_000))
 
 
 def string_sort_key(value: str) -> int:
@@ -117,7 +136,7 @@ class LexicalIndex:
         self._heap_bytes = heap_bytes
         self._writer: tantivy.IndexWriter | None = None
         self._write_lock = threading.Lock()
-        self._searcher = self._index.searcher()
+        self._reader = LexicalReader(self._index.searcher(), self.schema, self.fields)
 
     # -- writing (one writer thread) ----------------------------------------------------------
 
@@ -145,7 +164,7 @@ class LexicalIndex:
             if self._writer is not None:
                 self._writer.commit()
         self._index.reload()
-        self._searcher = self._index.searcher()
+        self._reader = LexicalReader(self._index.searcher(), self.schema, self.fields)
 
     def rollback(self) -> None:
         """Discard every change since the last commit."""
@@ -199,9 +218,214 @@ class LexicalIndex:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def reader(self) -> LexicalReader:
+        """The reader of the last commit (cheap; the object is replaced, never mutated)."""
+        return self._reader
+
     def searcher(self) -> tantivy.Searcher:
         """The searcher of the last commit (cheap; the object is replaced, never mutated)."""
-        return self._searcher
+        return self._reader._searcher
+
+
+def compile_query(query: Query, schema: tantivy.Schema) -> tantivy.Query:
+    """The tantivy query of a neutral one (services/engine/query.py)."""
+    match query:
+        case Term(field, value):
+            return tantivy.Query.term_query(schema, _field_name(field), value)
+        case Terms(field, values):
+            return tantivy.Query.term_set_query(schema, _field_name(field), list(values))
+        case Range(Attribute(name), lower, upper, include_lower, include_upper):
+            return tantivy.Query.range_query(schema, attr_field(name), FieldType.Integer, lower_bound=lower,
+                                             upper_bound=upper, include_lower=include_lower,
+                                             include_upper=include_upper)
+        case Phrase(field, terms, slop):
+            return tantivy.Query.phrase_query(schema, field, list(terms), slop=slop)
+        case Boost(inner, factor):
+            return tantivy.Query.boost_query(compile_query(inner, schema), factor)
+        case NoScore(inner):
+            return tantivy.Query.const_score_query(compile_query(inner, schema), 0.0)
+        case Bool(must, should, must_not):
+            return tantivy.Query.boolean_query(
+                [(Occur.Must, compile_query(q, schema)) for q in must]
+                + [(Occur.Should, compile_query(q, schema)) for q in should]
+                + [(Occur.MustNot, compile_query(q, schema)) for q in must_not])
+        case MatchAll():
+            return tantivy.Query.all_query()
+        case MatchNone():
+            return tantivy.Query.empty_query()
+    raise TypeError(f"not a query: {query!r}")
+
+
+def _field_name(field: str | Attribute) -> str:
+    return attr_field(field.name) if isinstance(field, Attribute) else field
+
+
+def _address(ref: DocRef) -> tantivy.DocAddress:
+    segment, doc = cast(tuple[int, int], ref)
+    return tantivy.DocAddress(segment, doc)
+
+
+def _hits(result: tantivy.SearchResult) -> list[Hit]:
+    # A ref is the address as a tuple: tantivy's DocAddress cannot be hashed or compared.
+    return [Hit(float(score), (address.segment_ord, address.doc)) for score, address in result.hits]
+
+
+class LexicalReader:
+    """The engine's reader (services/engine/base.py) over one tantivy searcher."""
+
+    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema, fields: Mapping[str, FieldSpec]) -> None:
+        self._searcher = searcher
+        self._schema = schema
+        self._fields = fields
+
+    def _search(self, query: Query, limit: int) -> Found:
+        result = self._searcher.search(compile_query(query, self._schema), limit=limit, count=True)
+        return Found(_hits(result), int(result.count))  # type: ignore[attr-defined]  # missing from the stub
+
+    def search(self, query: Query, limit: int, sort: Sequence[SortKey] = ()) -> Found:
+        return self._sorted(query, sort, limit) if sort else self._search(query, limit)
+
+    def count(self, query: Query) -> int:
+        return self._search(query, 1).total
+
+    def facets(self, query: Query, facets: Sequence[Facet]) -> list[list[Bucket]]:
+        def agg(facet: Facet) -> dict[str, Any]:
+            spec: dict[str, Any] = {"terms": {"field": attr_field(facet.name), "size": facet.size}}
+            if facet.nested is not None:
+                spec["aggs"] = {"nested": agg(facet.nested)}
+            return spec
+
+        def buckets(result: dict[str, Any]) -> list[Bucket]:
+            return [Bucket(key if isinstance(key := b["key"], str) else int(key), b["doc_count"],
+                           buckets(b["nested"]) if "nested" in b else []) for b in result.get("buckets", [])]
+
+        result = self._searcher.aggregate(compile_query(query, self._schema),
+                                          {f"f{i}": agg(f) for i, f in enumerate(facets)})
+        return [buckets(result.get(f"f{i}", {})) for i in range(len(facets))]
+
+    def stored(self, refs: Sequence[DocRef], attributes: Sequence[str] = ()) -> list[Stored]:
+        out = []
+        for ref in refs:
+            doc = self._searcher.doc(_address(ref))
+            values = {name: value for name in attributes if (value := doc.get_first(attr_field(name))) is not None}
+            out.append(Stored(str(doc.get_first("id")), values))
+        return out
+
+    def terms_held(self, docs: Mapping[str, DocRef], fields: Sequence[TextField],
+                   terms: Sequence[str]) -> dict[str, set[str]]:
+        held: dict[str, set[str]] = {doc_id: set() for doc_id in docs}
+        if not docs:
+            return held
+        by_ref = {ref: doc_id for doc_id, ref in docs.items()}
+        among = Terms("id", tuple(docs))
+        for term in terms:
+            has = any_of(Term(f, term) for f in fields)
+            for hit in self._search(all_of([has, among]), len(docs)).hits:
+                if (doc_id := by_ref.get(hit.ref)) is not None:
+                    held[doc_id].add(term)
+        return held
 
     def num_docs(self) -> int:
         return int(self._searcher.num_docs)
+
+    def doc_freq(self, field: TextField, term: str) -> int:
+        return int(self._searcher.doc_freq(field, term))
+
+    # -- sorting -------------------------------------------------------------------------------
+    # tantivy sorts by one fast column at a time, and a string column only by its 8-byte prefix
+    # (``sort_field``): the first key picks a few candidates, Python orders them by every key.
+
+    def _column(self, key: SortKey) -> tuple[str, FieldType]:
+        if self._fields[key.name].kind == STRING:
+            return sort_field(key.name), FieldType.Unsigned
+        return attr_field(key.name), FieldType.Integer
+
+    def _candidates(self, query: tantivy.Query, keys: Sequence[SortKey],
+                    window_end: int) -> list[tuple[Hit, int]]:
+        """A few matches, with their relevance scores, that surely include the first ``window_end``; each
+        with its place in its search's relevance order (the last tie-breaker, stable across pages).
+
+        tantivy finds the primary sort value of the last document in the window; every match that
+        sorts strictly before it, and every match that ties with it, is a candidate. Documents
+        without a value sort last (Kendra's order) and are needed only when the window has room.
+        """
+        column, kind = self._column(keys[0])
+        desc = keys[0].descending
+        has_value = tantivy.Query.const_score_query(tantivy.Query.exists_query(column), 0.0)
+
+        def scored(restriction: tantivy.Query, limit: int) -> list[tuple[Hit, int]]:
+            both = tantivy.Query.boolean_query([(Occur.Must, query), (Occur.Must, restriction)])
+            return [(hit, rank) for rank, hit in enumerate(_hits(self._searcher.search(both, limit=limit)))]
+
+        order = Order.Desc if desc else Order.Asc
+        with_value = tantivy.Query.boolean_query([(Occur.Must, query), (Occur.Must, has_value)])
+        top = self._searcher.search(with_value, limit=window_end, order_by_field=column, order=order)
+        if len(top.hits) < window_end:  # every match with a value fits: take them, then the rest by relevance
+            hits = scored(has_value, window_end)
+            lacking = tantivy.Query.boolean_query([(Occur.Must, tantivy.Query.all_query()),
+                                                   (Occur.MustNot, has_value)])
+            # With further sort keys every such match competes; otherwise relevance alone orders them.
+            room = MAX_SORT_CANDIDATES if len(keys) > 1 else window_end - len(hits)
+            return hits + scored(tantivy.Query.const_score_query(lacking, 0.0), room)
+        boundary = int(top.hits[-1][0])
+        before = tantivy.Query.range_query(
+            self._schema, column, kind,
+            lower_bound=boundary if desc else None, upper_bound=None if desc else boundary,
+            include_lower=not desc, include_upper=desc,
+        )
+        tied = tantivy.Query.range_query(self._schema, column, kind, boundary, boundary)
+        return (scored(tantivy.Query.const_score_query(before, 0.0), window_end)
+                + scored(tantivy.Query.const_score_query(tied, 0.0), MAX_SORT_CANDIDATES))
+
+    def _sorted(self, neutral: Query, keys: Sequence[SortKey], window_end: int) -> Found:
+        """The matches ordered by the sort keys (missing values last), ties by relevance."""
+        query = compile_query(neutral, self._schema)
+        total = int(self._searcher.search(query, limit=1, count=True).count)  # type: ignore[attr-defined]
+        hits = self._candidates(query, keys, window_end) if total else []
+        addresses = [_address(hit.ref) for hit, _ in hits]
+        columns = [self._searcher.fast_field_values(self._column(key)[0], addresses) if addresses else []
+                   for key in keys]
+
+        def key(i: int) -> tuple[Any, ...]:
+            parts: list[Any] = []
+            for sort_key, column in zip(keys, columns, strict=True):
+                value = column[i]
+                parts.append((1, 0) if value is None else (0, -value if sort_key.descending else value))
+            parts.append(-hits[i][0].score)
+            parts.append(hits[i][1])
+            return tuple(parts)
+
+        order = sorted(range(len(hits)), key=key)
+        strings = [n for n, k in enumerate(keys) if self._fields[k.name].kind == STRING]
+        if strings and order:
+            # String keys were compared by an 8-byte prefix. Up to the first string key that order is
+            # exact; every hit not after the window's last hit there is re-sorted on exact values.
+            cut = strings[0] + 1
+            last = key(order[min(window_end, len(order)) - 1])[:cut]
+            candidates = [i for i in order if key(i)[:cut] <= last]
+            stored = {i: self._searcher.doc(addresses[i]) for i in candidates}
+
+            def exact(i: int) -> tuple[Any, ...]:
+                parts = list(key(i))
+                for n in strings:
+                    values = stored[i].get_all(attr_field(keys[n].name))
+                    parts[n] = (1, 0) if not values else (0, _Desc(values[0]) if keys[n].descending else values[0])
+                return tuple(parts)
+
+            order = sorted(candidates, key=exact)
+        return Found([hits[i][0] for i in order[:window_end]], total)
+
+
+class _Desc:
+    """Reverses the order of a string inside a sort key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.value > other.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value

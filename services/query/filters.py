@@ -11,7 +11,8 @@ import tantivy
 from tantivy import FieldType, Occur, Query
 
 from services.api.errors import ValidationException
-from services.engine.lexical import DATE, LONG, PUBLIC, STRING, STRING_LIST, attr_field, date_micros
+from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field
+from services.engine.query import PUBLIC, date_micros
 from services.index.documents import principal_term
 from services.index.fields import MEMBER_TYPE
 
