@@ -23,11 +23,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import tantivy
-from tantivy import Occur, Query
-
 from analytics.events import Clock, QueryEvent
 from analytics.store import AnalyticsStore
+from services.engine.base import Hit, Reader
+from services.engine.query import NoScore, Query, Terms, all_of
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -112,8 +111,7 @@ class ClickLearning:
 
         threading.Thread(target=run, name="kensaku-learning", daemon=True).start()
 
-    def rerank(self, index_id: str, text: str, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
-               hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[float, tantivy.DocAddress]]:
+    def rerank(self, index_id: str, text: str, reader: Reader, query: Query, hits: list[Hit]) -> list[Hit]:
         """``hits`` (best first) with learned multipliers applied and re-sorted.
 
         Boosted documents that match ``query`` but are not among ``hits`` are fetched and compete too.
@@ -122,22 +120,14 @@ class ClickLearning:
         boosts = self.boosts(index_id, QueryEvent.normalized(text))
         if not boosts:
             return hits
-        ids = list(boosts)
-        only_boosted = Query.const_score_query(Query.term_set_query(schema, "id", ids), 0.0)  # adds no score
-        boosted_query = Query.boolean_query([(Occur.Must, query), (Occur.Must, only_boosted)])
-        found = searcher.search(boosted_query, limit=len(ids)).hits
-        by_address = {_key(a): (s, a) for s, a in hits}
-        adjusted: dict[tuple[int, int], tuple[float, tantivy.DocAddress]] = dict(by_address)
-        for score, address in found:
-            doc_id = str(searcher.doc(address).get_first("id"))
-            adjusted[_key(address)] = (score * boosts.get(doc_id, 1.0), address)
-        ordered = sorted(adjusted.values(), key=lambda pair: -pair[0])
+        only_boosted = NoScore(Terms("id", tuple(boosts)))  # adds no score
+        found = reader.search(all_of([query, only_boosted]), limit=len(boosts)).hits
+        adjusted = {hit.ref: hit for hit in hits}
+        for hit, stored in zip(found, reader.stored([hit.ref for hit in found]), strict=True):
+            adjusted[hit.ref] = Hit(hit.score * boosts.get(stored.doc_id, 1.0), hit.ref)
+        ordered = sorted(adjusted.values(), key=lambda hit: -hit.score)
         return ordered[:len(hits)]
-
 
     def multipliers(self, index_id: str, text: str) -> Boosts:
         """Multipliers for the documents with feedback for this query text (often none)."""
         return self.boosts(index_id, QueryEvent.normalized(text))
-
-def _key(address: tantivy.DocAddress) -> tuple[int, int]:
-    return address.segment_ord, address.doc

@@ -222,10 +222,6 @@ class LexicalIndex:
         """The reader of the last commit (cheap; the object is replaced, never mutated)."""
         return self._reader
 
-    def searcher(self) -> tantivy.Searcher:
-        """The searcher of the last commit (cheap; the object is replaced, never mutated)."""
-        return self._reader._searcher
-
 
 def compile_query(query: Query, schema: tantivy.Schema) -> tantivy.Query:
     """The tantivy query of a neutral one (services/engine/query.py)."""

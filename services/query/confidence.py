@@ -28,11 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tantivy
-from tantivy import Query
-
 from services.engine.analysis import QueryWord
-from services.query.filters import any_of
+from services.engine.base import DocRef, Reader
 from services.query.hybrid import script_language
 
 BUCKETS = ("VERY_HIGH", "HIGH", "MEDIUM")
@@ -122,35 +119,32 @@ def found(evidence: Evidence, min_coverage: Mapping[str, float], related: float 
         related is not None and evidence.cosine is not None and evidence.cosine >= related)
 
 
-def idf(searcher: tantivy.Searcher, term: str) -> float:
+def idf(reader: Reader, term: str) -> float:
     """BM25's inverse document frequency of a body term (a term no document has weighs the most)."""
     # doc_freq still counts replaced and deleted documents until their segment is merged: a term in
     # every document of a re-indexed set would weigh less than nothing and its query find nothing.
-    n = searcher.num_docs
-    df = min(searcher.doc_freq("body", term), n)
+    n = reader.num_docs()
+    df = min(reader.doc_freq("body", term), n)
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def coverage(searcher: tantivy.Searcher, schema: tantivy.Schema, docs: Mapping[str, tantivy.DocAddress],
-             terms: list[str], optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
-    """Per document (id -> its address), the IDF weight of the terms it contains (title, body or searchable
+def coverage(reader: Reader, docs: Mapping[str, DocRef], terms: list[str],
+             optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
+    """Per document (id -> its ref), the IDF weight of the terms it contains (title, body or searchable
     fields) and the weight it is judged against: every term's but an ``optional`` one's, which counts only
     where found."""
-    weights = {t: idf(searcher, t) for t in terms}
+    weights = {t: idf(reader, t) for t in terms}
     base = sum(w for t, w in weights.items() if t not in optional)
-    got = {d: [0.0, base] for d in docs}
-    by_address = {(a.segment_ord, a.doc): d for d, a in docs.items()}
-    if docs:
-        among = Query.term_set_query(schema, "id", list(docs))
+    held = reader.terms_held(docs, ("body", "meta"), list(weights))
+    out = {}
+    for doc_id in docs:
+        matched, total = 0.0, base
         for term, weight in weights.items():
-            has = any_of([Query.term_query(schema, "body", term), Query.term_query(schema, "meta", term)])
-            matched = searcher.search(Query.boolean_query([(tantivy.Occur.Must, has), (tantivy.Occur.Must, among)]),
-                                      limit=len(docs))
-            for _, address in matched.hits:
-                if (doc_id := by_address.get((address.segment_ord, address.doc))) is not None:
-                    got[doc_id][0] += weight
-                    got[doc_id][1] += weight if term in optional else 0.0
-    return {d: (matched_weight, total) for d, (matched_weight, total) in got.items()}
+            if term in held[doc_id]:
+                matched += weight
+                total += weight if term in optional else 0.0
+        out[doc_id] = (matched, total)
+    return out
 
 
 def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, frozenset[str]]:
@@ -165,20 +159,20 @@ def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, fro
             for lang, words in words_by_lang.items()}
 
 
-def gather(searcher: tantivy.Searcher, schema: tantivy.Schema, docs: Mapping[str, tuple[tantivy.DocAddress, str]],
+def gather(reader: Reader, docs: Mapping[str, tuple[DocRef, str]],
            terms_by_lang: Mapping[str, list[str]], lexical: Mapping[str, float],
            dense: Mapping[str, float | None], agreeing: frozenset[str] = frozenset(), question: bool = False,
            cross_language: bool = False, foreign: Mapping[str, frozenset[str]] | None = None) -> dict[str, Evidence]:
-    """The evidence for each document (``docs``: document id -> its address and language; ``foreign``: per
+    """The evidence for each document (``docs``: document id -> its ref and language; ``foreign``: per
     language, the terms that count only where found, see :func:`foreign_terms`)."""
     out: dict[str, Evidence] = {}
-    by_lang: dict[str, dict[str, tantivy.DocAddress]] = {}
-    for doc_id, (address, lang) in docs.items():
-        by_lang.setdefault(lang, {})[doc_id] = address
-    for lang, addresses in by_lang.items():
+    by_lang: dict[str, dict[str, DocRef]] = {}
+    for doc_id, (ref, lang) in docs.items():
+        by_lang.setdefault(lang, {})[doc_id] = ref
+    for lang, refs in by_lang.items():
         terms = terms_by_lang.get(lang) or []
         optional = (foreign or {}).get(lang, frozenset())
-        for doc_id, (matched, total) in coverage(searcher, schema, addresses, terms, optional).items():
+        for doc_id, (matched, total) in coverage(reader, refs, terms, optional).items():
             share = matched / total if total > 0 else 0.0
             bm25 = lexical.get(doc_id, 0.0) / total if total > 0 else 0.0
             out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language,

@@ -1,20 +1,28 @@
-"""Kendra's AttributeFilter, user context and language rules, compiled into tantivy queries (and
-evaluated on attribute values, for FAQ entries)."""
+"""Kendra's AttributeFilter, user context and language rules, compiled into engine queries
+(services/engine/query.py) and evaluated on attribute values, for FAQ entries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import tantivy
-from tantivy import FieldType, Occur, Query
-
 from services.api.errors import ValidationException
-from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field
-from services.engine.query import PUBLIC, date_micros
+from services.engine.query import (
+    PUBLIC,
+    Attribute,
+    Bool,
+    MatchAll,
+    Query,
+    Range,
+    Term,
+    Terms,
+    all_of,
+    any_of,
+    date_micros,
+)
 from services.index.documents import principal_term
-from services.index.fields import MEMBER_TYPE
+from services.index.fields import DATE, LONG, MEMBER_TYPE, STRING, STRING_LIST
 
 MAX_FILTER_ITEMS = 10
 MAX_FILTER_DEPTH = 2
@@ -37,21 +45,6 @@ class Principals:
     @property
     def present(self) -> bool:
         return bool(self.terms)
-
-
-def no_score(query: Query) -> Query:
-    """A query used as a filter: it selects documents but adds nothing to their score."""
-    return Query.const_score_query(query, 0.0)
-
-
-def all_of(queries: Iterable[Query]) -> Query:
-    parts = [(Occur.Must, q) for q in queries]
-    return Query.boolean_query(parts) if parts else Query.all_query()
-
-
-def any_of(queries: Iterable[Query]) -> Query:
-    parts = [(Occur.Should, q) for q in queries]
-    return Query.boolean_query(parts) if parts else Query.empty_query()
 
 
 def _only_operator(node: dict[str, Any]) -> str:
@@ -120,27 +113,26 @@ def languages(node: dict[str, Any] | None) -> set[str] | None:
     return found if mentioned else None
 
 
-def compile_filter(node: dict[str, Any], fields: dict[str, dict[str, Any]], schema: tantivy.Schema,
-                   depth: int = 0) -> Query:
+def compile_filter(node: dict[str, Any], fields: dict[str, dict[str, Any]], depth: int = 0) -> Query:
     """Translate an AttributeFilter. Raises ValidationException with Kendra's wording for limits."""
     op = _only_operator(node)
     if op in _LOGICAL:
         if depth + 1 > MAX_FILTER_DEPTH:
             raise ValidationException(f"AttributeFilter cannot have a depth of more than {MAX_FILTER_DEPTH}")
         if op == "NotFilter":
-            inner = compile_filter(node[op], fields, schema, depth + 1)
-            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
+            inner = compile_filter(node[op], fields, depth + 1)
+            return Bool(must=(MatchAll(),), must_not=(inner,))
         children = node[op]
         if len(children) > MAX_FILTER_ITEMS:
             raise ValidationException(f"AttributeFilter cannot have a length of more than {MAX_FILTER_ITEMS}")
-        compiled = [compile_filter(c, fields, schema, depth + 1) for c in children]
+        compiled = [compile_filter(c, fields, depth + 1) for c in children]
         if not compiled:
             raise ValidationException(f"{op} must not be empty")
         return all_of(compiled) if op == "AndAllFilters" else any_of(compiled)
-    return _leaf(op, node[op], fields, schema)
+    return _leaf(op, node[op], fields)
 
 
-def _leaf(op: str, attr: dict[str, Any], fields: dict[str, dict[str, Any]], schema: tantivy.Schema) -> Query:
+def _leaf(op: str, attr: dict[str, Any], fields: dict[str, dict[str, Any]]) -> Query:
     key, value = attr["Key"], attr["Value"]
     if key in ("_user_id", "_group_ids"):
         raise ValidationException(f"{key} can only be used at the top level of a filter or of its AndAllFilters")
@@ -152,40 +144,37 @@ def _leaf(op: str, attr: dict[str, Any], fields: dict[str, dict[str, Any]], sche
     if len(members) != 1:
         raise ValidationException(f"The filter value of {key} must have exactly one value member")
     given = MEMBER_TYPE[members[0]]
-    target = attr_field(key)
+    target = Attribute(key)
     if op in _RANGE:
         if kind not in (LONG, DATE) or given != kind:
             raise ValidationException(f"{op} needs a LONG_VALUE or DATE_VALUE field and a value of its type ({key})")
         bound = _number(kind, value)
         lower, inclusive = _RANGE[op]
-        return Query.range_query(
-            schema, target, FieldType.Integer,
-            lower_bound=bound if lower else None, upper_bound=None if lower else bound,
-            include_lower=inclusive or not lower, include_upper=inclusive or lower,
-        )
+        return Range(target, lower=bound if lower else None, upper=None if lower else bound,
+                     include_lower=inclusive or not lower, include_upper=inclusive or lower)
     if op in ("ContainsAny", "ContainsAll"):
         if given != STRING_LIST or kind not in (STRING, STRING_LIST):
             raise ValidationException(f"{op} needs a StringListValue and a string field ({key})")
         items = value["StringListValue"]
         if op == "ContainsAny":
-            return Query.term_set_query(schema, target, items)
-        return all_of(Query.term_query(schema, target, item) for item in items)
+            return Terms(target, tuple(items))
+        return all_of(Term(target, item) for item in items)
     # EqualsTo
     if kind == STRING_LIST and given == STRING_LIST:
-        return all_of(Query.term_query(schema, target, item) for item in value["StringListValue"])
+        return all_of(Term(target, item) for item in value["StringListValue"])
     if kind == STRING_LIST and given == STRING:
-        return Query.term_query(schema, target, value["StringValue"])
+        return Term(target, value["StringValue"])
     if given != kind:
         raise ValidationException(f"{key} is a {kind} field; the filter gives a {given}")
     if kind == STRING:
-        return Query.term_query(schema, target, value["StringValue"])
+        return Term(target, value["StringValue"])
     n = _number(kind, value)
-    return Query.range_query(schema, target, FieldType.Integer, n, n)
+    return Range(target, n, n)
 
 
 def matches(node: dict[str, Any], attributes: Mapping[str, Any], fields: dict[str, dict[str, Any]]) -> bool:
     """Whether stored attribute values (str, list[str], int, epoch seconds) pass an AttributeFilter, with
-    ``compile_filter``'s meaning; for entries outside tantivy (FAQs). The filter must have compiled."""
+    ``compile_filter``'s meaning; for entries outside the engine (FAQs). The filter must have compiled."""
     op = _only_operator(node)
     if op == "NotFilter":
         return not matches(node[op], attributes, fields)
@@ -252,8 +241,8 @@ def _token_principals(token: str, index_config: dict[str, Any]) -> Principals:
     return principals
 
 
-def acl_query(schema: tantivy.Schema, principals: Principals) -> Query:
+def acl_query(principals: Principals) -> Query:
     """Documents visible to the principals: public or allowed, and not denied (deny wins)."""
-    allowed = Query.term_set_query(schema, "acl_allow", [PUBLIC, *principals.terms])
-    denied = Query.term_set_query(schema, "acl_deny", principals.terms)
-    return Query.boolean_query([(Occur.Must, allowed), (Occur.MustNot, denied)])
+    allowed = Terms("acl_allow", (PUBLIC, *principals.terms))
+    denied = Terms("acl_deny", tuple(principals.terms))
+    return Bool(must=(allowed,), must_not=(denied,))

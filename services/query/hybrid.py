@@ -3,7 +3,7 @@
 Fusion is calibrated score fusion (measured against RRF in bench/relevance.py): over the union of
 the BM25 top-N and the documents of the nearest passages and titles, BM25 scores are divided by the
 best one and cosines min-max normalised, then ``w·bm25 + (1−w)·cosine``. Every candidate gets both
-scores: a dense-only document its BM25 score from a second tantivy search restricted to the
+scores: a dense-only document its BM25 score from a second engine search restricted to the
 candidates, a lexical-only document its cosines from the stored vectors. A document's cosine is the
 better of its best passage's and its title's (a heading-like query matches the title it paraphrases
 or translates: vue-xling R@1 0.46 -> 0.76). The weight ``w`` depends on the query's form: a bare
@@ -11,7 +11,7 @@ keyword trusts BM25, a question as much as BM25 is sure of its best match, a que
 language than the documents searched (cross-language) trusts the vectors. A bare keyword or two only
 re-ranks its BM25 matches (in another language, also the pages whose titles it translates);
 questions and longer phrases also take in documents found by the vectors alone.
-Filters, languages and ACLs are tantivy's: dense candidates are kept only if the same restrictions
+Filters, languages and ACLs are the engine's: dense candidates are kept only if the same restrictions
 select them in the lexical index.
 With a re-scoring model (``Rescoring``), the top documents of a question or phrase in the documents'
 own language are fused again, that model's cosines taking a share of the vectors' weight.
@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import tantivy
-from tantivy import Query
 
+from services.engine.base import DocRef, Found, Reader
 from services.engine.embedder import Embedder, Vectors
 from services.engine.passages import estimate_tokens
+from services.engine.query import NoScore, Query, Terms, all_of
 from services.engine.rescore import RescoreVectors
 from services.engine.vectors import PassageVectors, StoredPassage
-from services.query.filters import all_of, no_score
 
 QueryForm = Literal["keyword", "question", "cross-language"]
 Fusion = Literal["cc", "rrf"]
@@ -126,7 +125,7 @@ class Rescoring:
 @dataclass(slots=True)
 class Candidate:
     doc_id: str
-    address: tantivy.DocAddress | None = None
+    ref: DocRef | None = None
     lexical: float = 0.0
     dense: float | None = None
     passage: StoredPassage | None = None  # the passage nearest the query
@@ -144,13 +143,14 @@ class Ranked:
     agreeing: frozenset[str] = frozenset()  # among the first few of both BM25 and the vectors
 
 
-def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
-    return str(searcher.doc(address).get_first("id"))
+def lexical_candidates(reader: Reader, found: Found) -> list[Candidate]:
+    """The hits of a lexical search as candidates, with their BM25 scores."""
+    stored = reader.stored([hit.ref for hit in found.hits])
+    return [Candidate(s.doc_id, hit.ref, lexical=hit.score) for hit, s in zip(found.hits, stored, strict=True)]
 
 
-def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
-         text_query: Query | None, text: str, languages: list[str], embedder: Embedder,
-         vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
+def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query | None, text: str,
+         languages: list[str], embedder: Embedder, vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
          learned: Mapping[str, float] | None = None, rescoring: Rescoring | None = None,
          related: float | None = None) -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``).
@@ -163,15 +163,13 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
     document can reach the top, and nothing without feedback falls more than that.
     """
     form = query_form(text, languages)
-    restrict = [no_score(r) for r in restrictions]
+    restrict = [NoScore(r) for r in restrictions]
     found: dict[str, Candidate] = {}
     lexical_total = 0
     if mode == "hybrid" and text_query is not None:
-        result = searcher.search(all_of([*restrict, text_query]), limit=max(limit, LEXICAL_CANDIDATES), count=True)
-        lexical_total = int(result.count)  # type: ignore[attr-defined]
-        for score, address in result.hits:
-            doc_id = _doc_id(searcher, address)
-            found[doc_id] = Candidate(doc_id, address, lexical=float(score))
+        result = reader.search(all_of([*restrict, text_query]), limit=max(limit, LEXICAL_CANDIDATES))
+        lexical_total = result.total
+        found = {c.doc_id: c for c in lexical_candidates(reader, result)}
 
     qv = embedder.embed_queries([text])[0]
     # Below the model's floor a passage or title is unrelated: a nonsense query must still find nothing.
@@ -200,18 +198,15 @@ def rank(mode: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrict
 
     dense_ids = [d for d in dict.fromkeys(joining) if d not in found and near(d)]
     if dense_ids:
-        allowed = searcher.search(all_of([*restrict, Query.term_set_query(schema, "id", dense_ids)]),
-                                  limit=len(dense_ids))
-        for _, address in allowed.hits:
-            doc_id = _doc_id(searcher, address)
-            found[doc_id] = Candidate(doc_id, address)
+        among = Terms("id", tuple(dense_ids))
+        allowed = reader.search(all_of([*restrict, among]), limit=len(dense_ids))
+        for c in lexical_candidates(reader, allowed):
+            found[c.doc_id] = Candidate(c.doc_id, c.ref)
         if mode == "hybrid" and text_query is not None and found:
-            scored = searcher.search(
-                all_of([text_query, no_score(Query.term_set_query(schema, "id", dense_ids))]), limit=len(dense_ids))
-            for score, address in scored.hits:
-                doc_id = _doc_id(searcher, address)
-                if doc_id in found:
-                    found[doc_id].lexical = float(score)
+            scored = reader.search(all_of([text_query, NoScore(among)]), limit=len(dense_ids))
+            for c in lexical_candidates(reader, scored):
+                if c.doc_id in found:
+                    found[c.doc_id].lexical = c.lexical
     # Candidates beyond the nearest keys: their best passage and their title, exactly.
     for doc_id, ps in vectors.passages_of([d for d in found if d not in best]).items():
         sims = np.stack([p.vector for p in ps]) @ qv

@@ -19,10 +19,10 @@ import numpy as np
 from services.api.errors import ValidationException
 from services.engine.analysis import normalize
 from services.engine.passages import split_passages
+from services.engine.query import NoScore, all_of
 from services.index.fields import displayed_attributes
 from services.query import hybrid
 from services.query.confidence import Evidence, foreign_terms, idf
-from services.query.filters import all_of, no_score
 from services.query.hybrid import Candidate
 from services.query.service import (
     DEFAULT_PAGE_SIZE,
@@ -77,31 +77,30 @@ class RetrieveService:
             raise ValidationException("PageNumber must be 1 or more")
         fields = self.indexes.fields(index_id)
         config = self.indexes.config(index_id)
-        lex = self.indexes.lexical(index_id)
-        schema, searcher = lex.schema, lex.searcher()
-        scope = self.queries.scope(p, fields, config, schema)
+        reader = self.indexes.lexical(index_id).reader()
+        scope = self.queries.scope(p, fields, config)
         restrictions, langs = scope.restrictions, scope.languages
         words_by_lang = query_words(text, langs)
         if not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": []}, langs
         terms = sorted({t for ts in content_terms(words_by_lang).values() for t in ts})
-        text_query = self.queries.text_query(schema, fields, words_by_lang)
+        text_query = self.queries.text_query(fields, words_by_lang)
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         form = hybrid.query_form(text, scope.asked)
         if embedder is not None and vectors is not None and len(vectors) > 0:
             mode = "dense" if self.queries.mode == "dense" else "hybrid"
-            ranked = hybrid.rank(mode, searcher, schema, restrictions, text_query, text, scope.asked, embedder,
+            ranked = hybrid.rank(mode, reader, restrictions, text_query, text, scope.asked, embedder,
                                  vectors, DOCUMENTS_SCORED, self.indexes.settings.hybrid_fusion,
                                  rescoring=self.queries.rescoring(index_id),
                                  related=self.queries.calibration(True).related_cosine)
             candidates, qv = ranked.candidates, ranked.query_vector
         else:
-            matched = searcher.search(all_of([*map(no_score, restrictions), text_query]), limit=DOCUMENTS_SCORED)
-            candidates = [Candidate(str(searcher.doc(a).get_first("id")), a, lexical=float(s)) for s, a in matched.hits]
+            matched = reader.search(all_of([*map(NoScore, restrictions), text_query]), limit=DOCUMENTS_SCORED)
+            candidates = hybrid.lexical_candidates(reader, matched)
             qv = None
         weight = hybrid.lexical_weight(form, (c.lexical for c in candidates))
-        weights = {t: idf(searcher, t) for t in terms}
+        weights = {t: idf(reader, t) for t in terms}
         foreign = {t for ts in foreign_terms(words_by_lang).values() for t in ts}
         judge = self.queries.calibration(qv is not None)
         scored = self._passages(index_id, candidates, weights, qv, weight, foreign)

@@ -8,13 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import tantivy
-from tantivy import FieldType, Occur, Order, Query
-
 from services.api.errors import ValidationException
 from services.engine.analysis import QueryWord, analyzer_for, normalize
-from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, attr_field, sort_field
-from services.index.fields import displayed_attributes, wire_value
+from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
+from services.engine.query import Attribute, Bool, Boost, NoScore, Phrase, Query, Term, all_of, any_of
+from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, wire_value
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
@@ -24,11 +22,8 @@ from services.query.filters import (
     LANGUAGE_KEY,
     Principals,
     acl_query,
-    all_of,
-    any_of,
     compile_filter,
     languages,
-    no_score,
     split_acl_filter,
     user_principals,
 )
@@ -42,7 +37,6 @@ MAX_QUERY_TERMS = 30         # Kendra truncates query text after 30 tokens
 MAX_QUERY_CHARS = 1000       # Kendra's quota; a longer text would be analysed and embedded whole
 DEFAULT_FACET_VALUES = 10
 MAX_SORT_KEYS = 3
-MAX_SORT_CANDIDATES = 200_000
 DEFAULT_LANGUAGE = "en"
 # The body field already holds the title; the title field adds this much per point of the title's
 # Relevance.Importance above 1 (Kendra's default importance is 2). Tuned on the shared sets.
@@ -66,9 +60,8 @@ def check_query_text(text: str) -> None:
 @dataclass(slots=True)
 class _Hit:
     score: float
-    address: tantivy.DocAddress
-    doc_id: str = ""
-    rank: int = 0  # place in tantivy's relevance order: the last tie-breaker, stable across pages
+    ref: DocRef
+    doc_id: str = ""  # read from the engine only for the hits that need it
 
 
 class QueryRecorder(Protocol):
@@ -81,8 +74,7 @@ class QueryRecorder(Protocol):
 class Reranker(Protocol):
     """Reorders a query's matches (learning from clicks: analytics/learning.py)."""
 
-    def rerank(self, index_id: str, text: str, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
-               hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[float, tantivy.DocAddress]]: ...
+    def rerank(self, index_id: str, text: str, reader: Reader, query: Query, hits: list[Hit]) -> list[Hit]: ...
 
     def multipliers(self, index_id: str, text: str) -> Mapping[str, float]: ...
 
@@ -99,7 +91,7 @@ class FaqMatcher(Protocol):
 class Scope:
     """What a Query or Retrieve request may see, from its AttributeFilter and UserContext."""
 
-    restrictions: list[Query]  # filter, language and ACL, as tantivy queries
+    restrictions: list[Query]  # filter, language and ACL, as engine queries
     languages: list[str]  # searched: those the filter names, else Kendra's English default
     asked: list[str]  # those the filter names (none: no query is cross-language)
     principals: Principals
@@ -135,8 +127,7 @@ class QueryService:
         self.indexes.require_active(index_id)
         fields = self.indexes.fields(index_id)
         config = self.indexes.config(index_id)
-        lex = self.indexes.lexical(index_id)
-        schema, searcher = lex.schema, lex.searcher()
+        reader = self.indexes.lexical(index_id).reader()
 
         text = (p.get("QueryText") or "").strip()
         check_query_text(text)
@@ -152,7 +143,7 @@ class QueryService:
         if page_number < 1:
             raise ValidationException("PageNumber must be 1 or more")
 
-        scope = self.scope(p, fields, config, schema)
+        scope = self.scope(p, fields, config)
         restrictions, query_langs = scope.restrictions, scope.languages
         words_by_lang = query_words(text, query_langs)
         terms_by_lang = content_terms(words_by_lang)
@@ -160,8 +151,8 @@ class QueryService:
         if text and not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": [], "FacetResults": [],
                     "TotalNumberOfResults": 0}, query_langs, 1
-        text_query = self.text_query(schema, fields, words_by_lang) if text else None
-        query = all_of([*(no_score(r) for r in restrictions), *([text_query] if text_query is not None else [])])
+        text_query = self.text_query(fields, words_by_lang) if text else None
+        query = all_of([*(NoScore(r) for r in restrictions), *([text_query] if text_query is not None else [])])
 
         type_filter = p.get("QueryResultTypeFilter")
         query_id = str(uuid.uuid4())
@@ -170,31 +161,32 @@ class QueryService:
         window_start = (page_number - 1) * page_size
         ranked = None
         if sort_keys:
-            hits, total = self._sorted_hits(searcher, schema, query, sort_keys, fields, window_end)
-        elif text and (ranked := self._ranked(index_id, searcher, schema, restrictions, text_query, text,
+            result = reader.search(query, window_end, sort_keys)
+            hits, total = [_Hit(h.score, h.ref) for h in result.hits], result.total
+        elif text and (ranked := self._ranked(index_id, reader, restrictions, text_query, text,
                                                scope.asked)) is not None:
-            hits = [_Hit(c.score, c.address, c.doc_id) for c in ranked.candidates if c.address is not None]
+            hits = [_Hit(c.score, c.ref, c.doc_id) for c in ranked.candidates if c.ref is not None]
             total = ranked.total
         else:
             # With words to match, every reachable match is judged: if none is above the noise floor, none is shown.
-            result = searcher.search(query, limit=max(MAX_REACHABLE if text else window_end, 1), count=True)
-            pairs = result.hits
+            result = reader.search(query, limit=max(MAX_REACHABLE if text else window_end, 1))
+            found = result.hits
             if self.reranker is not None and text:
-                pairs = self.reranker.rerank(index_id, text, searcher, schema, query, pairs)
-            hits = [_Hit(score, address) for score, address in pairs]
-            total = result.count  # type: ignore[attr-defined]  # missing from tantivy's stub
+                found = self.reranker.rerank(index_id, text, reader, query, found)
+            hits = [_Hit(h.score, h.ref) for h in found]
+            total = result.total
         evidence: dict[str, Evidence] = {}
         if text:  # the results up to this page are judged; the rest only while none is above the noise floor
-            evidence = self.evidence(searcher, schema, hits[:window_end], text, scope.asked, words_by_lang, ranked)
+            evidence = self.evidence(reader, hits[:window_end], text, scope.asked, words_by_lang, ranked)
             judge = self.calibration(ranked is not None)
             if not sort_keys and not any(judge.found(e) for e in evidence.values()):
-                rest = self.evidence(searcher, schema, hits[window_end:], text, scope.asked, words_by_lang, ranked)
+                rest = self.evidence(reader, hits[window_end:], text, scope.asked, words_by_lang, ranked)
                 if not any(judge.found(e) for e in rest.values()):  # only noise: nothing found
                     total, hits = 0, []
         page = hits[window_start:window_end] if window_start < window_end else []
-        for hit in page:
-            if not hit.doc_id:
-                hit.doc_id = _doc_id(searcher, hit.address)
+        unread = [hit for hit in page if not hit.doc_id]
+        for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
+            hit.doc_id = stored.doc_id
         items: list[dict[str, Any]] = []
         if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
             items += self.faqs.match(index_id, text, query_langs, scope.principals, query_id,
@@ -208,7 +200,7 @@ class QueryService:
         if type_filter in (None, "DOCUMENT"):
             response["TotalNumberOfResults"] = total
             items += self._items(
-                index_id, searcher, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
+                index_id, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
                 query_id, ranked, evidence,
             )
         else:
@@ -219,21 +211,20 @@ class QueryService:
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
             def count(other: str) -> int:
                 words = query_words(other, query_langs)
-                variant = all_of([no_score(r) for r in restrictions] + [self.text_query(schema, fields, words)])
-                return int(searcher.search(variant, limit=1, count=True).count)  # type: ignore[attr-defined]
+                variant = all_of([NoScore(r) for r in restrictions] + [self.text_query(fields, words)])
+                return reader.count(variant)
             # Words come only from documents this asker may see; and spelling is about words: compare
             # with the original's word matches, not its hybrid total.
-            visible = acl_query(schema, scope.principals) if scope.principals.present else None
+            visible = acl_query(scope.principals) if scope.principals.present else None
             response["SpellCorrectedQueries"] = self.spelling.corrections(
-                index_id, text, query_langs, term_frequency(searcher, schema, visible), count,
+                index_id, text, query_langs, term_frequency(reader, visible), count,
                 total if ranked is None else count(text))
         if facets:
-            response["FacetResults"] = self._facet_results(searcher, query, facets, fields)
+            response["FacetResults"] = self._facet_results(reader, query, facets, fields)
         return response, query_langs, window_start + 1
 
     @staticmethod
-    def scope(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any],
-              schema: tantivy.Schema) -> Scope:
+    def scope(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scope:
         """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request."""
         user_filter, filter_principals = split_acl_filter(p.get("AttributeFilter"))
         principals = user_principals(p.get("UserContext"), config)
@@ -242,29 +233,27 @@ class QueryService:
         asked = sorted(named or [])
         restrictions: list[Query] = []
         if user_filter is not None:
-            restrictions.append(compile_filter(user_filter, fields, schema))
+            restrictions.append(compile_filter(user_filter, fields))
         if named is None:  # Kendra: without a language filter, only English documents are searched
-            restrictions.append(Query.term_query(schema, attr_field(LANGUAGE_KEY), DEFAULT_LANGUAGE))
+            restrictions.append(Term(Attribute(LANGUAGE_KEY), DEFAULT_LANGUAGE))
         if principals.present:
-            restrictions.append(acl_query(schema, principals))
+            restrictions.append(acl_query(principals))
         return Scope(restrictions, asked or [DEFAULT_LANGUAGE], asked, principals, user_filter)
 
-    def evidence(self, searcher: tantivy.Searcher, schema: tantivy.Schema, hits: list[_Hit], text: str,
-                 asked: list[str], words_by_lang: dict[str, list[QueryWord]],
-                 ranked: Ranked | None) -> dict[str, Evidence]:
+    def evidence(self, reader: Reader, hits: list[_Hit], text: str, asked: list[str],
+                 words_by_lang: dict[str, list[QueryWord]], ranked: Ranked | None) -> dict[str, Evidence]:
         """What is known about each result, for its ScoreConfidence (fills in the hits' document ids)."""
         terms_by_lang, foreign = content_terms(words_by_lang), foreign_terms(words_by_lang)
-        docs = {}
-        for hit in hits:
-            doc = searcher.doc(hit.address)
-            hit.doc_id = hit.doc_id or str(doc.get_first("id"))
-            docs[hit.doc_id] = hit.address, str(doc.get_first(attr_field(LANGUAGE_KEY)) or DEFAULT_LANGUAGE)
+        docs: dict[str, tuple[DocRef, str]] = {}
+        for hit, stored in zip(hits, reader.stored([hit.ref for hit in hits], [LANGUAGE_KEY]), strict=True):
+            hit.doc_id = hit.doc_id or stored.doc_id
+            docs[hit.doc_id] = hit.ref, str(stored.attributes.get(LANGUAGE_KEY) or DEFAULT_LANGUAGE)
         if ranked is None:  # BM25 alone: the scores are raw BM25
             form = hybrid.query_form(text, asked)
-            return gather(searcher, schema, docs, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
+            return gather(reader, docs, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
                           question=form == "question", cross_language=form == "cross-language", foreign=foreign)
         by_id = {c.doc_id: c for c in ranked.candidates}
-        return gather(searcher, schema, docs, terms_by_lang,
+        return gather(reader, docs, terms_by_lang,
                       {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
                       ranked.agreeing, ranked.form == "question" or ranked.natural,
                       ranked.form == "cross-language", foreign)
@@ -281,14 +270,14 @@ class QueryService:
         """The calibrated ScoreConfidence of a result with this evidence (``vectors``: ranked with them)."""
         return "NOT_AVAILABLE" if evidence is None else self.calibration(vectors).bucket(evidence)
 
-    def _ranked(self, index_id: str, searcher: tantivy.Searcher, schema: tantivy.Schema, restrictions: list[Query],
-                text_query: Query | None, text: str, langs: list[str]) -> Ranked | None:
+    def _ranked(self, index_id: str, reader: Reader, restrictions: list[Query], text_query: Query | None,
+                text: str, langs: list[str]) -> Ranked | None:
         """Dense or hybrid ranking when the mode asks for it and the index has vectors (else None: BM25)."""
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         if self.mode == "lexical" or embedder is None or vectors is None or len(vectors) == 0:
             return None
         learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
-        return hybrid.rank(self.mode, searcher, schema, restrictions, text_query, text, langs, embedder,
+        return hybrid.rank(self.mode, reader, restrictions, text_query, text, langs, embedder,
                            vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned,
                            self.rescoring(index_id), self.calibration(True).related_cosine)
 
@@ -302,8 +291,7 @@ class QueryService:
 
     # -- query construction -----------------------------------------------------------------------
 
-    def text_query(self, schema: tantivy.Schema, fields: dict[str, dict[str, Any]],
-                   words_by_lang: dict[str, list[QueryWord]]) -> Query:
+    def text_query(self, fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]]) -> Query:
         """BM25 over the query's words in each language; adjacent query words found adjacent add a
         proximity score. Only a content word makes a document match: function words (の, ですか, the)
         add their score to a document that matches, never find one on their own."""
@@ -311,8 +299,7 @@ class QueryService:
         title_boost = TITLE_WEIGHT * (importance - 1)
 
         def scored(term: str) -> list[Query]:
-            return [Query.boost_query(Query.term_query(schema, "title", term), title_boost),
-                    Query.term_query(schema, "body", term), Query.term_query(schema, "meta", term)]
+            return [Boost(Term("title", term), title_boost), Term("body", term), Term("meta", term)]
 
         per_lang = []
         for lang, words in words_by_lang.items():
@@ -321,17 +308,16 @@ class QueryService:
                 continue
             # Function words keep their (small) share of the score: with it a question's BM25 scores stay
             # as flat as the fusion was tuned for (vue-nlq-dev nDCG@10 0.597 without it, 0.622 with).
-            extra = [(Occur.Should, q) for w in words if not w.content for q in scored(w.term)]
-            extra += [(Occur.Should, Query.boost_query(Query.phrase_query(schema, "body", [a.term, b.term],
-                                                                         slop=PAIR_SLOP), PAIR_WEIGHT))
+            extra = [q for w in words if not w.content for q in scored(w.term)]
+            extra += [Boost(Phrase("body", (a.term, b.term), PAIR_SLOP), PAIR_WEIGHT)
                       for a, b in zip(words, words[1:], strict=False)]
-            lang_filter = no_score(Query.term_query(schema, attr_field(LANGUAGE_KEY), lang))
-            per_lang.append(Query.boolean_query([(Occur.Must, lang_filter), (Occur.Must, any_of(content)), *extra]))
+            lang_filter = NoScore(Term(Attribute(LANGUAGE_KEY), lang))
+            per_lang.append(Bool(must=(lang_filter, any_of(content)), should=tuple(extra)))
         return any_of(per_lang)
 
     # -- sorting ----------------------------------------------------------------------------------
 
-    def _sort_keys(self, p: dict[str, Any], fields: dict[str, dict[str, Any]]) -> list[tuple[str, bool]]:
+    def _sort_keys(self, p: dict[str, Any], fields: dict[str, dict[str, Any]]) -> list[SortKey]:
         if "SortingConfiguration" in p and "SortingConfigurations" in p:
             raise ValidationException("Use either SortingConfiguration or SortingConfigurations, not both")
         configs = p.get("SortingConfigurations") or ([p["SortingConfiguration"]] if "SortingConfiguration" in p else [])
@@ -347,91 +333,13 @@ class QueryService:
                 raise ValidationException(f"Cannot sort on {name}: it is not a field of this index")
             if f["Type"] == STRING_LIST or not f["Search"].get("Sortable"):
                 raise ValidationException(f"Cannot sort on {name}: the field is not sortable")
-            keys.append((name, c["SortOrder"] == "DESC"))
+            keys.append(SortKey(name, c["SortOrder"] == "DESC"))
         return keys
-
-    def _candidates(self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
-                    keys: list[tuple[str, bool]], fields: dict[str, dict[str, Any]], window_end: int) -> list[_Hit]:
-        """A few matches, with their relevance scores, that surely include the first ``window_end``.
-
-        tantivy finds the primary sort value of the last document in the window; every match that
-        sorts strictly before it, and every match that ties with it, is a candidate. Documents
-        without a value sort last (Kendra's order) and are needed only when the window has room.
-        """
-        name, desc = keys[0]
-        if fields[name]["Type"] == STRING:
-            column, kind = sort_field(name), FieldType.Unsigned
-        else:
-            column, kind = attr_field(name), FieldType.Integer
-        has_value = no_score(Query.exists_query(column))
-
-        def scored(restriction: Query, limit: int) -> list[_Hit]:
-            found = searcher.search(all_of([query, restriction]), limit=limit)
-            return [_Hit(score, address, rank=n) for n, (score, address) in enumerate(found.hits)]
-
-        order = Order.Desc if desc else Order.Asc
-        top = searcher.search(all_of([query, has_value]), limit=window_end, order_by_field=column, order=order)
-        if len(top.hits) < window_end:  # every match with a value fits: take them, then the rest by relevance
-            hits = scored(has_value, window_end)
-            lacking = Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, has_value)])
-            # With further sort keys every such match competes; otherwise relevance alone orders them.
-            room = MAX_SORT_CANDIDATES if len(keys) > 1 else window_end - len(hits)
-            return hits + scored(no_score(lacking), room)
-        boundary = int(top.hits[-1][0])
-        before = Query.range_query(
-            schema, column, kind,
-            lower_bound=boundary if desc else None, upper_bound=None if desc else boundary,
-            include_lower=not desc, include_upper=desc,
-        )
-        tied = Query.range_query(schema, column, kind, boundary, boundary)
-        return scored(no_score(before), window_end) + scored(no_score(tied), MAX_SORT_CANDIDATES)
-
-    def _sorted_hits(self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: Query,
-                     keys: list[tuple[str, bool]], fields: dict[str, dict[str, Any]],
-                     window_end: int) -> tuple[list[_Hit], int]:
-        """Order the matches by the sort keys (missing values last), ties by relevance."""
-        total = searcher.search(query, limit=1, count=True).count  # type: ignore[attr-defined]
-        hits = self._candidates(searcher, schema, query, keys, fields, window_end) if total else []
-        addresses = [h.address for h in hits]
-        columns = []
-        for name, _ in keys:
-            column = sort_field(name) if fields[name]["Type"] == STRING else attr_field(name)
-            columns.append(searcher.fast_field_values(column, addresses) if addresses else [])
-
-        def key(i: int) -> tuple[Any, ...]:
-            parts: list[Any] = []
-            for (_, desc), column in zip(keys, columns, strict=True):
-                value = column[i]
-                parts.append((1, 0) if value is None else (0, -value if desc else value))
-            parts.append(-hits[i].score)
-            parts.append(hits[i].rank)
-            return tuple(parts)
-
-        order = sorted(range(len(hits)), key=key)
-        strings = [n for n, (name, _) in enumerate(keys) if fields[name]["Type"] == STRING]
-        if strings and order:
-            # String keys were compared by an 8-byte prefix. Up to the first string key that order is
-            # exact; every hit not after the window's last hit there is re-sorted on exact values.
-            cut = strings[0] + 1
-            last = key(order[min(window_end, len(order)) - 1])[:cut]
-            candidates = [i for i in order if key(i)[:cut] <= last]
-            stored = {i: searcher.doc(hits[i].address) for i in candidates}
-
-            def exact(i: int) -> tuple[Any, ...]:
-                parts = list(key(i))
-                for n in strings:
-                    name, desc = keys[n]
-                    values = stored[i].get_all(attr_field(name))
-                    parts[n] = (1, 0) if not values else (0, _Desc(values[0]) if desc else values[0])
-                return tuple(parts)
-
-            order = sorted(candidates, key=exact)
-        return [hits[i] for i in order[:window_end]], int(total)
 
     # -- facets -----------------------------------------------------------------------------------
 
-    def _facets(self, facets: list[dict[str, Any]], fields: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        def check(facet: dict[str, Any], nested: bool) -> dict[str, Any]:
+    def _facets(self, facets: list[dict[str, Any]], fields: dict[str, dict[str, Any]]) -> list[Facet]:
+        def check(facet: dict[str, Any], nested: bool) -> Facet:
             name = facet.get("DocumentAttributeKey")
             if not name:
                 raise ValidationException("A Facet needs a DocumentAttributeKey")
@@ -444,40 +352,31 @@ class QueryService:
             if len(children) > 1:
                 raise ValidationException("A Facet can have only one nested Facet")
             size = facet.get("MaxResults") or DEFAULT_FACET_VALUES
-            return {"name": name, "size": size, "children": [check(c, True) for c in children]}
+            return Facet(name, size, check(children[0], True) if children else None)
 
         return [check(f, False) for f in facets]
 
-    def _facet_results(self, searcher: tantivy.Searcher, query: Query, facets: list[dict[str, Any]],
+    def _facet_results(self, reader: Reader, query: Query, facets: list[Facet],
                        fields: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        def agg(facet: dict[str, Any]) -> dict[str, Any]:
-            spec: dict[str, Any] = {"terms": {"field": attr_field(facet["name"]), "size": facet["size"]}}
-            if facet["children"]:
-                spec["aggs"] = {"nested": agg(facet["children"][0])}
-            return spec
-
-        def render(facet: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-            kind = fields[facet["name"]]["Type"]
+        def render(facet: Facet, buckets: list[Bucket]) -> dict[str, Any]:
+            kind = fields[facet.name]["Type"]
             value_kind = STRING if kind == STRING_LIST else kind
             pairs = []
-            for bucket in result.get("buckets", []):
-                raw = bucket["key"]
-                value = raw / 1_000_000 if kind == DATE else (int(raw) if kind == LONG else raw)
+            for bucket in buckets:
+                value = int(bucket.value) / 1_000_000 if kind == DATE else bucket.value
                 pair: dict[str, Any] = {"DocumentAttributeValue": wire_value(value_kind, value),
-                                        "Count": bucket["doc_count"]}
-                if facet["children"]:
-                    pair["FacetResults"] = [render(facet["children"][0], bucket["nested"])]
+                                        "Count": bucket.count}
+                if facet.nested is not None:
+                    pair["FacetResults"] = [render(facet.nested, bucket.nested)]
                 pairs.append(pair)
-            return {"DocumentAttributeKey": facet["name"], "DocumentAttributeValueType": kind,
+            return {"DocumentAttributeKey": facet.name, "DocumentAttributeValueType": kind,
                     "DocumentAttributeValueCountPairs": pairs}
 
-        aggs = {f"f{i}": agg(f) for i, f in enumerate(facets)}
-        result = searcher.aggregate(query, aggs)
-        return [render(f, result.get(f"f{i}", {})) for i, f in enumerate(facets)]
+        return [render(f, buckets) for f, buckets in zip(facets, reader.facets(query, facets), strict=True)]
 
     # -- result items -----------------------------------------------------------------------------
 
-    def _items(self, index_id: str, searcher: tantivy.Searcher, page: list[_Hit],
+    def _items(self, index_id: str, page: list[_Hit],
                fields: dict[str, dict[str, Any]], terms_by_lang: dict[str, list[str]], text: str,
                requested: list[str] | None, query_id: str, ranked: Ranked | None,
                evidence: dict[str, Evidence]) -> list[dict[str, Any]]:
@@ -546,25 +445,6 @@ def has_content(text: str, words_by_lang: dict[str, list[QueryWord]]) -> bool:
 def content_terms(words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[str]]:
     """The content words' terms, per language: what a document must contain to match."""
     return {lang: [w.term for w in words if w.content] for lang, words in words_by_lang.items()}
-
-
-def _doc_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
-    return str(searcher.doc(address).get_first("id"))
-
-
-class _Desc:
-    """Reverses the order of a string inside a sort key."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Desc) -> bool:
-        return self.value > other.value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and self.value == other.value
 
 
 def _with_highlights(text: str, spans: list[tuple[int, int]]) -> dict[str, Any]:

@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import tantivy
-from tantivy import Occur, Query
-
 from services.engine.analysis import analyzer_for
+from services.engine.base import Reader
+from services.engine.query import Query, Term, all_of
 from services.engine.readings import has_japanese
 from services.index.store import Store
 
@@ -95,14 +94,13 @@ TermFrequency = Callable[[str], int]
 """Number of documents the asker may see that hold an analysed body term."""
 
 
-def term_frequency(searcher: tantivy.Searcher, schema: tantivy.Schema, visible: Query | None) -> TermFrequency:
+def term_frequency(reader: Reader, visible: Query | None) -> TermFrequency:
     """Frequencies among the documents ``visible`` selects (the query's ACL; None: every document)."""
     if visible is None:  # nothing hidden: the index's own statistic is the cheap count
-        return lambda term: int(searcher.doc_freq("body", term))
+        return lambda term: reader.doc_freq("body", term)
 
     def frequency(term: str) -> int:
-        held = Query.boolean_query([(Occur.Must, Query.term_query(schema, "body", term)), (Occur.Must, visible)])
-        return int(searcher.search(held, limit=1, count=True).count)  # type: ignore[attr-defined]
+        return reader.count(all_of([Term("body", term), visible]))
 
     return frequency
 

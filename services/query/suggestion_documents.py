@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tantivy import Query
-
-from services.engine.lexical import STRING, STRING_LIST
-from services.index.fields import wire_value
+from services.engine.query import Query, Terms, all_of
+from services.index.fields import STRING, STRING_LIST, wire_value
 from services.index.service import IndexService
-from services.query.filters import acl_query, all_of, compile_filter, split_acl_filter, user_principals
+from services.query.filters import acl_query, compile_filter, split_acl_filter, user_principals
 
 TITLE = "_document_title"
 
@@ -25,9 +23,9 @@ class SuggestionDocuments:
         self.indexes = indexes
 
     def version(self, index_id: str) -> object:
-        """Changes whenever a commit changes the index's documents: the searcher is replaced, never
+        """Changes whenever a commit changes the index's documents: the reader is replaced, never
         mutated (the caller holds the object, so it is compared by identity, never by a reused id)."""
-        return self.indexes.lexical(index_id).searcher()
+        return self.indexes.lexical(index_id).reader()
 
     def suggestable(self, index_id: str, name: str) -> bool:
         """Whether ``name`` can be suggested from: the title, or a STRING / STRING_LIST field."""
@@ -65,18 +63,17 @@ class SuggestionDocuments:
         """
         if not doc_ids:
             return set()
-        lex = self.indexes.lexical(index_id)
-        schema, searcher = lex.schema, lex.searcher()
+        reader = self.indexes.lexical(index_id).reader()
         user_filter, filter_principals = split_acl_filter(attribute_filter)
         principals = user_principals(user_context, self.indexes.config(index_id))
         principals.terms.extend(filter_principals.terms)
-        parts = [Query.term_set_query(schema, "id", doc_ids)]
+        parts: list[Query] = [Terms("id", tuple(doc_ids))]
         if user_filter is not None:
-            parts.append(compile_filter(user_filter, self.indexes.fields(index_id), schema))
+            parts.append(compile_filter(user_filter, self.indexes.fields(index_id)))
         if principals.present:
-            parts.append(acl_query(schema, principals))
-        found = searcher.search(all_of(parts), limit=len(doc_ids))
-        return {str(searcher.doc(address).get_first("id")) for _, address in found.hits}
+            parts.append(acl_query(principals))
+        found = reader.search(all_of(parts), limit=len(doc_ids))
+        return {s.doc_id for s in reader.stored([hit.ref for hit in found.hits])}
 
     def attributes(self, index_id: str, doc_ids: list[str], names: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The wire form of the ``names`` attributes of each document."""
