@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, assert_never, cast
 
 import tantivy
 from tantivy import FieldType, Occur, Order
@@ -225,31 +225,32 @@ class LexicalIndex:
 
 def compile_query(query: Query, schema: tantivy.Schema) -> tantivy.Query:
     """The tantivy query of a neutral one (services/engine/query.py)."""
-    match query:
-        case Term(field, value):
-            return tantivy.Query.term_query(schema, _field_name(field), value)
-        case Terms(field, values):
-            return tantivy.Query.term_set_query(schema, _field_name(field), list(values))
-        case Range(Attribute(name), lower, upper, include_lower, include_upper):
-            return tantivy.Query.range_query(schema, attr_field(name), FieldType.Integer, lower_bound=lower,
-                                             upper_bound=upper, include_lower=include_lower,
-                                             include_upper=include_upper)
-        case Phrase(field, terms, slop):
-            return tantivy.Query.phrase_query(schema, field, list(terms), slop=slop)
-        case Boost(inner, factor):
-            return tantivy.Query.boost_query(compile_query(inner, schema), factor)
-        case NoScore(inner):
-            return tantivy.Query.const_score_query(compile_query(inner, schema), 0.0)
-        case Bool(must, should, must_not):
-            return tantivy.Query.boolean_query(
-                [(Occur.Must, compile_query(q, schema)) for q in must]
-                + [(Occur.Should, compile_query(q, schema)) for q in should]
-                + [(Occur.MustNot, compile_query(q, schema)) for q in must_not])
-        case MatchAll():
-            return tantivy.Query.all_query()
-        case MatchNone():
-            return tantivy.Query.empty_query()
-    raise TypeError(f"not a query: {query!r}")
+    # isinstance in the order of frequency: twice as fast as ``match`` with class patterns, and every
+    # search compiles its query.
+    make = tantivy.Query
+    if isinstance(query, Term):
+        return make.term_query(schema, _field_name(query.field), query.value)
+    if isinstance(query, Bool):
+        return make.boolean_query([(Occur.Must, compile_query(q, schema)) for q in query.must]
+                                  + [(Occur.Should, compile_query(q, schema)) for q in query.should]
+                                  + [(Occur.MustNot, compile_query(q, schema)) for q in query.must_not])
+    if isinstance(query, Boost):
+        return make.boost_query(compile_query(query.query, schema), query.factor)
+    if isinstance(query, NoScore):
+        return make.const_score_query(compile_query(query.query, schema), 0.0)
+    if isinstance(query, Terms):
+        return make.term_set_query(schema, _field_name(query.field), list(query.values))
+    if isinstance(query, Phrase):
+        return make.phrase_query(schema, query.field, list(query.terms), slop=query.slop)
+    if isinstance(query, Range):
+        return make.range_query(schema, attr_field(query.field.name), FieldType.Integer, lower_bound=query.lower,
+                                upper_bound=query.upper, include_lower=query.include_lower,
+                                include_upper=query.include_upper)
+    if isinstance(query, MatchAll):
+        return make.all_query()
+    if isinstance(query, MatchNone):
+        return make.empty_query()
+    assert_never(query)
 
 
 def _field_name(field: str | Attribute) -> str:
