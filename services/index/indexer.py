@@ -13,8 +13,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -34,6 +32,7 @@ from services.engine.vectors import LAYOUT
 from services.index.documents import lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
+from services.index.worker import DeadlineExceeded, deadline, init_worker
 
 log = logging.getLogger("kensaku.indexer")
 
@@ -72,13 +71,29 @@ class _Outcome:
     prepared: _Prepared
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one document may cost a worker: characters of text, seconds of extraction."""
+
+    max_text_bytes: int
+    extraction_seconds: float
+
+
 def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str, dict[str, Any]],
-            max_text_bytes: int) -> _Prepared:
+            limits: Limits) -> _Prepared:
     """Extract and analyse one document (CPU-bound; runs in the analysis worker processes)."""
+    max_text_bytes = limits.max_text_bytes
     try:
-        extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
+        with deadline(limits.extraction_seconds):
+            extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
     except ExtractionError as error:
         return _Prepared(failure=str(error))
+    except DeadlineExceeded:
+        return _Prepared(failure=f"Extracting text took longer than {limits.extraction_seconds:g} s"
+                                 " (KENSAKU_EXTRACTION_TIMEOUT_SECONDS)")
+    except MemoryError:
+        return _Prepared(failure="Extracting text needed more memory than an analysis worker may use"
+                                 " (KENSAKU_ANALYSIS_WORKER_MEMORY_BYTES)")
     except Exception as error:  # a parser bug must fail this document, not stall the queue
         log.exception("extracting %s failed", doc_id)
         reason = f"Internal error while extracting text: {error!r}"[:2048]
@@ -91,18 +106,6 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
     title = payload.get("title") or extracted.title
     lexical = lexical_document(doc_id, title, extracted.text, attributes, payload.get("acl", []), fields)
     return _Prepared(title, extracted.text, attributes, lexical)
-
-
-def die_with_parent(parent: int) -> None:
-    """In an analysis worker: end with the server, even one killed with SIGKILL (an orphan would keep
-    its memory, the embedding model's included, for good). Linux's parent-death signal."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the server died before the signal was armed
-        os._exit(1)
 
 
 def settings_workers(configured: int | None) -> int:
@@ -146,9 +149,9 @@ def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[E
 
 
 def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[str, dict[str, Any]],
-                  max_text_bytes: int, spec: EmbedSpec | None = None) -> list[_Prepared]:
+                  limits: Limits, spec: EmbedSpec | None = None) -> list[_Prepared]:
     """``prepare`` and ``embed`` for several documents: one round trip to a worker, the fields sent once."""
-    done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
+    done = [prepare(doc_id, blob, payload, fields, limits) for doc_id, blob, payload in chunk]
     ok = [d for d in done if d.failure is None]
     if spec is None:  # KENSAKU_EMBEDDER=none: BM25 only, nothing to embed
         return done
@@ -194,7 +197,8 @@ class Indexer:
         if self._workers > 0:
             # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
             self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent, initargs=(os.getpid(),))
+                                             initializer=init_worker,
+                                             initargs=(os.getpid(), self.settings.analysis_worker_memory_bytes))
 
     def _restart_pool(self) -> None:
         """Kill the workers (one may be stuck in native code) and start new ones."""
@@ -323,10 +327,10 @@ class Indexer:
         # Chunks small enough to keep every worker busy while this thread writes finished ones.
         size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
         chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
-        limit = self.settings.max_text_bytes
+        limit = Limits(self.settings.max_text_bytes, self.settings.extraction_timeout_seconds)
         n = len(chunks)
         results: Iterator[list[_Prepared]]
-        if self._pool is not None and (n > 1 or self._spec is not None):
+        if self._pool is not None:  # even one document: a hostile one must not cost this process
             futures = [self._pool.submit(prepare_chunk, chunk, fields, limit, self._spec) for chunk in chunks]
             results = self._results(futures, [len(chunk) for chunk in chunks])
         else:
