@@ -186,6 +186,7 @@ class Indexer:
         # document that kills (or stalls) a worker fails.
         self._isolate = 0
         self._attempts: dict[int, int] = {}  # a change's failed attempts alone (seq -> count)
+        self._turn: str | None = None  # the index whose changes the last batch took
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -257,7 +258,11 @@ class Indexer:
     def drain_once(self) -> bool:
         """Apply one batch of pending changes; False when there was nothing to do."""
         size = 1 if self._isolate else self.settings.indexer_batch_size
-        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes)
+        # Indexes take turns, a batch each, so that slow documents of one index never hold the queue of
+        # the others longer than one batch; a batch being redone one change at a time keeps its turn.
+        if not self._isolate:
+            self._turn = self.store.next_pending_index(after=self._turn)
+        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes, self._turn)
         if not changes:
             self._isolate = 0
             return False
