@@ -159,6 +159,23 @@ def test_hostile_documents_fail_with_their_reason_and_the_queue_goes_on(limited:
     assert statuses["normal"]["DocumentStatus"] == "INDEXED"
 
 
+def test_a_slow_document_does_not_hold_the_documents_behind_it(limited: Server) -> None:
+    kendra = make_client(limited.url)
+    index_id = kendra.create_index(Name="straggler", RoleArn=ROLE)["Id"]
+    wait_active(kendra, index_id)
+    # A single 512 KB word: about 260 passages to embed, well past a batch's patience.
+    kendra.batch_put_document(IndexId=index_id, Documents=[
+        {"Id": "slow", "Blob": one_word_csv(512 * 1024), "ContentType": "CSV"}])
+    kendra.batch_put_document(IndexId=index_id, Documents=[text_doc("normal", "A normal document.")])
+    (status,) = wait_indexed(kendra, index_id, ["normal"], timeout=120)
+    assert status["DocumentStatus"] == "INDEXED"
+    (slow,) = kendra.batch_get_document_status(IndexId=index_id, DocumentInfoList=[{"DocumentId": "slow"}])[
+        "DocumentStatusList"]
+    assert slow["DocumentStatus"] == "PROCESSING"
+    (slow,) = wait_indexed(kendra, index_id, ["slow"], timeout=300)
+    assert slow["DocumentStatus"] == "INDEXED"
+
+
 def test_a_slow_backlog_of_one_index_does_not_hold_another(limited: Server) -> None:
     kendra = make_client(limited.url)
     slow, quick = (kendra.create_index(Name=name, RoleArn=ROLE)["Id"] for name in ("slow", "quick"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
 import shutil
@@ -66,6 +67,14 @@ class _Prepared:
 
 
 @dataclass(slots=True)
+class _Running:
+    """A chunk of puts in the workers; ``deadline`` (monotonic) is set when a batch first waits for it."""
+
+    future: Future[list[_Prepared]]
+    deadline: float | None = None
+
+
+@dataclass(slots=True)
 class _Outcome:
     change: PendingChange
     prepared: _Prepared
@@ -118,6 +127,9 @@ def settings_workers(configured: int | None) -> int:
 
 # (kind, model, batch size, threads) of the embedder: what a worker process needs to build its own.
 EmbedSpec = tuple[str, str, int, int]
+# A batch waits this long for its slowest chunks, then commits the documents that are done; the others
+# go on running and are committed by a later batch (a slow document never holds the queue behind it).
+BATCH_PATIENCE_SECONDS = 5.0
 # A change that fails this many times alone, in the indexer's own thread, fails for good.
 MAX_ATTEMPTS_ALONE = 3
 _embedders: dict[EmbedSpec, Embedder | None] = {}  # one per process, built on first use
@@ -165,6 +177,11 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
     return done
 
 
+def _work(chunk: list[PendingChange]) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """What a worker needs of each change of a chunk."""
+    return [(c.doc_id, c.blob or b"", c.payload) for c in chunk]
+
+
 def backfill_chunk(chunk: list[tuple[str, str | None, str]], spec: EmbedSpec) -> list[tuple[str, Embedded]]:
     """Passages and vectors of already indexed documents (another model or an older vectors layout)."""
     found = embed([(title, body) for _, title, body in chunk], spec)
@@ -187,6 +204,7 @@ class Indexer:
         self._isolate = 0
         self._attempts: dict[int, int] = {}  # a change's failed attempts alone (seq -> count)
         self._turn: str | None = None  # the index whose changes the last batch took
+        self._running: dict[tuple[int, ...], _Running] = {}  # chunks a batch stopped waiting for, by seqs
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -203,6 +221,7 @@ class Indexer:
 
     def _restart_pool(self) -> None:
         """Kill the workers (one may be stuck in native code) and start new ones."""
+        self._running.clear()
         if self._pool is not None:
             # ProcessPoolExecutor has no public kill before Python 3.14.
             for process in list(getattr(self._pool, "_processes", {}).values()):
@@ -328,51 +347,100 @@ class Indexer:
             self._forget(changes)
             return
         fields = {f["Name"]: f for f in json.loads(row["fields"])}
-        puts = [(c.doc_id, c.blob or b"", c.payload) for c in changes if c.op == "put"]
-        # Chunks small enough to keep every worker busy while this thread writes finished ones.
-        size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
-        chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
-        limit = Limits(self.settings.max_text_bytes, self.settings.extraction_timeout_seconds)
-        n = len(chunks)
-        results: Iterator[list[_Prepared]]
-        if self._pool is not None:  # even one document: a hostile one must not cost this process
-            futures = [self._pool.submit(prepare_chunk, chunk, fields, limit, self._spec) for chunk in chunks]
-            results = self._results(futures, [len(chunk) for chunk in chunks])
-        else:
-            results = map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
-        prepared = (done for chunk in results for done in chunk)
+        results = self._prepare([c for c in changes if c.op == "put"], fields)
+        ready: dict[int, _Prepared | None] = {}
+        held: set[str] = set()  # documents with a change still running: their later changes wait too
         lex = self.service.lexical(index_id)
         vec = self.service.vectors.get(index_id)
         outcomes: list[_Outcome] = []
         for change in changes:
+            if change.op == "put":
+                while change.seq not in ready:
+                    ready.update(next(results))
+                done = ready.pop(change.seq)
+                if done is None:
+                    held.add(change.doc_id)
+            if change.doc_id in held:
+                continue  # left pending, for a later batch
             if change.op == "delete":
                 lex.delete([change.doc_id])
                 if vec is not None:
                     vec.delete([change.doc_id])
                 outcomes.append(_Outcome(change, _Prepared()))
                 continue
-            done = next(prepared)
+            assert done is not None
             if done.lexical is not None:
                 lex.upsert([done.lexical])
                 if vec is not None and (e := done.embedded) is not None:
                     vec.upsert(change.doc_id, e.passages, e.vectors, e.title)
             outcomes.append(_Outcome(change, done))
+        if not outcomes:
+            return
         lex.commit()
         if vec is not None:
             vec.commit()
         self._record(index_id, outcomes)
 
-    def _results(self, futures: list[Future[list[_Prepared]]], sizes: list[int]) -> Iterator[list[_Prepared]]:
-        """The workers' results in order, each allowed the timeout per document from when it is awaited."""
+    def _prepare(self, puts: list[PendingChange], fields: dict[str, dict[str, Any]]
+                 ) -> Iterator[dict[int, _Prepared | None]]:
+        """The puts extracted and analysed, chunk by chunk in queue order (seq -> result). In the workers,
+        a chunk still running when the batch has waited BATCH_PATIENCE_SECONDS gives None for its changes
+        and keeps running: a later batch takes its result, and the documents done meanwhile are
+        committed without it."""
+        limits = Limits(self.settings.max_text_bytes, self.settings.extraction_timeout_seconds)
+        # Chunks small enough to keep every worker busy while this thread writes finished ones.
+        size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
+        if self._pool is None:
+            for at in range(0, len(puts), size):
+                chunk = puts[at : at + size]
+                yield dict(zip([c.seq for c in chunk], prepare_chunk(_work(chunk), fields, limits, self._spec),
+                               strict=True))
+            return
+        runs = self._submit(puts, size, fields, limits)
+        # While a batch is redone one change at a time, the change is waited for until its timeout.
+        until = time.monotonic() + (math.inf if self._isolate else BATCH_PATIENCE_SECONDS)
+        for key, run in runs:
+            result = self._wait(key, run, until, runs)
+            yield dict(zip(key, result, strict=True)) if result is not None else dict.fromkeys(key)
+
+    def _submit(self, puts: list[PendingChange], size: int, fields: dict[str, dict[str, Any]],
+                limits: Limits) -> list[tuple[tuple[int, ...], _Running]]:
+        """The chunks of ``puts`` running in the workers, in queue order: those an earlier batch left
+        running, and new ones for the rest."""
+        assert self._pool is not None
+        seqs = {c.seq for c in puts}
+        runs: dict[tuple[int, ...], _Running] = {}
+        for key in [key for key in self._running if not seqs.isdisjoint(key)]:
+            run = self._running.pop(key)
+            if seqs.issuperset(key):
+                runs[key] = run
+            else:  # the batch is cut differently now (redone one change at a time): submitted again
+                run.future.cancel()
+        taken = {seq for key in runs for seq in key}
+        fresh = [c for c in puts if c.seq not in taken]
+        for at in range(0, len(fresh), size):
+            chunk = fresh[at : at + size]
+            future = self._pool.submit(prepare_chunk, _work(chunk), fields, limits, self._spec)
+            runs[tuple(c.seq for c in chunk)] = _Running(future)
+        return sorted(runs.items())
+
+    def _wait(self, key: tuple[int, ...], run: _Running, until: float,
+              runs: list[tuple[tuple[int, ...], _Running]]) -> list[_Prepared] | None:
+        """A chunk's results; None when ``until`` comes first (the chunk is kept running for a later batch).
+        A chunk may take the timeout per document from when it is first awaited."""
         timeout = self.settings.analysis_timeout_seconds
-        for future, size in zip(futures, sizes, strict=True):
-            try:
-                yield future.result(timeout=timeout * size)
-            except FutureTimeout:
-                for other in futures:
-                    other.cancel()
-                raise WorkersStopped(f"Extracting, analysing and embedding this document took longer than"
-                                     f" {timeout:g} s") from None
+        if run.deadline is None:
+            run.deadline = time.monotonic() + timeout * len(key)
+        try:
+            return run.future.result(timeout=max(0.0, min(until, run.deadline) - time.monotonic()))
+        except FutureTimeout:
+            if time.monotonic() < run.deadline:
+                self._running[key] = run
+                return None
+            for _, other in runs:
+                other.future.cancel()
+            raise WorkersStopped(f"Extracting, analysing and embedding this document took longer than"
+                                 f" {timeout:g} s") from None
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()
