@@ -124,17 +124,20 @@ def rss_mib(pid: int) -> float:
 # ------------------------------------------------------------------------------------------- documents
 
 
-def wait_final(client: Any, index_id: str, doc_ids: list[str], since: float, timeout: float = 1800.0
-               ) -> dict[str, tuple[str, str, float]]:
-    """doc id -> (status, reason, seconds from ``since``) once each is no longer PROCESSING."""
-    done: dict[str, tuple[str, str, float]] = {}
+def wait_final(client: Any, documents: dict[str, list[str]], since: float, timeout: float = 1800.0
+               ) -> dict[tuple[str, str], tuple[str, str, float]]:
+    """(index id, doc id) -> (status, reason, seconds from ``since``) as soon as each, polled together, is
+    no longer PROCESSING."""
+    done: dict[tuple[str, str], tuple[str, str, float]] = {}
     deadline = time.monotonic() + timeout
-    while len(done) < len(doc_ids) and time.monotonic() < deadline:
-        todo = [d for d in doc_ids if d not in done]
-        for doc_id, status in document_statuses(client, index_id, todo).items():
-            state = status.get("DocumentStatus", "")
-            if state not in ("PROCESSING", "NOT_FOUND", ""):
-                done[doc_id] = (state, status.get("FailureReason", ""), time.monotonic() - since)
+    total = sum(len(ids) for ids in documents.values())
+    while len(done) < total and time.monotonic() < deadline:
+        for index_id, doc_ids in documents.items():
+            todo = [d for d in doc_ids if (index_id, d) not in done]
+            for doc_id, status in document_statuses(client, index_id, todo).items():
+                state = status.get("DocumentStatus", "")
+                if state not in ("PROCESSING", "NOT_FOUND", ""):
+                    done[index_id, doc_id] = (state, status.get("FailureReason", ""), time.monotonic() - since)
         time.sleep(0.2)
     return done
 
@@ -148,7 +151,7 @@ def documents(server: LocalServer) -> None:
     # Warm up (workers load their models, writers their heaps) so that the baseline is the working one.
     for index_id in (hostile_index, other_index):
         client.batch_put_document(IndexId=index_id, Documents=[{**normal, "Id": "warm-up"}])
-        wait_final(client, index_id, ["warm-up"], time.monotonic())
+        wait_final(client, {index_id: ["warm-up"]}, time.monotonic())
     baseline = rss_mib(server.pid)
     hostile = hostile_set()
     with RssSampler(server.pid) as sampler:
@@ -158,21 +161,21 @@ def documents(server: LocalServer) -> None:
         queued = time.monotonic()
         client.batch_put_document(IndexId=hostile_index, Documents=[normal])
         client.batch_put_document(IndexId=other_index, Documents=[normal])
-        finals = wait_final(client, hostile_index, [d for d, _, _ in hostile] + ["normal"], start)
-        other = wait_final(client, other_index, ["normal"], queued)
+        finals = wait_final(client, {hostile_index: [d for d, _, _ in hostile] + ["normal"],
+                                     other_index: ["normal"]}, start)
         time.sleep(3)
         after = rss_mib(server.pid)
     server_peak = sampler.peaks.pop(server.pid, 0) / 1024
     print("\n| hostile document | bytes sent | status | reason | seconds to status |")
     print("|---|---|---|---|---|")
     for doc_id, blob, content_type in hostile:
-        state, reason, seconds = finals.get(doc_id, ("PROCESSING (gave up waiting)", "", float("nan")))
+        state, reason, seconds = finals.get((hostile_index, doc_id), ("PROCESSING (gave up)", "", float("nan")))
         print(f"| {doc_id} ({content_type}) | {len(blob):,} | {state} | {reason[:90]} | {seconds:.1f} |")
     print("\n| normal document queued behind the set | status | seconds from its put to its status |")
     print("|---|---|---|")
-    for label, result in (("same index", finals.get("normal")), ("another index", other.get("normal"))):
-        state, _, seconds = result or ("PROCESSING (gave up waiting)", "", float("nan"))
-        print(f"| {label} | {state} | {seconds - (queued - start if label == 'same index' else 0):.1f} |")
+    for label, index_id in (("same index", hostile_index), ("another index", other_index)):
+        state, _, seconds = finals.get((index_id, "normal"), ("PROCESSING (gave up)", "", float("nan")))
+        print(f"| {label} | {state} | {seconds - (queued - start):.1f} |")
     print("\n| process | peak RSS MiB |")
     print("|---|---|")
     for pid, peak in sorted(sampler.peaks.items()):
