@@ -117,6 +117,16 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
     return _Prepared(title, extracted.text, attributes, lexical)
 
 
+def _return_freed_memory() -> None:
+    """Give the heap freed by a batch of large documents back to the system: glibc keeps it otherwise, and
+    the server would stay at the batch's peak (about 250 MB after a 4 MB document, 170 MB trimmed)."""
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
+
+
 def settings_workers(configured: int | None) -> int:
     """Analysis worker processes: the setting, or one per core when there is more than one."""
     if configured is not None:
@@ -130,6 +140,8 @@ EmbedSpec = tuple[str, str, int, int]
 # A batch waits this long for its slowest chunks, then commits the documents that are done; the others
 # go on running and are committed by a later batch (a slow document never holds the queue behind it).
 BATCH_PATIENCE_SECONDS = 5.0
+# After a batch holding more document bytes than this, freed memory is given back to the system.
+TRIM_AFTER_BYTES = 1024 * 1024
 # A change that fails this many times alone, in the indexer's own thread, fails for good.
 MAX_ATTEMPTS_ALONE = 3
 _embedders: dict[EmbedSpec, Embedder | None] = {}  # one per process, built on first use
@@ -324,6 +336,8 @@ class Indexer:
             for change in changes:
                 self._attempts.pop(change.seq, None)
         self._isolate = max(0, self._isolate - len(changes))
+        if sum(len(c.blob or b"") for c in changes) > TRIM_AFTER_BYTES:
+            _return_freed_memory()
         return True
 
     def _fail(self, change: PendingChange, reason: str) -> None:
