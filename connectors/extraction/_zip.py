@@ -17,8 +17,8 @@ from ._types import ExtractionError
 # 100 is Apache POI's bound), unless it is small enough not to matter.
 MAX_RATIO: Final = 100
 _SMALL_MEMBER: Final = 1024 * 1024
-# All members together may inflate to at most this many bytes per character of text allowed:
-# markup around the text, never gigabytes.
+# All members together may inflate to at most this many bytes per character of text allowed (markup
+# around the text, never gigabytes), plus the package's own size (pictures hardly compress).
 BYTES_PER_TEXT_CHAR: Final = 20
 
 
@@ -28,7 +28,7 @@ def check_package(blob: bytes, max_text_chars: int) -> None:
         members = zipfile.ZipFile(io.BytesIO(blob)).infolist()
     except (zipfile.BadZipFile, ValueError) as exc:
         raise ExtractionError(f"not a readable ZIP package: {exc}") from exc
-    budget = max(BYTES_PER_TEXT_CHAR * max_text_chars, 16 * _SMALL_MEMBER)
+    budget = BYTES_PER_TEXT_CHAR * max_text_chars + max(len(blob), 16 * _SMALL_MEMBER)
     total = sum(member.file_size for member in members)
     if total > budget:
         raise ExtractionError(f"the package inflates to {total:,} bytes; at most {budget:,} are read (zip bomb?)")
