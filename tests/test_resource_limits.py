@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from connectors.extraction import ExtractionError, extract
+from connectors.extraction._dispatch import _HANDLERS
 from connectors.extraction._markup import MAX_HTML_DEPTH, _flatten_deep
 from services.engine.passages import MAX_CHARS, split_passages
+from services.index.indexer import Limits, prepare
 from services.index.worker import DeadlineExceeded, deadline, init_worker
 from tests.conftest import ROLE, Server, make_client, text_doc, wait_active, wait_indexed
 from tests.hostile_docs import billion_laughs, nested_html, one_word_csv, pdf_reference_loop, zip_bomb
@@ -109,6 +111,19 @@ def test_a_deadline_interrupts_a_loop_that_never_ends() -> None:
     with pytest.raises(DeadlineExceeded), deadline(0.2):
         while True:
             pass
+
+
+def test_a_document_past_the_extraction_deadline_fails_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forever(_blob: bytes, _limit: int) -> tuple[str, str | None]:
+        while True:
+            try:
+                pass
+            except Exception:  # a parser's own catch-all must not swallow the deadline
+                continue
+
+    monkeypatch.setitem(_HANDLERS, "PLAIN_TEXT", forever)
+    done = prepare("slow", b"text", {"content_type": "PLAIN_TEXT"}, {}, Limits(1000, 0.3))
+    assert done.failure == "Extracting text took longer than 0.3 s (KENSAKU_EXTRACTION_TIMEOUT_SECONDS)"
 
 
 def _allocate(cap: int, size: int, out: Any) -> None:

@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 
-class DeadlineExceeded(Exception):
-    """Raised into the worker's main thread when a document's extraction runs past its deadline."""
+class DeadlineExceeded(BaseException):
+    """Raised into the worker's main thread when a document's extraction runs past its deadline; a
+    BaseException, so that the parsers' ``except Exception`` (bad input is normal to them) lets it by."""
 
 
 def init_worker(parent: int, memory_bytes: int) -> None:
