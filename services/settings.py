@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     # A document's extraction, analysis and embedding in a worker may take at most this long; past it
     # the workers are stopped and the document FAILED (a pathological file must not stall the queue).
     analysis_timeout_seconds: float = Field(600.0, gt=0)
+    # Text extraction of one document in a worker may take at most this long; past it the document
+    # alone is FAILED and the worker goes on (a PDF whose objects loop, a parser gone quadratic).
+    extraction_timeout_seconds: float = Field(60.0, gt=0)
+    # The memory (RLIMIT_DATA) an analysis worker may allocate; a document that needs more fails alone
+    # (0: no cap). Baseline with the default embedder: about 250 MB.
+    analysis_worker_memory_bytes: int = Field(2 * 1024**3, ge=0)
     writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)
     # CreateIndex returns at once; the index stays CREATING at least this long, as Kendra's does.
     index_creating_seconds: float = Field(0.2, ge=0)

@@ -237,3 +237,17 @@ def test_a_document_that_stalls_its_worker_fails_alone(tmp_path: Path) -> None:
         assert ids_of(client.query(IndexId=index_id, QueryText="parking")) == ["after"]
     finally:
         srv.stop()
+
+
+def test_indexes_take_turns_at_the_pending_queue(tmp_path: Path) -> None:
+    from services.index.store import Store
+
+    store = Store(tmp_path / "k.sqlite3")
+    store.enqueue([("b", f"b{n}", "put", {}, b"x") for n in range(5)] + [("a", "a0", "put", {}, b"x")])
+    turns: list[str | None] = [None]
+    for _ in range(4):
+        turns.append(store.next_pending_index(after=turns[-1]))
+    assert turns[1:] == ["a", "b", "a", "b"]
+    assert [c.doc_id for c in store.next_pending(2, 10**9, "b")] == ["b0", "b1"]
+    assert store.next_pending_index(after="c") == "a"
+    assert Store(tmp_path / "empty.sqlite3").next_pending_index(after="a") is None

@@ -84,7 +84,7 @@ def _extract_html(blob: bytes, _limit: int) -> tuple[str, str | None]:
 
     declared = _META_CHARSET_RE.search(blob[:8192])
     html = _decode_text(blob, declared.group(1).decode("ascii") if declared else None)
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(_flatten_deep(html))
     title = _html_title(tree)
     text = ""
     for root in _html_content_roots(tree):
@@ -92,6 +92,38 @@ def _extract_html(blob: bytes, _limit: int) -> tuple[str, str | None]:
         if text.strip():
             break
     return text, title
+
+
+# Deeper elements are not nested further (Chromium's parser stops at 512 too). An HTML parser checks
+# the stack of open elements at every tag, so nesting n tags deep costs n² without a bound.
+MAX_HTML_DEPTH: Final = 512
+_TAG_RE: Final = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")
+_VOID_TAGS: Final = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+)
+
+
+def _flatten_deep(html: str, max_depth: int = MAX_HTML_DEPTH) -> str:
+    """The page with the tags that open (and close) elements deeper than ``max_depth`` removed, their
+    text kept. Depth is counted naively (every open tag not closed yet), which can only overcount."""
+    depth = deepest = 0
+    tags = []
+    for match in _TAG_RE.finditer(html):
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        if self_closing or name in _VOID_TAGS:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+        tags.append((match, depth + (1 if closing else 0)))
+    if deepest <= max_depth:
+        return html
+    kept, at = [], 0
+    for match, level in tags:
+        if level > max_depth:
+            kept.append(html[at : match.start()])
+            at = match.end()
+    kept.append(html[at:])
+    return "".join(kept)
 
 
 def _html_title(tree: LexborHTMLParser) -> str | None:
@@ -111,22 +143,26 @@ def _html_content_roots(tree: LexborHTMLParser) -> Iterator[list[LexborNode]]:
         main = tree.css_first("[role=main]")
     if main is not None:
         yield [main]
-    articles = [node for node in tree.css("article") if not _has_ancestor(node, "article")]
-    if articles:
-        yield articles
+    if tree.css_first("article") is not None:
+        yield _outermost(tree.root, "article")
     if tree.body is not None:
         yield [tree.body]
     if tree.root is not None:
         yield [tree.root]
 
 
-def _has_ancestor(node: LexborNode, tag: str) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.tag == tag:
-            return True
-        parent = parent.parent
-    return False
+def _outermost(root: LexborNode | None, tag: str) -> list[LexborNode]:
+    """The ``tag`` elements not inside another, in document order: one walk, without descending into
+    a found one (asking each element for its ancestors is quadratic in nesting depth)."""
+    found: list[LexborNode] = []
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node.tag == tag:
+            found.append(node)
+            continue
+        stack.extend(reversed(list(node.iter())))
+    return found
 
 
 def _html_skipped(node: LexborNode, in_article: bool) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from ._types import _too_much_text
+from ._zip import check_package
 
 # --------------------------------------------------------------------------- Word (.docx)
 
@@ -18,7 +19,7 @@ _DOCX_SKIP_INLINE: Final = frozenset(
 )
 
 
-def _extract_docx(blob: bytes, _limit: int) -> tuple[str, str | None]:
+def _extract_docx(blob: bytes, limit: int) -> tuple[str, str | None]:
     """Word text: headers, body paragraphs and tables in order, footnotes, endnotes, footers.
 
     The body is read from the XML directly so that text boxes, content controls, math
@@ -29,6 +30,7 @@ def _extract_docx(blob: bytes, _limit: int) -> tuple[str, str | None]:
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
     from docx.oxml import parse_xml
 
+    check_package(blob, limit)
     document = docx.Document(io.BytesIO(blob))
     parts: dict[str, list[Any]] = {"header": [], "footnotes": [], "endnotes": [], "footer": []}
     kinds = {RT.HEADER: "header", RT.FOOTNOTES: "footnotes", RT.ENDNOTES: "endnotes", RT.FOOTER: "footer"}
@@ -142,10 +144,11 @@ def _docx_inline(paragraph: Any) -> str:
 # --------------------------------------------------------------------------- PowerPoint (.pptx)
 
 
-def _extract_pptx(blob: bytes, _limit: int) -> tuple[str, str | None]:
+def _extract_pptx(blob: bytes, limit: int) -> tuple[str, str | None]:
     """Slide by slide: the title, text frames, table rows and chart labels, then the notes."""
     from pptx import Presentation
 
+    check_package(blob, limit)
     presentation = Presentation(io.BytesIO(blob))
     slides: list[str] = []
     for slide in presentation.slides:
@@ -217,6 +220,7 @@ def _extract_xlsx(blob: bytes, limit: int) -> tuple[str, str | None]:
     """
     import openpyxl  # type: ignore[import-untyped, unused-ignore]
 
+    check_package(blob, limit)
     workbook = openpyxl.load_workbook(io.BytesIO(blob), read_only=True, data_only=True)
     try:
         title = workbook.properties.title

@@ -29,9 +29,29 @@ def _extract_pdf(blob: bytes, _limit: int) -> tuple[str, str | None]:
         raise ExtractionError("the PDF is encrypted and needs a password") from exc
     except PDFEncryptionError as exc:
         raise ExtractionError(f"the PDF uses an unsupported encryption: {exc}") from exc
+    _refuse_reference_loops(document)
     title = _pdf_title(document)
     text = extract_text(io.BytesIO(blob), laparams=LAParams(detect_vertical=True))
     return _CID_RE.sub("", text), title
+
+
+def _refuse_reference_loops(document: Any) -> None:
+    """Raise ExtractionError for an object that is a reference leading back to itself (``5 0 obj 5 0 R``,
+    or a longer ring): pdfminer follows such a chain for ever, without using memory."""
+    from pdfminer.pdftypes import PDFObjRef
+
+    for xref in document.xrefs:
+        for objid in xref.get_objids():
+            seen = set()
+            value: Any = PDFObjRef(document, objid)
+            while isinstance(value, PDFObjRef):
+                if value.objid in seen:
+                    raise ExtractionError(f"the PDF's object {objid} is a reference loop")
+                seen.add(value.objid)
+                try:
+                    value = document.getobj(value.objid)
+                except Exception:  # a missing or broken object is pdfminer's to judge later
+                    break
 
 
 def _pdf_title(document: Any) -> str | None:

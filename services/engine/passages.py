@@ -2,7 +2,9 @@
 
 Token counts are estimated without the analyzer (it is the slow part of indexing): a Latin word
 counts one token, a CJK character half a token (Sudachi's Japanese words average about two
-characters). A sentence longer than a whole passage is cut at the limit.
+characters). A sentence longer than a whole passage is cut at the limit. Whatever the text looks like
+(a 4 MB word, a script the estimate does not count), no passage is longer than ``MAX_CHARS``: a
+passage is embedded whole, and its cost must not grow with the document.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 from dataclasses import dataclass
 
 MAX_TOKENS = 200
+# About twice what 200 English tokens take; a model reads far less of a passage than this anyway.
+MAX_CHARS = 2000
 _WORD = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 
@@ -65,21 +69,36 @@ def _cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, in
     return pieces
 
 
-def split_passages(body: str, max_tokens: int = MAX_TOKENS) -> list[Passage]:
-    """The body as consecutive passages of whole sentences, each at most ``max_tokens`` (estimated)."""
+def _cut_chars(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """A span over ``limit`` characters, cut at the last space of each window, or in the word."""
+    pieces = []
+    while end - start > limit:
+        space = text.rfind(" ", start + 1, start + limit + 1)
+        cut = space if space > start else start + limit
+        pieces.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
+def split_passages(body: str, max_tokens: int = MAX_TOKENS, max_chars: int = MAX_CHARS) -> list[Passage]:
+    """The body as consecutive passages of whole sentences, each at most ``max_tokens`` (estimated)
+    and ``max_chars`` characters."""
     spans: list[tuple[int, int]] = []
     for s, e in sentences(body):
-        if estimate_tokens(body[s:e]) > max_tokens:
-            spans.extend(_cut_long(body, s, e, max_tokens))
-        else:
-            spans.append((s, e))
+        pieces = _cut_long(body, s, e, max_tokens) if estimate_tokens(body[s:e]) > max_tokens else [(s, e)]
+        for ps, pe in pieces:
+            spans.extend(_cut_chars(body, ps, pe, max_chars))
     passages: list[Passage] = []
     cur_start: int | None = None
     cur_end = 0
     cur_tokens = 0.0
     for s, e in spans:
         tokens = estimate_tokens(body[s:e])
-        if cur_start is not None and cur_tokens + tokens > max_tokens:
+        if cur_start is not None and (cur_tokens + tokens > max_tokens or e - cur_start > max_chars):
             passages.append(Passage(len(passages), cur_start, cur_end, body[cur_start:cur_end]))
             cur_start, cur_tokens = None, 0.0
         if cur_start is None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
 import shutil
-import signal
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -33,6 +32,7 @@ from services.engine.vectors import LAYOUT
 from services.index.documents import build_version, lexical_document
 from services.index.service import IndexService
 from services.index.store import PendingChange
+from services.index.worker import DeadlineExceeded, deadline, init_worker
 
 log = logging.getLogger("kensaku.indexer")
 
@@ -66,18 +66,42 @@ class _Prepared:
 
 
 @dataclass(slots=True)
+class _Running:
+    """A chunk of puts in the workers; ``deadline`` (monotonic) is set when a batch first waits for it."""
+
+    future: Future[list[_Prepared]]
+    deadline: float | None = None
+
+
+@dataclass(slots=True)
 class _Outcome:
     change: PendingChange
     prepared: _Prepared
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one document may cost a worker: characters of text, seconds of extraction."""
+
+    max_text_bytes: int
+    extraction_seconds: float
+
+
 def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str, dict[str, Any]],
-            max_text_bytes: int) -> _Prepared:
+            limits: Limits) -> _Prepared:
     """Extract and analyse one document (CPU-bound; runs in the analysis worker processes)."""
+    max_text_bytes = limits.max_text_bytes
     try:
-        extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
+        with deadline(limits.extraction_seconds):
+            extracted = extract(blob, payload.get("content_type"), max_text_chars=max_text_bytes)
     except ExtractionError as error:
         return _Prepared(failure=str(error))
+    except DeadlineExceeded:
+        return _Prepared(failure=f"Extracting text took longer than {limits.extraction_seconds:g} s"
+                                 " (KENSAKU_EXTRACTION_TIMEOUT_SECONDS)")
+    except MemoryError:
+        return _Prepared(failure="Extracting text needed more memory than an analysis worker may use"
+                                 " (KENSAKU_ANALYSIS_WORKER_MEMORY_BYTES)")
     except Exception as error:  # a parser bug must fail this document, not stall the queue
         log.exception("extracting %s failed", doc_id)
         reason = f"Internal error while extracting text: {error!r}"[:2048]
@@ -92,16 +116,14 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
     return _Prepared(title, extracted.text, attributes, lexical)
 
 
-def die_with_parent(parent: int) -> None:
-    """In an analysis worker: end with the server, even one killed with SIGKILL (an orphan would keep
-    its memory, the embedding model's included, for good). Linux's parent-death signal."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _return_freed_memory() -> None:
+    """Give the heap freed by a batch of large documents back to the system: glibc keeps it otherwise, and
+    the server would stay at the batch's peak (about 250 MB after a 4 MB document, 170 MB trimmed)."""
+    import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the server died before the signal was armed
-        os._exit(1)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
 
 
 def settings_workers(configured: int | None) -> int:
@@ -114,6 +136,11 @@ def settings_workers(configured: int | None) -> int:
 
 # (kind, model, batch size, threads) of the embedder: what a worker process needs to build its own.
 EmbedSpec = tuple[str, str, int, int]
+# A batch waits this long for its slowest chunks, then commits the documents that are done; the others
+# go on running and are committed by a later batch (a slow document never holds the queue behind it).
+BATCH_PATIENCE_SECONDS = 5.0
+# After a batch holding more document bytes than this, freed memory is given back to the system.
+TRIM_AFTER_BYTES = 1024 * 1024
 # A change that fails this many times alone, in the indexer's own thread, fails for good.
 MAX_ATTEMPTS_ALONE = 3
 _embedders: dict[EmbedSpec, Embedder | None] = {}  # one per process, built on first use
@@ -145,9 +172,9 @@ def embed(items: list[tuple[str | None, str]], spec: EmbedSpec | None) -> list[E
 
 
 def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[str, dict[str, Any]],
-                  max_text_bytes: int, spec: EmbedSpec | None = None) -> list[_Prepared]:
+                  limits: Limits, spec: EmbedSpec | None = None) -> list[_Prepared]:
     """``prepare`` and ``embed`` for several documents: one round trip to a worker, the fields sent once."""
-    done = [prepare(doc_id, blob, payload, fields, max_text_bytes) for doc_id, blob, payload in chunk]
+    done = [prepare(doc_id, blob, payload, fields, limits) for doc_id, blob, payload in chunk]
     ok = [d for d in done if d.failure is None]
     if spec is None:  # KENSAKU_EMBEDDER=none: BM25 only, nothing to embed
         return done
@@ -159,6 +186,11 @@ def prepare_chunk(chunk: list[tuple[str, bytes, dict[str, Any]]], fields: dict[s
         for d in ok:
             d.failure, d.failure_code = f"Internal error while embedding text: {error!r}"[:2048], "InternalError"
     return done
+
+
+def _work(chunk: list[PendingChange]) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """What a worker needs of each change of a chunk."""
+    return [(c.doc_id, c.blob or b"", c.payload) for c in chunk]
 
 
 def backfill_chunk(chunk: list[tuple[str, str | None, str]], spec: EmbedSpec) -> list[tuple[str, Embedded]]:
@@ -182,6 +214,8 @@ class Indexer:
         # document that kills (or stalls) a worker fails.
         self._isolate = 0
         self._attempts: dict[int, int] = {}  # a change's failed attempts alone (seq -> count)
+        self._turn: str | None = None  # the index whose changes the last batch took
+        self._running: dict[tuple[int, ...], _Running] = {}  # chunks a batch stopped waiting for, by seqs
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -193,10 +227,12 @@ class Indexer:
         if self._workers > 0:
             # spawn, not fork: this process already runs threads (uvicorn, SQLite, tantivy).
             self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=die_with_parent, initargs=(os.getpid(),))
+                                             initializer=init_worker,
+                                             initargs=(os.getpid(), self.settings.analysis_worker_memory_bytes))
 
     def _restart_pool(self) -> None:
         """Kill the workers (one may be stuck in native code) and start new ones."""
+        self._running.clear()
         if self._pool is not None:
             # ProcessPoolExecutor has no public kill before Python 3.14.
             for process in list(getattr(self._pool, "_processes", {}).values()):
@@ -252,7 +288,11 @@ class Indexer:
     def drain_once(self) -> bool:
         """Apply one batch of pending changes; False when there was nothing to do."""
         size = 1 if self._isolate else self.settings.indexer_batch_size
-        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes)
+        # Indexes take turns, a batch each, so that slow documents of one index never hold the queue of
+        # the others longer than one batch; a batch being redone one change at a time keeps its turn.
+        if not self._isolate:
+            self._turn = self.store.next_pending_index(after=self._turn)
+        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes, self._turn)
         if not changes:
             self._isolate = 0
             return False
@@ -295,6 +335,8 @@ class Indexer:
             for change in changes:
                 self._attempts.pop(change.seq, None)
         self._isolate = max(0, self._isolate - len(changes))
+        if sum(len(c.blob or b"") for c in changes) > TRIM_AFTER_BYTES:
+            _return_freed_memory()
         return True
 
     def _fail(self, change: PendingChange, reason: str) -> None:
@@ -318,51 +360,100 @@ class Indexer:
             self._forget(changes)
             return
         fields = {f["Name"]: f for f in json.loads(row["fields"])}
-        puts = [(c.doc_id, c.blob or b"", c.payload) for c in changes if c.op == "put"]
-        # Chunks small enough to keep every worker busy while this thread writes finished ones.
-        size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
-        chunks = [puts[i : i + size] for i in range(0, len(puts), size)]
-        limit = self.settings.max_text_bytes
-        n = len(chunks)
-        results: Iterator[list[_Prepared]]
-        if self._pool is not None and (n > 1 or self._spec is not None):
-            futures = [self._pool.submit(prepare_chunk, chunk, fields, limit, self._spec) for chunk in chunks]
-            results = self._results(futures, [len(chunk) for chunk in chunks])
-        else:
-            results = map(prepare_chunk, chunks, [fields] * n, [limit] * n, [self._spec] * n)
-        prepared = (done for chunk in results for done in chunk)
+        results = self._prepare([c for c in changes if c.op == "put"], fields)
+        ready: dict[int, _Prepared | None] = {}
+        held: set[str] = set()  # documents with a change still running: their later changes wait too
         lex = self.service.lexical(index_id)
         vec = self.service.vectors.get(index_id)
         outcomes: list[_Outcome] = []
         for change in changes:
+            if change.op == "put":
+                while change.seq not in ready:
+                    ready.update(next(results))
+                done = ready.pop(change.seq)
+                if done is None:
+                    held.add(change.doc_id)
+            if change.doc_id in held:
+                continue  # left pending, for a later batch
             if change.op == "delete":
                 lex.delete([change.doc_id])
                 if vec is not None:
                     vec.delete([change.doc_id])
                 outcomes.append(_Outcome(change, _Prepared()))
                 continue
-            done = next(prepared)
+            assert done is not None
             if done.lexical is not None:
                 lex.upsert([done.lexical])
                 if vec is not None and (e := done.embedded) is not None:
                     vec.upsert(change.doc_id, e.passages, e.vectors, e.title)
             outcomes.append(_Outcome(change, done))
+        if not outcomes:
+            return
         lex.commit()
         if vec is not None:
             vec.commit()
         self._record(index_id, outcomes)
 
-    def _results(self, futures: list[Future[list[_Prepared]]], sizes: list[int]) -> Iterator[list[_Prepared]]:
-        """The workers' results in order, each allowed the timeout per document from when it is awaited."""
+    def _prepare(self, puts: list[PendingChange], fields: dict[str, dict[str, Any]]
+                 ) -> Iterator[dict[int, _Prepared | None]]:
+        """The puts extracted and analysed, chunk by chunk in queue order (seq -> result). In the workers,
+        a chunk still running when the batch has waited BATCH_PATIENCE_SECONDS gives None for its changes
+        and keeps running: a later batch takes its result, and the documents done meanwhile are
+        committed without it."""
+        limits = Limits(self.settings.max_text_bytes, self.settings.extraction_timeout_seconds)
+        # Chunks small enough to keep every worker busy while this thread writes finished ones.
+        size = max(1, min(32, len(puts) // (4 * max(self._workers, 1))))
+        if self._pool is None:
+            for at in range(0, len(puts), size):
+                chunk = puts[at : at + size]
+                yield dict(zip([c.seq for c in chunk], prepare_chunk(_work(chunk), fields, limits, self._spec),
+                               strict=True))
+            return
+        runs = self._submit(puts, size, fields, limits)
+        # While a batch is redone one change at a time, the change is waited for until its timeout.
+        until = time.monotonic() + (math.inf if self._isolate else BATCH_PATIENCE_SECONDS)
+        for key, run in runs:
+            result = self._wait(key, run, until, runs)
+            yield dict(zip(key, result, strict=True)) if result is not None else dict.fromkeys(key)
+
+    def _submit(self, puts: list[PendingChange], size: int, fields: dict[str, dict[str, Any]],
+                limits: Limits) -> list[tuple[tuple[int, ...], _Running]]:
+        """The chunks of ``puts`` running in the workers, in queue order: those an earlier batch left
+        running, and new ones for the rest."""
+        assert self._pool is not None
+        seqs = {c.seq for c in puts}
+        runs: dict[tuple[int, ...], _Running] = {}
+        for key in [key for key in self._running if not seqs.isdisjoint(key)]:
+            run = self._running.pop(key)
+            if seqs.issuperset(key):
+                runs[key] = run
+            else:  # the batch is cut differently now (redone one change at a time): submitted again
+                run.future.cancel()
+        taken = {seq for key in runs for seq in key}
+        fresh = [c for c in puts if c.seq not in taken]
+        for at in range(0, len(fresh), size):
+            chunk = fresh[at : at + size]
+            future = self._pool.submit(prepare_chunk, _work(chunk), fields, limits, self._spec)
+            runs[tuple(c.seq for c in chunk)] = _Running(future)
+        return sorted(runs.items())
+
+    def _wait(self, key: tuple[int, ...], run: _Running, until: float,
+              runs: list[tuple[tuple[int, ...], _Running]]) -> list[_Prepared] | None:
+        """A chunk's results; None when ``until`` comes first (the chunk is kept running for a later batch).
+        A chunk may take the timeout per document from when it is first awaited."""
         timeout = self.settings.analysis_timeout_seconds
-        for future, size in zip(futures, sizes, strict=True):
-            try:
-                yield future.result(timeout=timeout * size)
-            except FutureTimeout:
-                for other in futures:
-                    other.cancel()
-                raise WorkersStopped(f"Extracting, analysing and embedding this document took longer than"
-                                     f" {timeout:g} s") from None
+        if run.deadline is None:
+            run.deadline = time.monotonic() + timeout * len(key)
+        try:
+            return run.future.result(timeout=max(0.0, min(until, run.deadline) - time.monotonic()))
+        except FutureTimeout:
+            if time.monotonic() < run.deadline:
+                self._running[key] = run
+                return None
+            for _, other in runs:
+                other.future.cancel()
+            raise WorkersStopped(f"Extracting, analysing and embedding this document took longer than"
+                                 f" {timeout:g} s") from None
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS pending (
     blob BLOB
 );
 CREATE INDEX IF NOT EXISTS pending_doc ON pending (index_id, doc_id);
+CREATE INDEX IF NOT EXISTS pending_turn ON pending (index_id, seq);
 """
 
 
@@ -176,12 +177,23 @@ class Store:
                 [(i, d, op, json.dumps(p) if p is not None else None, b) for i, d, op, p, b in changes],
             )
 
-    def next_pending(self, limit: int, max_bytes: int) -> list[PendingChange]:
-        """The oldest changes: at most ``limit`` rows and about ``max_bytes`` of blobs (at least one row)."""
+    def next_pending_index(self, after: str | None) -> str | None:
+        """The index with pending changes whose turn comes after ``after`` (indexes take turns by id)."""
+        read = self.read()
+        row = read.execute(
+            "SELECT index_id FROM pending WHERE index_id > ? ORDER BY index_id LIMIT 1", (after or "",)
+        ).fetchone() or read.execute("SELECT index_id FROM pending ORDER BY index_id LIMIT 1").fetchone()
+        return str(row[0]) if row is not None else None
+
+    def next_pending(self, limit: int, max_bytes: int, index_id: str | None = None) -> list[PendingChange]:
+        """The oldest changes (of one index, when given): at most ``limit`` rows and about ``max_bytes`` of
+        blobs (at least one row)."""
+        where = "WHERE index_id = ?" if index_id is not None else ""
         rows = self.read().execute(
             "SELECT * FROM (SELECT *, SUM(COALESCE(LENGTH(blob), 0)) OVER (ORDER BY seq) AS running"
-            " FROM pending ORDER BY seq LIMIT ?) AS head WHERE running - COALESCE(LENGTH(blob), 0) < ? ORDER BY seq",
-            (limit, max_bytes),
+            f" FROM pending {where} ORDER BY seq LIMIT ?) AS head"
+            " WHERE running - COALESCE(LENGTH(blob), 0) < ? ORDER BY seq",
+            (*([index_id] if index_id is not None else []), limit, max_bytes),
         )
         return [
             PendingChange(
