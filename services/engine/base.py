@@ -18,7 +18,7 @@ DocRef = Hashable
 Meaningful only to the reader that returned it; turned into a document id by :meth:`Reader.stored`."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a search makes one per hit, and frozen ones take three times as long
 class Hit:
     score: float
     ref: DocRef
@@ -55,7 +55,7 @@ class Bucket:
     nested: list[Bucket] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per document read, as Hit
 class Stored:
     """What an engine keeps of a document besides its index terms."""
 

@@ -42,7 +42,6 @@ from services.engine.query import (
     Term,
     Terms,
     TextField,
-    all_of,
     any_of,
     date_micros,
 )
@@ -254,7 +253,7 @@ def compile_query(query: Query, schema: tantivy.Schema) -> tantivy.Query:
 
 
 def _field_name(field: str | Attribute) -> str:
-    return attr_field(field.name) if isinstance(field, Attribute) else field
+    return field if isinstance(field, str) else attr_field(field.name)
 
 
 def _address(ref: DocRef) -> tantivy.DocAddress:
@@ -314,10 +313,11 @@ class LexicalReader:
         if not docs:
             return held
         by_ref = {ref: doc_id for doc_id, ref in docs.items()}
-        among = Terms("id", tuple(docs))
+        among = compile_query(Terms("id", tuple(docs)), self._schema)  # once for every term
         for term in terms:
-            has = any_of(Term(f, term) for f in fields)
-            for hit in self._search(all_of([has, among]), len(docs)).hits:
+            has = compile_query(any_of(Term(f, term) for f in fields), self._schema)
+            both = tantivy.Query.boolean_query([(Occur.Must, has), (Occur.Must, among)])
+            for hit in _hits(self._searcher.search(both, limit=len(docs))):
                 if (doc_id := by_ref.get(hit.ref)) is not None:
                     held[doc_id].add(term)
         return held
