@@ -19,6 +19,7 @@ from services.index.indexer import Indexer
 from services.index.rescoring import RescoreFiller
 from services.index.service import IndexService
 from services.index.store import Store
+from services.index.tags import Tags
 from services.query.faqs import FaqService
 from services.query.featured import FeaturedResults
 from services.query.retrieve import RetrieveService
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     faqs = FaqService(settings, indexes)
     featured = FeaturedResults(indexes)
+    tags = Tags(indexes)
     queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None, faqs=faqs,
                            reranker=analytics.learning if settings.click_learning else None, featured=featured)
     retrieve = RetrieveService(queries)
@@ -79,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ClientDisconnect, _client_left)
     more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations()}
     table = operations(indexes, queries, analytics, sources, more)
+    table.update(tags.operations(table))
     sessions = Sessions(settings.admin_session_idle_seconds)
     app.include_router(kendra_router(settings, table, admin=lambda request: is_admin(sessions, request)))
     app.include_router(web_router(settings, sessions))

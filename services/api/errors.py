@@ -8,6 +8,7 @@
     ├── ResourceInUseException
     ├── ConflictException
     ├── FeaturedResultsConflictException  a query text of another featured results set; with ConflictingItems
+    ├── ResourceUnavailableException      a tag operation's ARN names nothing here
     ├── ServiceQuotaExceededException
     ├── AccessDeniedException
     ├── UnknownOperationException    X-Amz-Target names no Kendra operation
@@ -78,6 +79,10 @@ class FeaturedResultsConflictException(KendraError):
         return body
 
 
+class ResourceUnavailableException(KendraError):
+    type_name = "ResourceUnavailableException"
+
+
 class ServiceQuotaExceededException(KendraError):
     type_name = "ServiceQuotaExceededException"
 
@@ -122,6 +127,7 @@ ALL_ERRORS: tuple[type[KendraError], ...] = (
     ResourceInUseException,
     ConflictException,
     FeaturedResultsConflictException,
+    ResourceUnavailableException,
     ServiceQuotaExceededException,
     AccessDeniedException,
     UnknownOperationException,
