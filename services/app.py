@@ -19,7 +19,9 @@ from services.index.indexer import Indexer
 from services.index.rescoring import RescoreFiller
 from services.index.service import IndexService
 from services.index.store import Store
+from services.index.tags import Tags
 from services.query.faqs import FaqService
+from services.query.featured import FeaturedResults
 from services.query.retrieve import RetrieveService
 from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
@@ -48,8 +50,10 @@ def create_app(settings: Settings) -> FastAPI:
         documents=SuggestionDocuments(indexes),
     )
     faqs = FaqService(settings, indexes)
+    featured = FeaturedResults(indexes)
+    tags = Tags(indexes)
     queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None, faqs=faqs,
-                           reranker=analytics.learning if settings.click_learning else None)
+                           reranker=analytics.learning if settings.click_learning else None, featured=featured)
     retrieve = RetrieveService(queries)
     indexer = Indexer(indexes)
     rescore_filler = RescoreFiller(indexes)
@@ -75,10 +79,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(ClientDisconnect, _client_left)
-    more = {"Retrieve": retrieve.retrieve, **faqs.operations()}
+    more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations()}
+    table = operations(indexes, queries, analytics, sources, more)
+    table.update(tags.operations(table))
     sessions = Sessions(settings.admin_session_idle_seconds)
-    app.include_router(kendra_router(settings, operations(indexes, queries, analytics, sources, more),
-                                     admin=lambda request: is_admin(sessions, request)))
+    app.include_router(kendra_router(settings, table, admin=lambda request: is_admin(sessions, request)))
     app.include_router(web_router(settings, sessions))
     app.mount("/static", static_files(settings), name="static")
     if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from services.api import errors
 from services.api.model import operation_names
-from services.api.operations import feature_of
+from services.api.operations import EXPERIENCES, NO_EXPERIENCES, feature_of
 from tests.conftest import ROLE, TEST_MAX_DOCUMENT_BYTES, Server, make_client, text_doc, wait_indexed
 
 TARGET = "AWSKendraFrontendService."
@@ -108,8 +108,8 @@ def test_oversized_blob_fails_that_document_only(kendra: Any, new_index: Any) ->
 
 def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
-    with pytest.raises(kendra.exceptions.ValidationException, match="featured results"):
-        kendra.list_featured_results_sets(IndexId=index_id)
+    with pytest.raises(kendra.exceptions.ValidationException, match="access control configurations"):
+        kendra.list_access_control_configurations(IndexId=index_id)
     with pytest.raises(kendra.exceptions.ValidationException, match="thesauri"):
         kendra.list_thesauri(IndexId=index_id)
 
@@ -126,6 +126,22 @@ def test_every_kendra_operation_is_routed(server: Server) -> None:
         assert r.status_code in (200, 400) and kind != "UnknownOperationException", (name, r.status_code, r.text)
         if "not supported by this Kensaku server yet" in r.text:
             assert kind == "ValidationException" and f"({feature_of(name)})" in r.text, (name, r.text)
+
+
+def test_experience_operations_point_to_the_search_page(server: Server, kendra: Any, new_index: Any) -> None:
+    """Kendra Experiences (AWS's hosted search app) are refused with where Kensaku's own page is."""
+    experiences = [name for name in operation_names() if feature_of(name) == EXPERIENCES]
+    assert len(experiences) == 11 and "ListEntityPersonas" in experiences
+    for name in experiences:
+        message = f"{name}: {NO_EXPERIENCES}."
+        assert raw_post(server.url, TARGET + name, "{}").json() == {
+            "__type": "ValidationException", "message": message, "Message": message}
+    index_id = new_index()
+    with pytest.raises(kendra.exceptions.ValidationException,
+                       match="Kensaku has no Kendra Experiences; its search page is served at /"):
+        kendra.create_experience(Name="portal", IndexId=index_id, RoleArn=ROLE)
+    with pytest.raises(kendra.exceptions.ValidationException, match="README 'Web pages'"):
+        kendra.list_entity_personas(Id="e" * 36, IndexId=index_id)
 
 
 @pytest.mark.parametrize("error", errors.ALL_ERRORS, ids=lambda e: e.type_name)

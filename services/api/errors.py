@@ -7,6 +7,8 @@
     ├── ResourceAlreadyExistException
     ├── ResourceInUseException
     ├── ConflictException
+    ├── FeaturedResultsConflictException  a query text of another featured results set; with ConflictingItems
+    ├── ResourceUnavailableException      a tag operation's ARN names nothing here
     ├── ServiceQuotaExceededException
     ├── AccessDeniedException
     ├── UnknownOperationException    X-Amz-Target names no Kendra operation
@@ -22,6 +24,8 @@ client mistake must be a 400.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KendraError(Exception):
     """Base of every error the API answers with."""
@@ -33,7 +37,7 @@ class KendraError(Exception):
         super().__init__(message)
         self.message = message
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, Any]:
         return {"__type": self.type_name, "message": self.message, "Message": self.message}
 
 
@@ -59,6 +63,24 @@ class ResourceInUseException(KendraError):
 
 class ConflictException(KendraError):
     type_name = "ConflictException"
+
+
+class FeaturedResultsConflictException(KendraError):
+    type_name = "FeaturedResultsConflictException"
+
+    def __init__(self, message: str, conflicting_items: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.conflicting_items = conflicting_items or []
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = dict(super().body())
+        if self.conflicting_items:  # boto3 merges it into e.response
+            body["ConflictingItems"] = self.conflicting_items
+        return body
+
+
+class ResourceUnavailableException(KendraError):
+    type_name = "ResourceUnavailableException"
 
 
 class ServiceQuotaExceededException(KendraError):
@@ -104,6 +126,8 @@ ALL_ERRORS: tuple[type[KendraError], ...] = (
     ResourceAlreadyExistException,
     ResourceInUseException,
     ConflictException,
+    FeaturedResultsConflictException,
+    ResourceUnavailableException,
     ServiceQuotaExceededException,
     AccessDeniedException,
     UnknownOperationException,

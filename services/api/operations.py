@@ -9,23 +9,30 @@ from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService
 
+EXPERIENCES = "Kendra experiences (a cloud-hosted search app)"
 # Operations not built yet, by a part of their name, and the feature each belongs to (named in the refusal).
 _PREFIX_FEATURES = (
     ("Thesaur", "thesauri (synonyms)"),
-    ("FeaturedResults", "featured results"),
     ("AccessControlConfiguration", "access control configurations"),
     ("PrincipalMapping", "principal mapping"),
     ("GroupsOlderThan", "principal mapping"),
-    ("Experience", "Kendra experiences (a cloud-hosted search app)"),
-    ("Personas", "Kendra experiences (a cloud-hosted search app)"),
-    ("Entit", "Kendra experiences (a cloud-hosted search app)"),
-    ("Tag", "resource tags"),
+    ("Experience", EXPERIENCES),
+    ("Personas", EXPERIENCES),
+    ("Entit", EXPERIENCES),
 )
+# Experiences provision AWS's hosted search app; Kensaku serves its own, so they are never built.
+NO_EXPERIENCES = "Kensaku has no Kendra Experiences; its search page is served at / (see README 'Web pages')"
 
 
 def feature_of(operation: str) -> str:
     """The feature an operation belongs to, as named in a not-built refusal."""
     return next((feature for part, feature in _PREFIX_FEATURES if part in operation), "this operation")
+
+
+def refusal(operation: str) -> NotBuilt:
+    """The handler of an operation not built: what it lacks, or for an Experience where to look instead."""
+    feature = feature_of(operation)
+    return NotBuilt(operation, feature, f"{operation}: {NO_EXPERIENCES}." if feature == EXPERIENCES else None)
 
 
 def extensions(analytics: AnalyticsService) -> dict[str, Handler]:
@@ -69,7 +76,7 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
         "StopDataSourceSyncJob": sources.stop_data_source_sync_job,
         "ListDataSourceSyncJobs": sources.list_data_source_sync_jobs,
     }
-    table: dict[str, Handler] = {name: NotBuilt(name, feature_of(name)) for name in operation_names()}
+    table: dict[str, Handler] = {name: refusal(name) for name in operation_names()}
     table.update(built)
     table.update(more or {})
     table.update(extensions(analytics))

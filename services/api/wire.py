@@ -64,11 +64,12 @@ def _response(status: int, body: Mapping[str, Any] | None, request_id: str) -> R
 
 
 class NotBuilt:
-    """The handler of an operation that exists in Kendra but not (yet) here: a typed refusal naming its
-    feature, given before the body is validated (a caller learns first that the call cannot work)."""
+    """The handler of an operation that exists in Kendra but not (yet) here: a typed refusal saying why
+    (by default, naming its feature), given before the body is validated (a caller learns first that
+    the call cannot work)."""
 
-    def __init__(self, operation: str, feature: str) -> None:
-        self.message = f"{operation} is not supported by this Kensaku server yet ({feature})."
+    def __init__(self, operation: str, feature: str, reason: str | None = None) -> None:
+        self.message = reason or f"{operation} is not supported by this Kensaku server yet ({feature})."
 
     def refuse(self) -> ValidationException:
         return ValidationException(self.message)

@@ -36,7 +36,7 @@ from services.index.store import Store
 log = logging.getLogger("kensaku.datasources")
 
 _CONFIG_MEMBERS = (
-    "Configuration", "VpcConfiguration", "Description", "Schedule", "RoleArn", "Tags", "LanguageCode",
+    "Configuration", "VpcConfiguration", "Description", "Schedule", "RoleArn", "LanguageCode",
     "CustomDocumentEnrichmentConfiguration",
 )
 _UPDATABLE = (
@@ -144,7 +144,7 @@ class DataSourceService:
             "CreatedAt": _dt(row["created_at"]), "UpdatedAt": _dt(row["updated_at"]), "Status": row["status"],
         }
         for key in _CONFIG_MEMBERS:
-            if key in config and key != "Tags":
+            if key in config:
                 out[key] = config[key]
         return out
 

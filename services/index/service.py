@@ -31,7 +31,7 @@ from services.settings import Settings
 log = logging.getLogger("kensaku.index")
 
 _CONFIG_MEMBERS = (
-    "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "Tags", "UserTokenConfigurations",
+    "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "UserTokenConfigurations",
     "UserContextPolicy", "UserGroupResolutionConfiguration", "CapacityUnits",
 )
 

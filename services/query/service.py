@@ -18,6 +18,7 @@ from services.query import hybrid
 from services.query.answers import answer_items
 from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather
 from services.query.excerpts import excerpt, highlight, shown
+from services.query.featured import FeaturedResults
 from services.query.filters import (
     LANGUAGE_KEY,
     Principals,
@@ -103,8 +104,9 @@ class QueryService:
 
     def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None,
                  faqs: FaqMatcher | None = None, reranker: Reranker | None = None,
-                 spelling: SpellChecker | None = None) -> None:
+                 spelling: SpellChecker | None = None, featured: FeaturedResults | None = None) -> None:
         self.indexes = indexes
+        self.featured = featured
         self.recorder = recorder
         self.faqs = faqs
         self.reranker = reranker
@@ -206,6 +208,9 @@ class QueryService:
         else:
             response["TotalNumberOfResults"] = len(items)
         response["ResultItems"] = items
+        if text and page_number == 1 and self.featured is not None:
+            response["FeaturedResultsItems"] = self.featured.match(
+                index_id, text, scope.principals, query_id, fields, p.get("RequestedDocumentAttributes"))
         if warnings := syntax_warnings(text):
             response["Warnings"] = warnings
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
