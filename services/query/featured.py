@@ -31,7 +31,7 @@ from services.api.errors import (
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import normalize
-from services.engine.lexical import PUBLIC
+from services.engine.query import PUBLIC
 from services.index.documents import principals as acl_principals
 from services.index.fields import displayed_attributes
 from services.index.service import IndexService
