@@ -9,17 +9,21 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# The tests need the `st` extra (torch, CPU build) for the sentence-transformers backend;
-	# `pip install -e .` alone stays torch-free.
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# The tests also need the `st` extra (torch, CPU build) for the sentence-transformers backend;
+# `make serve` stays torch-free.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,st]'
 	touch $@
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/kensaku serve $(ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(PY) -m pytest -q $(ARGS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(PY) bench/relevance.py
 	$(PY) bench/latency.py
