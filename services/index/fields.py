@@ -120,6 +120,11 @@ def wire_value(kind: str, value: Any) -> dict[str, Any]:
     return {VALUE_MEMBER[kind]: value}
 
 
+def displayed_uri(uri: object) -> str | None:
+    """A ``_source_uri`` a result may show as its DocumentURI (a link a client can open), else None."""
+    return uri if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file") else None
+
+
 def displayed_attributes(attributes: dict[str, Any], fields: dict[str, dict[str, Any]],
                          requested: list[str] | None) -> list[dict[str, Any]]:
     """A result's DocumentAttributes: the stored values of the fields asked for in

@@ -17,6 +17,7 @@ import numpy as np
 
 from services.engine.analysis import analyzer_for
 from services.engine.passages import sentences
+from services.index.fields import displayed_uri
 from services.index.service import IndexService
 from services.query.hybrid import Ranked, is_question
 
@@ -102,7 +103,6 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, best: str
     }
     if doc.title:
         item["DocumentTitle"] = {"Text": doc.title[:2048], "Highlights": []}
-    uri = doc.attributes.get("_source_uri")
-    if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
+    if uri := displayed_uri(doc.attributes.get("_source_uri")):
         item["DocumentURI"] = uri
     return [item]

@@ -41,9 +41,9 @@ from services.api.wire import Handler
 from services.engine.analysis import analyzer_for, normalize
 from services.files import FileReadError, is_local, local_path, read_s3_path
 from services.index.documents import principal_term
-from services.index.fields import DATE, LONG, STRING_LIST, displayed_attributes
+from services.index.fields import DATE, LONG, STRING_LIST, displayed_attributes, displayed_uri
 from services.index.service import IndexService
-from services.query.filters import LANGUAGE_KEY, Principals, matches
+from services.query.filters import LANGUAGE_KEY, Principals, matches, may_see
 from services.settings import Settings
 from services.sqlite import connect, transaction
 
@@ -421,11 +421,8 @@ class FaqService:
             if attribute_filter is not None and not matches(attribute_filter, {**attributes, LANGUAGE_KEY: lang},
                                                             fields):
                 continue
-            allow, deny = json.loads(row["allow"]), json.loads(row["deny"])
-            if principals.present and (allow or deny):
-                mine = set(principals.terms)
-                if mine & set(deny) or (allow and not mine & set(allow)):
-                    continue
+            if not may_see(principals, json.loads(row["allow"]), json.loads(row["deny"])):
+                continue
             if lang not in terms_by_lang:
                 terms_by_lang[lang] = sorted(set(analyzer_for(lang).query_terms(text)))
             terms = terms_by_lang[lang]
@@ -458,8 +455,7 @@ class FaqService:
                 "ScoreAttributes": {"ScoreConfidence": bucket},
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
-            uri = row["source_uri"]
-            if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
+            if uri := displayed_uri(row["source_uri"]):
                 item["DocumentURI"] = uri
             items.append(item)
         return items

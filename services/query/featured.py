@@ -31,13 +31,12 @@ from services.api.errors import (
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
 from services.engine.analysis import normalize
-from services.engine.query import PUBLIC
 from services.index.documents import principals as acl_principals
-from services.index.fields import displayed_attributes
+from services.index.fields import displayed_attributes, displayed_uri
 from services.index.service import IndexService
 from services.index.store import StoredDocument
 from services.query.excerpts import excerpt, shown
-from services.query.filters import Principals
+from services.query.filters import Principals, may_see
 
 # Kendra's quotas (spec section 4.4).
 MAX_SETS_PER_INDEX = 50
@@ -108,15 +107,6 @@ def check_documents(documents: list[dict[str, str]]) -> list[str]:
     if len(ids) > MAX_DOCUMENTS_PER_SET:
         raise ValidationException(f"A featured results set has at most {MAX_DOCUMENTS_PER_SET} FeaturedDocuments")
     return ids
-
-
-def visible(doc: StoredDocument, principals: Principals) -> bool:
-    """Whether the asker may see ``doc``: the rule of the lexical index's ACL filter (deny wins)."""
-    if not principals.present:
-        return True
-    allow, deny = acl_principals(doc.acl)
-    mine = set(principals.terms)
-    return not mine & set(deny) and (PUBLIC in allow or bool(mine & set(allow)))
 
 
 class FeaturedResults:
@@ -242,7 +232,7 @@ class FeaturedResults:
         ids = json.loads(row["documents"])
         found = self._in_index(index_id, ids)
         return [_item(found[i], query_id, fields, requested) for i in ids
-                if i in found and visible(found[i], principals)]
+                if i in found and may_see(principals, *acl_principals(found[i].acl))]
 
     # -- rows -----------------------------------------------------------------------------------
 
@@ -287,17 +277,12 @@ class FeaturedResults:
         return out
 
 
-def _uri(doc: StoredDocument) -> str | None:
-    uri = doc.attributes.get("_source_uri")
-    return uri if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file") else None
-
-
 def _metadata(doc: StoredDocument) -> dict[str, str]:
     """A FeaturedDocumentWithMetadata."""
     out = {"Id": doc.doc_id}
     if doc.title:
         out["Title"] = doc.title[:2048]
-    if uri := _uri(doc):
+    if uri := displayed_uri(doc.attributes.get("_source_uri")):
         out["URI"] = uri
     return out
 
@@ -317,6 +302,6 @@ def _item(doc: StoredDocument, query_id: str, fields: dict[str, dict[str, Any]],
         item["DocumentTitle"] = {"Text": shown(doc.title), "Highlights": []}
     if body := excerpt(doc.body, [], EXCERPT_CHARS):
         item["DocumentExcerpt"] = {"Text": body, "Highlights": []}
-    if uri := _uri(doc):
+    if uri := displayed_uri(doc.attributes.get("_source_uri")):
         item["DocumentURI"] = uri
     return item

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,16 @@ class Principals:
     @property
     def present(self) -> bool:
         return bool(self.terms)
+
+
+def may_see(principals: Principals, allow: Collection[str], deny: Collection[str]) -> bool:
+    """The rule of the index's ACL filter, for records kept outside it (FAQ entries, featured documents):
+    no user context sees everything; a denied principal sees nothing; no ALLOW, or PUBLIC among them, is
+    everyone's."""
+    if not principals.present:
+        return True
+    mine = set(principals.terms)
+    return not mine & set(deny) and (not allow or PUBLIC in allow or bool(mine & set(allow)))
 
 
 def _only_operator(node: dict[str, Any]) -> str:

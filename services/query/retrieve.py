@@ -20,7 +20,7 @@ from services.api.errors import ValidationException
 from services.engine.analysis import normalize
 from services.engine.passages import split_passages
 from services.engine.query import NoScore, all_of
-from services.index.fields import displayed_attributes
+from services.index.fields import displayed_attributes, displayed_uri
 from services.query import hybrid
 from services.query.confidence import Evidence, foreign_terms, idf
 from services.query.hybrid import Candidate
@@ -125,8 +125,7 @@ class RetrieveService:
                 "DocumentAttributes": displayed_attributes(doc.attributes, fields, requested),
                 "ScoreAttributes": {"ScoreConfidence": judge.bucket(s.evidence)},
             }
-            uri = doc.attributes.get("_source_uri")
-            if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
+            if uri := displayed_uri(doc.attributes.get("_source_uri")):
                 item["DocumentURI"] = uri
             items.append(item)
         return {"QueryId": query_id, "ResultItems": items}, langs

@@ -12,7 +12,7 @@ from services.api.errors import ValidationException
 from services.engine.analysis import QueryWord, analyzer_for, normalize
 from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
 from services.engine.query import Attribute, Bool, Boost, NoScore, Phrase, Query, Term, all_of, any_of
-from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, wire_value
+from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, displayed_uri, wire_value
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
@@ -427,8 +427,7 @@ class QueryService:
                 item["DocumentTitle"] = _with_highlights(title.text, title.spans)
             if body.text:
                 item["DocumentExcerpt"] = _with_highlights(body.text, body.spans)
-            uri = doc.attributes.get("_source_uri")
-            if isinstance(uri, str) and uri.split("://", 1)[0] in ("http", "https", "ftp", "file"):
+            if uri := displayed_uri(doc.attributes.get("_source_uri")):
                 item["DocumentURI"] = uri
             items.append(item)
         return items
