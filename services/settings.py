@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     # max_document_bytes, base64-encoded, plus 1 MB); larger ones are refused before they are read.
     max_request_bytes: int | None = Field(None, gt=0)
 
+    # Where indexes live (services/engine): "embedded" (tantivy and usearch in data_dir) or "opensearch"
+    # (an OpenSearch cluster or an Amazon OpenSearch Service domain; docs/engine.md).
+    engine: Literal["embedded", "opensearch"] = "embedded"
+    opensearch_url: str = "http://127.0.0.1:9200"
+    # Basic auth (the security plugin's internal users), or SigV4 for an Amazon OpenSearch Service
+    # domain ("es"; "aoss" for Serverless) with the AWS credentials of the environment, in opensearch_region.
+    opensearch_username: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_sigv4_service: Literal["es", "aoss"] | None = None
+    opensearch_region: str = "us-east-1"
+    # TLS of an https:// URL: verify the cluster's certificate (against this CA bundle, else the system's).
+    opensearch_verify_certs: bool = True
+    opensearch_ca_certs: Path | None = None
+    # Index names start with this (several Kensaku installations can share a cluster).
+    opensearch_index_prefix: str = Field("kensaku-", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    opensearch_shards: int = Field(1, gt=0, le=1024)
+    opensearch_replicas: int = Field(1, ge=0, le=16)
+    # Each request to the cluster; past it the query fails (InternalServerException) and queued
+    # documents wait for the next attempt.
+    opensearch_timeout_seconds: float = Field(10.0, gt=0)
+
     # Indexing: how long the indexer gathers documents before one commit makes them searchable.
     commit_interval_seconds: float = Field(0.25, ge=0)
     # Documents (and at most this many blob bytes) per indexer batch, i.e. per commit.

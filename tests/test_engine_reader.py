@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.engine.base import Facet, Reader, SortKey
-from services.engine.lexical import DATE, LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, LexicalIndex
+from services.engine.document import DATE, LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument
+from services.engine.lexical import LexicalIndex
 from services.engine.query import (
     Attribute,
     Bool,

@@ -1,17 +1,27 @@
-"""The search-engine interface the query layer reads through (services/query, analytics/learning.py).
+"""The search-engine interface: what the index service writes through and the query layer reads through.
 
-An engine hands out a :class:`Reader`: a point-in-time view of one index, which answers queries of the
-neutral model (services/engine/query.py). Today's implementation is tantivy's (services/engine/lexical.py);
-docs/engine.md says what each method promises and what an OpenSearch implementation maps it to.
+An :class:`Engine` (``KENSAKU_ENGINE``: services/engine/embedded.py, services/engine/opensearch/) opens,
+per Kendra index, a :class:`SearchIndex` (the analysed documents, BM25) and a :class:`PassageStore` (the
+passages and title vectors of one embedding model). A search index hands out a :class:`Reader`: a
+point-in-time view that answers queries of the neutral model (services/engine/query.py).
+docs/engine.md says what each method promises and what each engine maps it to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.engine.document import FieldSpec, LexicalDocument
+from services.engine.embedder import Vectors
+from services.engine.passages import Passage
 from services.engine.query import Query, TextField
+
+
+class EngineUnavailable(Exception):
+    """The engine could not be reached or answered with a server error (a cluster down, a timeout). Not
+    the caller's fault: a query fails with InternalServerException, queued documents wait and are retried."""
 
 DocRef = Hashable
 """A document as one reader's results name it (tantivy: its segment and ordinal; OpenSearch: its _id).
@@ -95,4 +105,126 @@ class Reader(Protocol):
 
     def doc_freq(self, field: TextField, term: str) -> int:
         """Documents holding ``term`` in ``field`` (BM25's df; may still count deleted documents)."""
+        ...
+
+
+class SearchIndex(Protocol):
+    """The analysed documents of one Kendra index (one schema *generation*); written by one thread."""
+
+    def upsert(self, docs: Iterable[LexicalDocument]) -> None:
+        """Add or replace documents (visible after :meth:`commit`)."""
+        ...
+
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        ...
+
+    def commit(self) -> None:
+        """Make every change so far durable and searchable; then :meth:`reader` is a new reader."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def destroy(self) -> None:
+        """Close and delete everything this index holds."""
+        ...
+
+    def reader(self) -> Reader:
+        """The reader of the last commit (cheap: the object is replaced, never mutated)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    key: int
+    doc_id: str
+    number: int
+    start: int
+    end: int
+    text: str
+    vector: Vectors  # float32, L2-normalised
+
+
+# Keys at and above this are titles (each document's title embedded alone); below, passages.
+TITLE_KEYS = 1 << 62
+
+
+class PassageStore(Protocol):
+    """The passages of one index with their vectors (one embedding model), and each document's title
+    vector; nearest-neighbour search over both. A key names one passage (or title) of one document."""
+
+    @property
+    def layout(self) -> int:
+        """What the store holds (services/engine/vectors.py LAYOUT); an older one is filled again."""
+        ...
+
+    def mark_layout_current(self) -> None:
+        ...
+
+    def upsert(self, doc_id: str, passages: Sequence[Passage], vectors: Vectors, title: Vectors | None = None) -> None:
+        """Replace the passages (and title vector) of ``doc_id`` (searchable after :meth:`commit`)."""
+        ...
+
+    def delete(self, doc_ids: Iterable[str]) -> None:
+        ...
+
+    def commit(self) -> None:
+        ...
+
+    def close(self) -> None:
+        ...
+
+    def search(self, query: Vectors, count: int) -> list[tuple[int, float]]:
+        """The ``count`` nearest passages and titles: (key, cosine similarity), best first."""
+        ...
+
+    def passages(self, keys: Sequence[int]) -> dict[int, StoredPassage]:
+        """The passages among ``keys`` (title keys are skipped)."""
+        ...
+
+    def title_documents(self, keys: Sequence[int]) -> dict[int, str]:
+        """Key -> document id, for the title keys among ``keys``."""
+        ...
+
+    def title_vectors(self, doc_ids: Sequence[str]) -> dict[str, Vectors]:
+        ...
+
+    def passage_keys(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
+        """Document id -> the keys of its passages."""
+        ...
+
+    def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
+        """Document id -> its passages in order."""
+        ...
+
+
+class Engine(Protocol):
+    """Where indexes live: the embedded engine (a data folder) or an OpenSearch cluster."""
+
+    name: str
+
+    def open_index(self, index_id: str, generation: int, fields: Sequence[FieldSpec]) -> SearchIndex:
+        """The search index of ``index_id``'s schema generation, created empty if it does not exist."""
+        ...
+
+    def drop_generation(self, index_id: str, generation: int) -> None:
+        """Delete a generation's search index if it exists (a rebuild starts from nothing)."""
+        ...
+
+    def passages(self, index_id: str, model: str, dim: int) -> PassageStore:
+        """The passage store of ``index_id`` for embedding model ``model``, created empty if needed."""
+        ...
+
+    def has_passages(self, index_id: str, model: str) -> bool:
+        ...
+
+    def drop_index(self, index_id: str) -> None:
+        """Delete everything the engine holds of ``index_id`` (every generation, every model's passages)."""
+        ...
+
+    def close(self) -> None:
         ...

@@ -19,17 +19,15 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, assert_never, cast
 
 import tantivy
 from tantivy import FieldType, Occur, Order
 
-from services.engine.analysis import Token
 from services.engine.base import Bucket, DocRef, Facet, Found, Hit, SortKey, Stored
+from services.engine.document import LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, TokenRow
 from services.engine.query import (
-    PUBLIC,
     Attribute,
     Bool,
     Boost,
@@ -46,44 +44,8 @@ from services.engine.query import (
     date_micros,
 )
 
-STRING = "STRING_VALUE"
-STRING_LIST = "STRING_LIST_VALUE"
-LONG = "LONG_VALUE"
-DATE = "DATE_VALUE"
 # Sorted searches take every match that ties with the window's last one: at most this many.
 MAX_SORT_CANDIDATES = 200_000
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    name: str
-    kind: str  # STRING_VALUE | STRING_LIST_VALUE | LONG_VALUE | DATE_VALUE
-    sortable: bool = False
-
-
-# (term, position, start, end): plain tuples pickle fast between the analysis processes and here.
-TokenRow = tuple[str, int, int, int]
-
-
-def token_rows(tokens: Iterable[Token]) -> list[TokenRow]:
-    return [(t.term, t.position, t.start, t.end) for t in tokens]
-
-
-@dataclass(slots=True)
-class LexicalDocument:
-    """A document as the lexical index takes it: analysed text, principals, typed attributes."""
-
-    doc_id: str
-    title: str
-    title_tokens: list[TokenRow]
-    body: str
-    body_tokens: list[TokenRow]
-    meta: str = ""
-    meta_tokens: list[TokenRow] = field(default_factory=list)
-    acl_allow: list[str] = field(default_factory=lambda: [PUBLIC])
-    acl_deny: list[str] = field(default_factory=list)
-    # field name -> str | list[str] | int | float (DATE as epoch seconds)
-    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def attr_field(name: str) -> str:

@@ -23,13 +23,13 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from usearch.index import Index
 
+from services.engine.base import TITLE_KEYS, StoredPassage
 from services.engine.embedder import Vectors
 from services.engine.passages import Passage
 from services.sqlite import connect, rows_where
@@ -55,26 +55,14 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Save the graph after every commit while it is small; above this, at most every SAVE_SECONDS.
 SAVE_ALWAYS_BELOW = 20_000
 SAVE_SECONDS = 60.0
-# Graph keys at and above this are titles (titles.key + TITLE_KEYS); below, passages.
-TITLE_KEYS = 1 << 62
 # What a vectors folder holds: 1 = passages only, 2 = passages and titles. An older folder is filled
 # again from the stored documents (the indexer's backfill), then marked current.
 LAYOUT = 2
 
 
-@dataclass(frozen=True, slots=True)
-class StoredPassage:
-    key: int
-    doc_id: str
-    number: int
-    start: int
-    end: int
-    text: str
-    vector: Vectors  # float32, L2-normalised
-
-
 class PassageVectors:
-    """The passages and vectors of one index, for one embedding model."""
+    """The passages and vectors of one index, for one embedding model: the embedded engine's
+    ``PassageStore`` (services/engine/base.py)."""
 
     def __init__(self, folder: Path, dim: int, model: str) -> None:
         self.folder = folder

@@ -8,7 +8,7 @@ from typing import Any
 from services.api.errors import ValidationException
 from services.engine import analysis
 from services.engine.analysis import analyzer_for
-from services.engine.lexical import STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
+from services.engine.document import STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
 from services.engine.query import PUBLIC
 from services.index.fields import ACL_PSEUDO_ATTRIBUTES, RESERVED_ATTRIBUTES, attribute_value
 

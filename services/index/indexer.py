@@ -13,7 +13,6 @@ import logging
 import math
 import multiprocessing
 import os
-import shutil
 import threading
 import time
 from collections import defaultdict
@@ -25,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.extraction import ExtractionError, extract
+from services.engine.document import LexicalDocument
 from services.engine.embedder import Embedder, Vectors, make_embedder
-from services.engine.lexical import LexicalDocument
 from services.engine.passages import Passage, embedding_text, split_passages
 from services.engine.vectors import LAYOUT
 from services.index.documents import build_version, lexical_document
@@ -543,8 +542,7 @@ class Indexer:
         index_id, generation, fields_json = row["id"], row["schema_gen"] + 1, row["fields"]
         fields_list = json.loads(fields_json)
         fields = {f["Name"]: f for f in fields_list}
-        target = self.service.lexical_dir(index_id, generation)
-        shutil.rmtree(target, ignore_errors=True)
+        self.service.engine.drop_generation(index_id, generation)
         lex = self.service.open_lexical(index_id, generation, fields_list)
         for batch in self.store.iter_indexed(index_id):
             lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields) for d in batch)
@@ -559,6 +557,4 @@ class Indexer:
                 conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))
         old = self.service.swap_lexical(index_id, lex)
         if old is not None:
-            old.close()
-            if old.path != lex.path:
-                shutil.rmtree(old.path, ignore_errors=True)
+            old.destroy()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from services.api.errors import (
@@ -21,7 +19,8 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.datasources.jobs import JobTracker, PutRejected
-from services.engine.lexical import LexicalIndex
+from services.engine.base import Engine, SearchIndex
+from services.engine.factory import make_engine
 from services.index.documents import DocumentRejected, build_version, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
 from services.index.store import Store
@@ -43,27 +42,22 @@ def _dt(epoch: float) -> datetime:
 class IndexService:
     """Index lifecycle, documents, and the lexical index of every index (one per process)."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None) -> None:
         self.settings = settings
         self.store = store
-        self._lexical: dict[str, LexicalIndex] = {}
+        self.engine = engine or make_engine(settings)
+        self._lexical: dict[str, SearchIndex] = {}
         self._lock = threading.RLock()
         self.changed = threading.Event()  # set when work is queued for the indexer
         self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
-        self.vectors = VectorStores(settings, settings.data_dir / "indexes")
+        self.vectors = VectorStores(settings, self.engine)
         self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
         # What else an index holds (FAQs, data sources) is dropped with it by these callbacks.
         self.on_delete: list[Callable[[str], None]] = []
 
-    # -- paths and lexical indexes --------------------------------------------------------------
+    # -- search indexes ------------------------------------------------------------------------------
 
-    def index_dir(self, index_id: str) -> Path:
-        return self.settings.data_dir / "indexes" / index_id
-
-    def lexical_dir(self, index_id: str, generation: int) -> Path:
-        return self.index_dir(index_id) / f"lexical-{generation}"
-
-    def lexical(self, index_id: str) -> LexicalIndex:
+    def lexical(self, index_id: str) -> SearchIndex:
         """The current lexical index (opened on first use)."""
         with self._lock:
             lex = self._lexical.get(index_id)
@@ -73,11 +67,10 @@ class IndexService:
                 self._lexical[index_id] = lex
             return lex
 
-    def open_lexical(self, index_id: str, generation: int, fields: list[dict[str, Any]]) -> LexicalIndex:
-        specs = field_specs({f["Name"]: f for f in fields})
-        return LexicalIndex(self.lexical_dir(index_id, generation), specs, self.settings.writer_heap_bytes)
+    def open_lexical(self, index_id: str, generation: int, fields: list[dict[str, Any]]) -> SearchIndex:
+        return self.engine.open_index(index_id, generation, field_specs({f["Name"]: f for f in fields}))
 
-    def swap_lexical(self, index_id: str, lex: LexicalIndex) -> LexicalIndex | None:
+    def swap_lexical(self, index_id: str, lex: SearchIndex) -> SearchIndex | None:
         with self._lock:
             old = self._lexical.get(index_id)
             self._lexical[index_id] = lex
@@ -89,6 +82,7 @@ class IndexService:
                 lex.close()
             self._lexical.clear()
         self.vectors.close()
+        self.engine.close()
 
     # -- index rows ------------------------------------------------------------------------------
 
@@ -237,10 +231,10 @@ class IndexService:
             lex = self._lexical.pop(index_id, None)
         if lex is not None:
             lex.close()
-        self.vectors.drop(index_id)
+        self.vectors.forget(index_id)
         for drop in self.on_delete:
             drop(index_id)
-        shutil.rmtree(self.index_dir(index_id), ignore_errors=True)
+        self.engine.drop_index(index_id)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
             conn.execute("DELETE FROM documents WHERE index_id = ?", (index_id,))

@@ -1,34 +1,35 @@
 """The passage vectors of every index in this process, and the embedding model that makes them.
 
-Each index keeps its vectors in ``<index folder>/vectors-<model>/``; a server started with another
-model builds a fresh folder (the indexer fills it from the stored documents). With a re-scoring model,
-its vectors of the same passages live in that folder too (services/engine/rescore.py).
+Each index keeps its vectors in the engine's passage store of the model (services/engine/base.py); a
+server started with another model builds a fresh store (the indexer fills it from the stored
+documents). With a re-scoring model on the embedded engine, its vectors of the same passages live in
+the passage store's folder (services/engine/rescore.py).
 """
 
 from __future__ import annotations
 
-import re
-import shutil
 import threading
-from pathlib import Path
 
+from services.engine.base import Engine, PassageStore
+from services.engine.embedded import EmbeddedEngine
 from services.engine.embedder import Embedder, make_embedder
 from services.engine.rescore import RescoreVectors
-from services.engine.vectors import PassageVectors
 from services.settings import Settings
 
 
 class VectorStores:
-    """index id -> its ``PassageVectors`` (opened on first use); None everywhere without an embedder."""
+    """index id -> its passage store (opened on first use); None everywhere without an embedder."""
 
-    def __init__(self, settings: Settings, index_dir: Path) -> None:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
-        self.index_root = index_dir
+        self.engine = engine
         self.embedder: Embedder | None = make_embedder(
             settings.embedder, settings.embedder_model, settings.embed_batch_size, settings.embed_threads)
-        self.rescorer: Embedder | None = None if self.embedder is None else make_embedder(
-            settings.rescore_embedder, settings.rescore_model, settings.embed_batch_size, settings.embed_threads)
-        self._open: dict[str, PassageVectors] = {}
+        # Re-scoring vectors are kept beside the embedded engine's passages (not built for OpenSearch).
+        self.rescorer: Embedder | None = None if self.embedder is None or not isinstance(engine, EmbeddedEngine) \
+            else make_embedder(settings.rescore_embedder, settings.rescore_model, settings.embed_batch_size,
+                               settings.embed_threads)
+        self._open: dict[str, PassageStore] = {}
         self._rescore: dict[str, RescoreVectors] = {}
         self._lock = threading.Lock()
 
@@ -36,21 +37,16 @@ class VectorStores:
     def enabled(self) -> bool:
         return self.embedder is not None
 
-    def folder(self, index_id: str) -> Path:
-        assert self.embedder is not None
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.embedder.name)[:80]
-        return self.index_root / index_id / f"vectors-{slug}"
-
     def exists(self, index_id: str) -> bool:
-        return self.enabled and (self.folder(index_id) / "passages.sqlite3").exists()
+        return self.embedder is not None and self.engine.has_passages(index_id, self.embedder.name)
 
-    def get(self, index_id: str) -> PassageVectors | None:
+    def get(self, index_id: str) -> PassageStore | None:
         if self.embedder is None:
             return None
         with self._lock:
             found = self._open.get(index_id)
             if found is None:
-                found = PassageVectors(self.folder(index_id), self.embedder.dim, self.embedder.name)
+                found = self.engine.passages(index_id, self.embedder.name, self.embedder.dim)
                 self._open[index_id] = found
             return found
 
@@ -59,14 +55,16 @@ class VectorStores:
         index has passages)."""
         if self.rescorer is None or not self.exists(index_id):
             return None
+        assert isinstance(self.engine, EmbeddedEngine) and self.embedder is not None
         with self._lock:
             found = self._rescore.get(index_id)
             if found is None:
-                found = RescoreVectors(self.folder(index_id), self.rescorer.name)
+                found = RescoreVectors(self.engine.vectors_dir(index_id, self.embedder.name), self.rescorer.name)
                 self._rescore[index_id] = found
             return found
 
-    def drop(self, index_id: str) -> None:
+    def forget(self, index_id: str) -> None:
+        """Close what is open of a deleted index (the engine deletes its data)."""
         with self._lock:
             found = self._open.pop(index_id, None)
             rescore = self._rescore.pop(index_id, None)
@@ -74,8 +72,6 @@ class VectorStores:
             rescore.close()
         if found is not None:
             found.close()
-        if self.enabled:
-            shutil.rmtree(self.folder(index_id), ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:

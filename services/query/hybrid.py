@@ -26,12 +26,11 @@ from typing import Literal
 
 import numpy as np
 
-from services.engine.base import DocRef, Found, Reader
+from services.engine.base import DocRef, Found, PassageStore, Reader, StoredPassage
 from services.engine.embedder import Embedder, Vectors
 from services.engine.passages import estimate_tokens
 from services.engine.query import NoScore, Query, Terms, all_of
 from services.engine.rescore import RescoreVectors
-from services.engine.vectors import PassageVectors, StoredPassage
 
 QueryForm = Literal["keyword", "question", "cross-language"]
 Fusion = Literal["cc", "rrf"]
@@ -150,7 +149,7 @@ def lexical_candidates(reader: Reader, found: Found) -> list[Candidate]:
 
 
 def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query | None, text: str,
-         languages: list[str], embedder: Embedder, vectors: PassageVectors, limit: int = 100, fusion: Fusion = "cc",
+         languages: list[str], embedder: Embedder, vectors: PassageStore, limit: int = 100, fusion: Fusion = "cc",
          learned: Mapping[str, float] | None = None, rescoring: Rescoring | None = None,
          related: float | None = None) -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``).
@@ -284,7 +283,7 @@ def _cosine_scale(cosines: list[float | None], floor: float) -> list[float]:
     return [(max(s - lo, 0.0) / span if span > 0 else 1.0) if s is not None else 0.0 for s in cosines]
 
 
-def _rescore(candidates: list[Candidate], weight: float, floor: float, text: str, vectors: PassageVectors,
+def _rescore(candidates: list[Candidate], weight: float, floor: float, text: str, vectors: PassageStore,
              rescoring: Rescoring) -> None:
     """Fuse the top documents again, the stronger model's best-passage cosine taking ``share`` of the
     vectors' weight; their new scores are spread over the span of their old ones, so the documents
