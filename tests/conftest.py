@@ -115,12 +115,72 @@ def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any
     return client
 
 
+ENGINES = ["embedded", "opensearch"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of a module marked ``engines`` run once on each engine (those that use a server, or ask for
+    ``engine_env``); every other test runs on the embedded engine."""
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "embedded"))
+
+
+def opensearch_url() -> str:
+    """The test cluster: KENSAKU_TEST_OPENSEARCH_URL (``.ci/run`` starts one and sets it), else a local
+    ``kensaku opensearch-dev`` on 9200; the tests that need it are skipped when neither answers."""
+    url = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
+    try:
+        httpx.get(url, timeout=2).raise_for_status()
+    except httpx.HTTPError as error:
+        if "KENSAKU_TEST_OPENSEARCH_URL" in os.environ:
+            raise RuntimeError(f"the test OpenSearch cluster at {url} does not answer: {error}") from error
+        pytest.skip(f"no OpenSearch cluster at {url} (start one with kensaku opensearch-dev)")
+    return url
+
+
+def drop_opensearch_indexes(url: str, prefix: str) -> None:
+    found = httpx.get(f"{url}/_cat/indices/{prefix}*", params={"format": "json"}, timeout=30).json()
+    for row in found:
+        httpx.delete(f"{url}/{row['index']}", timeout=30)
+
+
+# Indexes of this test session's servers on the test cluster (deleted at the end of the session).
+OPENSEARCH_PREFIX = f"kensaku-t{os.getpid()}-"
+
+
+@pytest.fixture(scope="session")
+def engine_env(engine: str) -> dict[str, str]:
+    """The settings of a server on ``engine`` (OpenSearch: the test cluster, under this session's prefix)."""
+    if engine == "embedded":
+        return {}
+    return {"KENSAKU_ENGINE": "opensearch", "KENSAKU_OPENSEARCH_URL": opensearch_url(),
+            "KENSAKU_OPENSEARCH_INDEX_PREFIX": OPENSEARCH_PREFIX}
+
+
+@pytest.fixture(scope="session")
+def _servers() -> Iterator[dict[str, Server]]:
+    """The shared servers, one per engine: kept across the switches of the ``engine`` parameter."""
+    servers: dict[str, Server] = {}
     with tempfile.TemporaryDirectory(prefix="kensaku-test-") as tmp:
-        srv = Server(Path(tmp)).start()
-        yield srv
-        srv.stop()
+        servers["_root"] = Server(Path(tmp))  # not started: holds the folder the servers' data go in
+        yield servers
+        for srv in servers.values():
+            srv.stop()
+        if "opensearch" in servers:
+            drop_opensearch_indexes(servers["opensearch"].env["KENSAKU_OPENSEARCH_URL"], OPENSEARCH_PREFIX)
+
+
+@pytest.fixture(scope="session")
+def server(_servers: dict[str, Server], engine: str, engine_env: dict[str, str]) -> Server:
+    srv = _servers.get(engine)
+    if srv is None:
+        srv = _servers[engine] = Server(_servers["_root"].data_dir / engine, engine_env).start()
+    return srv
 
 
 @pytest.fixture(scope="session")

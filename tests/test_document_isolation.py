@@ -25,6 +25,8 @@ from services.index.store import Store
 from services.settings import Settings
 from tests.conftest import ROLE, Server, text_doc, wait_for, wait_indexed
 
+pytestmark = pytest.mark.engines
+
 TARGET = "AWSKendraFrontendService."
 BLOB = base64.b64encode(b"A document about the platypus.").decode()
 

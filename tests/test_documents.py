@@ -22,6 +22,8 @@ from tests.conftest import (
     wait_indexed,
 )
 
+pytestmark = pytest.mark.engines
+
 OFFICE = SHARED / "data/corpora/office"
 
 

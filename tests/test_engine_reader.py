@@ -1,16 +1,22 @@
-"""The engine interface's promises (services/engine/base.py, docs/engine.md), checked on the embedded
-engine directly: what an OpenSearch reader must also keep (issue 15, item 1)."""
+"""The engine interface's promises (services/engine/base.py, docs/engine.md), checked on both engines
+directly: the embedded one (tantivy in a temporary folder) and OpenSearch (the cluster at
+KENSAKU_TEST_OPENSEARCH_URL, started by ``.ci/run`` with ``kensaku opensearch-dev``), and that both
+score the same documents the same."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from services.engine.base import Facet, Reader, SortKey
-from services.engine.document import DATE, LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument
+from services.engine.analysis import analyzer_for
+from services.engine.base import Facet, Reader, SearchIndex, SortKey
+from services.engine.document import DATE, LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
 from services.engine.lexical import LexicalIndex
+from services.engine.opensearch import OpenSearchEngine
 from services.engine.query import (
     Attribute,
     Bool,
@@ -27,6 +33,7 @@ from services.engine.query import (
     any_of,
     date_micros,
 )
+from services.settings import Settings
 
 FIELDS = [FieldSpec("dept", STRING, sortable=True), FieldSpec("tags", STRING_LIST), FieldSpec("year", LONG),
           FieldSpec("_created_at", DATE), FieldSpec("_language_code", STRING)]
@@ -43,9 +50,31 @@ def _doc(doc_id: str, body: str, **attributes: object) -> LexicalDocument:
     return LexicalDocument(doc_id, "", [], body, rows, attributes={"_language_code": "en", **attributes})
 
 
+Opener = Callable[[Sequence[FieldSpec]], SearchIndex]
+
+
+@pytest.fixture(params=["embedded", "opensearch"])
+def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens empty search indexes of one engine (deleted after the test)."""
+    opened: list[SearchIndex] = []
+    if request.param == "embedded":
+        def make(fields: Sequence[FieldSpec]) -> SearchIndex:
+            opened.append(LexicalIndex(tmp_path / f"lexical-{len(opened)}", fields))
+            return opened[-1]
+    else:
+        engine = opensearch_engine()
+
+        def make(fields: Sequence[FieldSpec]) -> SearchIndex:
+            opened.append(engine.open_index(f"reader-{uuid.uuid4().hex[:12]}", 0, fields))
+            return opened[-1]
+    yield make
+    for index in opened:
+        index.destroy()
+
+
 @pytest.fixture
-def reader(tmp_path: Path) -> Iterator[Reader]:
-    index = LexicalIndex(tmp_path / "lexical", FIELDS)
+def reader(open_index: Opener) -> Iterator[Reader]:
+    index = open_index(FIELDS)
     index.upsert([
         _doc("a", "tokyo meeting room booking", dept=LONG_B, tags=["howto", "faq"], year=2020,
              _created_at=1.6e9),
@@ -55,7 +84,15 @@ def reader(tmp_path: Path) -> Iterator[Reader]:
     ])
     index.commit()
     yield index.reader()
-    index.close()
+
+
+def opensearch_engine() -> OpenSearchEngine:
+    url = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
+    engine = OpenSearchEngine(Settings(opensearch_url=url, opensearch_index_prefix="kensaku-test-",
+                                       opensearch_replicas=0))
+    if not engine.client.ping():
+        pytest.skip(f"no OpenSearch cluster at {url} (.ci/run starts one with kensaku opensearch-dev)")
+    return engine
 
 
 def _ids(reader: Reader, query: Query, limit: int = 10, sort: Sequence[SortKey] = ()) -> list[str]:
@@ -75,7 +112,7 @@ def test_scores_are_bm25_boosted_and_filters_add_nothing(reader: Reader) -> None
     plain = reader.search(Term("body", "tokyo"), 10)
     assert plain.total == 2 and [h.score > 0 for h in plain.hits] == [True, True]
     boosted = reader.search(Boost(Term("body", "tokyo"), 2.0), 10)
-    assert [round(h.score, 6) for h in boosted.hits] == [round(2 * h.score, 6) for h in plain.hits]
+    assert [h.score for h in boosted.hits] == pytest.approx([2 * h.score for h in plain.hits], rel=1e-6)
     filtered = reader.search(all_of([Term("body", "tokyo"), NoScore(Term(Attribute("dept"), "営業部"))]), 10)
     assert [h.score for h in filtered.hits] == [plain.hits[0].score]  # c: three tokyos, the better match
     assert [h.score for h in reader.search(NoScore(Term("body", "tokyo")), 10).hits] == [0.0, 0.0]
@@ -124,14 +161,62 @@ def test_stored_fields_terms_held_and_statistics(reader: Reader) -> None:
     assert reader.num_docs() == 4 and reader.doc_freq("body", "tokyo") == 2 and reader.doc_freq("body", "x") == 0
 
 
-def test_a_commit_gives_a_new_reader_and_the_old_one_keeps_its_view(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical", FIELDS)
+def test_a_commit_gives_a_new_reader_nothing_is_seen_before_it_and_rollback_drops_changes(
+        open_index: Opener) -> None:
+    index = open_index(FIELDS)
+    before = index.reader()
+    assert index.reader() is before
+    index.upsert([_doc("a", "tokyo")])
+    assert before.count(MatchAll()) == 0
+    index.commit()
+    after = index.reader()
+    assert after is not before and after.count(MatchAll()) == 1
+    if isinstance(index, LexicalIndex):  # tantivy's searcher keeps its view; OpenSearch's reader sees the last refresh
+        assert before.count(MatchAll()) == 0
+    index.upsert([_doc("b", "kyoto")])
+    index.delete(["a"])
+    index.rollback()
+    index.commit()
+    assert _ids(index.reader(), MatchAll()) == ["a"]
+
+
+JA_DOCS = {"tocho": "東京都庁への出張は有給休暇ではない", "kyoto": "京都の会議室を予約するシステム",
+           "tokyo": "東京の会議室の予約は東京都の規則による", "long": "会議室 " * 40 + "東京"}
+
+
+def _ja_doc(doc_id: str, text: str) -> LexicalDocument:
+    rows = token_rows(analyzer_for("ja").tokens(text))
+    return LexicalDocument(doc_id, "", [], text, rows, attributes={"_language_code": "ja"})
+
+
+def test_both_engines_match_and_score_the_same_documents_the_same(tmp_path: Path) -> None:
+    """Same analysed documents, same neutral queries: the same matches, and BM25 scores equal to the
+    precision of the engines' length encodings (ScoreConfidence's calibration holds for both)."""
+    embedded = LexicalIndex(tmp_path / "lexical", FIELDS)
+    remote = opensearch_engine().open_index(f"scores-{uuid.uuid4().hex[:12]}", 0, FIELDS)
     try:
-        before = index.reader()
-        assert index.reader() is before
-        index.upsert([_doc("a", "tokyo")])
-        index.commit()
-        after = index.reader()
-        assert after is not before and after.count(MatchAll()) == 1 and before.count(MatchAll()) == 0
+        for index in (embedded, remote):
+            index.upsert([_ja_doc(doc_id, text) for doc_id, text in JA_DOCS.items()])
+            index.upsert([_doc("a", "tokyo meeting room booking"), _doc("c", "tokyo tokyo tokyo station")])
+            index.commit()
+        queries: list[Query] = [
+            Term("body", "東京都"), Term("body", "京都"), Term("body", "会議室"), Term("body", "有給"),
+            Phrase("body", ("会議", "室")), Phrase("body", ("東京都庁", "へ")), Phrase("body", ("東京", "へ")),
+            any_of([Term("body", "東京"), Boost(Term("title", "東京"), 2.0), Term("body", "予約")]),
+            Bool(must=(NoScore(Term(Attribute("_language_code"), "ja")), Term("body", "会議室")),
+                 should=(Boost(Phrase("body", ("会議室", "を")), 0.3),)),
+            Term("body", "tokyo"), any_of([Term("body", "tokyo"), Term("body", "room")]),
+        ]
+        for query in queries:
+            ours, theirs = embedded.reader(), remote.reader()
+            a, b = ours.search(query, 10), theirs.search(query, 10)
+            scores_a = {s.doc_id: h.score for h, s in zip(a.hits, ours.stored([h.ref for h in a.hits]), strict=True)}
+            scores_b = {s.doc_id: h.score for h, s in zip(b.hits, theirs.stored([h.ref for h in b.hits]), strict=True)}
+            assert a.total == b.total and scores_a.keys() == scores_b.keys(), query
+            for doc_id, score in scores_a.items():
+                assert scores_b[doc_id] == pytest.approx(score, rel=0.02), (query, doc_id)
+        for index in (embedded, remote):  # 京都 never matches 東京都
+            assert _ids(index.reader(), Term("body", "京都")) == ["kyoto"]
     finally:
-        index.close()
+        embedded.close()
+        remote.destroy()

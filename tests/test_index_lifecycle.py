@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import ROLE, text_doc, wait_active, wait_for, wait_indexed
 
+pytestmark = pytest.mark.engines
+
 BUILTINS = {
     "_authors": "STRING_LIST_VALUE", "_category": "STRING_VALUE", "_created_at": "DATE_VALUE",
     "_data_source_id": "STRING_VALUE", "_document_title": "STRING_VALUE", "_excerpt_page_number": "LONG_VALUE",

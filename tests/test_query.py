@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import JA, ids_of, put_and_wait, text_doc, wait_active
 
+pytestmark = pytest.mark.engines
+
 
 def S(v: str) -> dict[str, Any]:
     return {"StringValue": v}

@@ -23,6 +23,8 @@ from botocore.exceptions import ParamValidationError
 
 from tests.conftest import ROLE, Server, free_port, make_client, put_and_wait, text_doc, wait_for
 
+pytestmark = pytest.mark.engines
+
 TOPICS = [
     "Expense reports must be filed within thirty days of the purchase, with a scanned receipt attached.",
     "Travel to client sites is booked through the travel desk, which compares at least three fares.",
@@ -68,9 +70,9 @@ def s3_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def faq_server(s3_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1",
+def faq_server(s3_url: str, tmp_path_factory: pytest.TempPathFactory, engine_env: dict[str, str]) -> Iterator[Server]:
+    env = {**engine_env, "KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
            # the tests' tmp_path folders, where their file:// FAQ files are
            "KENSAKU_LOCAL_FILES_ROOT": str(tmp_path_factory.getbasetemp())}
     srv = Server(tmp_path_factory.mktemp("faq"), env).start()

@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import JA, ROLE, Server, ids_of, make_client, put_and_wait, text_doc, wait_active
+
+pytestmark = pytest.mark.engines
 
 BOTH = {"OrAllFilters": [{"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
                          for lang in ("ja", "en")]}

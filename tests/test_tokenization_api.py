@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import JA, SHARED, ids_of, put_and_wait, text_doc, wait_active
 
+pytestmark = pytest.mark.engines
+
 CASES = [json.loads(line) for line in (SHARED / "data/eval/tokenization-dev.jsonl").read_text("utf-8").splitlines()
          if line.strip()]
 

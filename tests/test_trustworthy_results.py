@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import JA, ids_of, put_and_wait, text_doc, wait_active
 
+pytestmark = pytest.mark.engines
+
 BOTH = {"OrAllFilters": [JA, {"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": "en"}}}]}
 STRONG = ("VERY_HIGH", "HIGH")
 

@@ -30,6 +30,7 @@ from services.api.errors import (
     ValidationException,
 )
 from services.api.identity import apply_trusted_user, check_user_operation
+from services.engine.base import EngineUnavailable
 from services.settings import Settings
 
 TARGET_PREFIX = "AWSKendraFrontendService."
@@ -117,6 +118,10 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler],
             return _response(error.status, error.body(), request_id)
         except ClientDisconnect:  # not a bug: the app's handler notes it quietly
             raise
+        except EngineUnavailable as error:  # not the client's mistake either: a 5xx it may retry
+            log.warning("search engine unavailable (request %s): %s", request_id, error)
+            return _response(500, InternalServerException(f"The search engine is unavailable: {error}").body(),
+                             request_id)
         except Exception:  # a bug of ours: say so, log it, keep serving
             log.exception("operation failed (request %s)", request_id)
             return _response(500, InternalServerException("Internal error; see the server log").body(), request_id)

@@ -178,6 +178,10 @@ class PassageStore(Protocol):
     def close(self) -> None:
         ...
 
+    def __len__(self) -> int:
+        """How many vectors (passages and titles) the store holds (0: rank without vectors)."""
+        ...
+
     def search(self, query: Vectors, count: int) -> list[tuple[int, float]]:
         """The ``count`` nearest passages and titles: (key, cosine similarity), best first."""
         ...

@@ -1,0 +1,71 @@
+"""The connection to the OpenSearch cluster (or an Amazon OpenSearch Service domain), and how its
+failures reach callers: a cluster that cannot be reached, times out or answers 5xx / 429 raises
+``EngineUnavailable`` (services/engine/base.py); a document it refuses (a 4xx item) raises
+``DocumentRefused``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from opensearchpy import OpenSearch, RequestsHttpConnection
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
+
+from services.engine.base import EngineUnavailable
+from services.settings import Settings
+
+
+class DocumentRefused(ValueError):
+    """The cluster refused one document of a bulk request (a mapping conflict, a value too large)."""
+
+
+def connect(settings: Settings) -> OpenSearch:
+    """A client for ``settings.opensearch_url`` with its auth and TLS settings (no request is sent)."""
+    url = urlsplit(settings.opensearch_url)
+    options: dict[str, Any] = {
+        "hosts": [settings.opensearch_url],
+        "timeout": settings.opensearch_timeout_seconds,
+        "max_retries": 1,
+        "retry_on_timeout": False,  # a timeout is reported, not doubled
+        "http_compress": True,
+    }
+    if url.scheme == "https":
+        options["verify_certs"] = settings.opensearch_verify_certs
+        if settings.opensearch_ca_certs is not None:
+            options["ca_certs"] = str(settings.opensearch_ca_certs)
+    if settings.opensearch_sigv4_service is not None:
+        import boto3  # the AWS credentials of the environment (role, profile, variables)
+        from opensearchpy import AWSV4SignerAuth
+
+        credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise EngineUnavailable("KENSAKU_OPENSEARCH_SIGV4_SERVICE is set but no AWS credentials were found")
+        options["http_auth"] = AWSV4SignerAuth(credentials, settings.opensearch_region,
+                                               settings.opensearch_sigv4_service)
+        options["connection_class"] = RequestsHttpConnection
+    elif settings.opensearch_username is not None:
+        password = settings.opensearch_password.get_secret_value() if settings.opensearch_password else ""
+        options["http_auth"] = (settings.opensearch_username, password)
+    return OpenSearch(**options)
+
+
+def is_unavailable(error: TransportError) -> bool:
+    """A failure of the cluster rather than of the request: no answer, 5xx, or 429 (too busy)."""
+    status = error.status_code
+    return not isinstance(status, int) or status >= 500 or status == 429
+
+
+@contextmanager
+def unavailable(what: str) -> Iterator[None]:
+    """Turn the cluster's failures while doing ``what`` into ``EngineUnavailable``."""
+    try:
+        yield
+    except OpenSearchConnectionError as error:  # unreachable, refused, timed out (a TransportError too)
+        raise EngineUnavailable(f"{what}: OpenSearch did not answer ({error.error})") from error
+    except TransportError as error:
+        if is_unavailable(error):
+            raise EngineUnavailable(f"{what}: OpenSearch answered {error.status_code} ({error.error})") from error
+        raise
