@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -130,17 +132,61 @@ def engine(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "embedded"))
 
 
+# The test cluster this session started (``opensearch_url``), or why it could not.
+_CLUSTER: dict[str, Any] = {}
+
+
+def free_port_range(width: int) -> int:
+    """A port P with P .. P + width - 1 free (a dev cluster's HTTP ports, and its transport ports from
+    P + 100 on)."""
+    for _ in range(100):
+        base = random.randrange(20_000, 40_000)
+        ports = [*range(base, base + width), *range(base + 100, base + 200)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free range of ports for the test cluster")
+
+
 def opensearch_url() -> str:
-    """The test cluster: KENSAKU_TEST_OPENSEARCH_URL (``.ci/run`` starts one and sets it), else a local
-    ``kensaku opensearch-dev`` on 9200; the tests that need it are skipped when neither answers."""
-    url = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
-    try:
-        httpx.get(url, timeout=2).raise_for_status()
-    except httpx.HTTPError as error:
-        if "KENSAKU_TEST_OPENSEARCH_URL" in os.environ:
-            raise RuntimeError(f"the test OpenSearch cluster at {url} does not answer: {error}") from error
-        pytest.skip(f"no OpenSearch cluster at {url} (start one with kensaku opensearch-dev)")
-    return url
+    """The test OpenSearch cluster: KENSAKU_TEST_OPENSEARCH_URL when set, else three nodes this session
+    starts once with ``kensaku opensearch-dev`` (stopped at the end); the tests that need it are
+    skipped when Java or Maven are missing."""
+    url = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL")
+    if url:
+        httpx.get(url, timeout=10).raise_for_status()
+        return url
+    if "skip" in _CLUSTER:
+        pytest.skip(_CLUSTER["skip"])
+    if "url" not in _CLUSTER:
+        if shutil.which("java") is None or shutil.which("mvn") is None:
+            _CLUSTER["skip"] = "the OpenSearch tests need Java 17+ and Maven (kensaku opensearch-dev)"
+            pytest.skip(_CLUSTER["skip"])
+        port, folder = free_port_range(3), tempfile.mkdtemp(prefix="kensaku-test-opensearch-")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "opensearch-dev", "--nodes", "3", "--port", str(port),
+             "--data-dir", folder, "--heap", "1536m"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+        _CLUSTER.update(proc=proc, folder=folder)
+        assert proc.stdout is not None
+        line = ""
+        while not line.startswith("READY"):  # the first run builds the launcher (Maven Central)
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError(f"the test cluster exited with {proc.returncode}")
+        _CLUSTER["url"] = line.split()[1]
+    return str(_CLUSTER["url"])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    proc = _CLUSTER.get("proc")
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(_CLUSTER["folder"], ignore_errors=True)
 
 
 def drop_opensearch_indexes(url: str, prefix: str) -> None:

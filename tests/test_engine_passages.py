@@ -1,11 +1,10 @@
 """The passage store's promises (services/engine/base.py ``PassageStore``), checked on both engines:
 the embedded ``PassageVectors`` (SQLite and usearch) and ``OpenSearchPassages`` (a knn_vector index in
-the cluster at ``KENSAKU_TEST_OPENSEARCH_URL``, skipped when it does not answer). Both must give the
-same neighbours with the same cosines."""
+the test cluster, tests/conftest.py ``opensearch_url``). Both must give the same neighbours with the
+same cosines."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,26 +19,19 @@ from services.engine.opensearch import passages as passages_module
 from services.engine.opensearch.passages import OpenSearchPassages
 from services.engine.passages import Passage
 from services.engine.vectors import LAYOUT, PassageVectors
-from tests.conftest import free_port
+from tests.conftest import free_port, opensearch_url
 
-URL = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
 DIM = 8
 MODEL = "test-model"
 Open = Callable[..., PassageStore]  # open_store(model=MODEL): the same store each call, opened again
 
 
-def _client(url: str = URL, timeout: float = 30) -> OpenSearch:
+def _client(url: str, timeout: float = 30) -> OpenSearch:
     return OpenSearch(hosts=[url], timeout=timeout, max_retries=0)
 
 
 def _cluster() -> OpenSearch:
-    client = _client(timeout=5)
-    try:
-        if client.ping():
-            return client
-    except Exception:  # whatever the reason, the cluster is not there
-        pass
-    pytest.skip(f"no OpenSearch cluster answers at {URL} (set KENSAKU_TEST_OPENSEARCH_URL)")
+    return _client(opensearch_url())
 
 
 @pytest.fixture

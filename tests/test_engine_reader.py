@@ -1,11 +1,10 @@
 """The engine interface's promises (services/engine/base.py, docs/engine.md), checked on both engines
 directly: the embedded one (tantivy in a temporary folder) and OpenSearch (the cluster at
-KENSAKU_TEST_OPENSEARCH_URL, started by ``.ci/run`` with ``kensaku opensearch-dev``), and that both
+tests/conftest.py ``opensearch_url``), and that both
 score the same documents the same."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ from services.engine.query import (
     date_micros,
 )
 from services.settings import Settings
+from tests.conftest import opensearch_url
 
 FIELDS = [FieldSpec("dept", STRING, sortable=True), FieldSpec("tags", STRING_LIST), FieldSpec("year", LONG),
           FieldSpec("_created_at", DATE), FieldSpec("_language_code", STRING)]
@@ -87,12 +87,8 @@ def reader(open_index: Opener) -> Iterator[Reader]:
 
 
 def opensearch_engine() -> OpenSearchEngine:
-    url = os.environ.get("KENSAKU_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
-    engine = OpenSearchEngine(Settings(opensearch_url=url, opensearch_index_prefix="kensaku-test-",
-                                       opensearch_replicas=0))
-    if not engine.client.ping():
-        pytest.skip(f"no OpenSearch cluster at {url} (.ci/run starts one with kensaku opensearch-dev)")
-    return engine
+    return OpenSearchEngine(Settings(opensearch_url=opensearch_url(), opensearch_index_prefix="kensaku-test-",
+                                     opensearch_replicas=0))
 
 
 def _ids(reader: Reader, query: Query, limit: int = 10, sort: Sequence[SortKey] = ()) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.extraction import ExtractionError, extract
+from services.engine.base import EngineUnavailable
 from services.engine.document import LexicalDocument
 from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.passages import Passage, embedding_text, split_passages
@@ -34,6 +35,8 @@ from services.index.store import PendingChange
 from services.index.worker import DeadlineExceeded, deadline, init_worker
 
 log = logging.getLogger("kensaku.indexer")
+# The longest wait between attempts to write to an unavailable engine (the first waits half a second).
+ENGINE_RETRY_MAX_SECONDS = 15.0
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
 
@@ -265,9 +268,16 @@ class Indexer:
             self._backfill_vectors()
         except Exception:  # searches still work lexically; the next start tries again
             log.exception("building vectors from stored documents failed")
+        backoff = 0.0
         while not self._stop.is_set():
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
+                backoff = 0.0
+            except EngineUnavailable as error:  # queued changes wait for the engine, longer each time
+                backoff = min(max(2 * backoff, 0.5), ENGINE_RETRY_MAX_SECONDS)
+                log.warning("the search engine is unavailable (%s); pending changes retried in %.1f s", error, backoff)
+                self._stop.wait(backoff)
+                worked = False
             except (BrokenProcessPool, WorkersStopped):  # new workers; the batch again, one by one
                 log.exception("the analysis workers stopped; restarting them")
                 self._restart_pool()
@@ -301,6 +311,10 @@ class Indexer:
         try:
             for index_id, group in by_index.items():
                 self._apply(index_id, group)
+        except EngineUnavailable:
+            # The engine's failure, not the documents': the batch stays queued, whole, and is retried.
+            self._discard_unfinished(by_index)
+            raise
         except (BrokenProcessPool, WorkersStopped) as error:
             self._discard_unfinished(by_index)
             if not self._isolate:

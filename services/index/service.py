@@ -19,7 +19,7 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.datasources.jobs import JobTracker, PutRejected
-from services.engine.base import Engine, SearchIndex
+from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine
 from services.index.documents import DocumentRejected, build_version, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
@@ -28,6 +28,7 @@ from services.index.vectors import VectorStores
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.index")
+DELETE_RETRY_SECONDS = 5.0
 
 _CONFIG_MEMBERS = (
     "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "UserTokenConfigurations",
@@ -130,8 +131,7 @@ class IndexService:
         config = {k: p[k] for k in _CONFIG_MEMBERS if k in p}
         config["Edition"] = edition
         config.setdefault("UserContextPolicy", "ATTRIBUTE_FILTER")
-        fields = default_fields()
-        self.open_lexical(index_id, 0, fields).close()
+        fields = default_fields()  # the engine's index is made on first use (the engine may be down now)
         now = time.time()
         with self.store.write() as conn:
             conn.execute(
@@ -232,9 +232,16 @@ class IndexService:
         if lex is not None:
             lex.close()
         self.vectors.forget(index_id)
+        try:
+            self.engine.drop_index(index_id)
+        except EngineUnavailable as error:  # the index stays DELETING until the engine answers
+            log.warning("deleting index %s: %s; trying again in %.0f s", index_id, error, DELETE_RETRY_SECONDS)
+            timer = threading.Timer(DELETE_RETRY_SECONDS, self.finish_delete, args=(index_id,))
+            timer.daemon = True
+            timer.start()
+            return
         for drop in self.on_delete:
             drop(index_id)
-        self.engine.drop_index(index_id)
         with self.store.write() as conn:
             conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
             conn.execute("DELETE FROM documents WHERE index_id = ?", (index_id,))

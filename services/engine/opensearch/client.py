@@ -5,6 +5,7 @@ failures reach callers: a cluster that cannot be reached, times out or answers 5
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,8 @@ class DocumentRefused(ValueError):
 
 def connect(settings: Settings) -> OpenSearch:
     """A client for ``settings.opensearch_url`` with its auth and TLS settings (no request is sent)."""
+    # opensearch-py logs every failed request with its traceback; EngineUnavailable says it once.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
     url = urlsplit(settings.opensearch_url)
     options: dict[str, Any] = {
         "hosts": [settings.opensearch_url],
