@@ -67,13 +67,13 @@ def _shifted(now: float, seconds: int) -> str:
     return datetime.fromtimestamp(now + seconds, UTC).strftime(_AMZ_DATE)
 
 
-def _check_scope(region: str, service: str, terminal: str, expected_region: str) -> None:
+def _check_scope(region: str, service: str, terminal: str, expected_region: str, expected_service: str) -> None:
     """AWS's checks (and wording) of the credential scope's region, service and terminator."""
     if terminal != _TERMINATOR:
         raise InvalidSignatureException(
             f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', not '{terminal}'.")
-    if service != SERVICE:
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if service != expected_service:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{expected_service}'.")
     if region != expected_region:
         raise InvalidSignatureException(
             f"Credential should be scoped to a valid region, not '{region}' (this server's is"
@@ -82,15 +82,16 @@ def _check_scope(region: str, service: str, terminal: str, expected_region: str)
 
 def verify_sigv4(
     method: str, path: str, query: str, headers: Mapping[str, str], body: bytes, secrets: Mapping[str, str],
-    region: str, now: float | None = None,
+    region: str, now: float | None = None, service: str = SERVICE,
 ) -> str:
     """Check the request's SigV4 ``Authorization`` header; return the caller's access key id.
 
     ``headers`` must be case-insensitive (Starlette's are); ``region`` is the one the scope must name;
-    ``now`` is epoch seconds (default: the clock). Raises UnrecognizedClientException for a missing
-    header or unknown key, IncompleteSignatureException for a malformed header or a required header
-    left unsigned, InvalidSignatureException for a wrong, expired or mis-scoped signature or a wrong
-    payload hash.
+    ``now`` is epoch seconds (default: the clock); ``service`` the one the scope must name (the tests
+    check the OpenSearch engine's "es" signatures with it). Raises UnrecognizedClientException for a
+    missing header or unknown key, IncompleteSignatureException for a malformed header or a required
+    header left unsigned, InvalidSignatureException for a wrong, expired or mis-scoped signature or a
+    wrong payload hash.
     """
     if any(name.lower() in ("x-amz-signature", "x-amz-credential") for name, _ in parse_qsl(query)):
         raise InvalidSignatureException(
@@ -103,7 +104,7 @@ def verify_sigv4(
         name, _, value = part.strip().partition("=")
         fields[name] = value
     try:
-        access_key, date, scope_region, service, terminal = fields["Credential"].split("/")
+        access_key, date, scope_region, scope_service, terminal = fields["Credential"].split("/")
         signed_headers = fields["SignedHeaders"].split(";")
         signature = fields["Signature"]
     except (KeyError, ValueError):
@@ -113,11 +114,12 @@ def verify_sigv4(
     secret = secrets.get(access_key)
     if secret is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
-    missing = [h for h in _REQUIRED_SIGNED if h not in signed_headers]
+    required = _REQUIRED_SIGNED if service == SERVICE else ("host", "x-amz-date")
+    missing = [h for h in required if h not in signed_headers]
     if missing:
         raise IncompleteSignatureException(
             f"These headers must be among the SignedHeaders of the Authorization: {', '.join(missing)}")
-    _check_scope(scope_region, service, terminal, region)
+    _check_scope(scope_region, scope_service, terminal, region, service)
     amz_date = headers.get("x-amz-date", "")
     _check_date(amz_date, date, time.time() if now is None else now)
     payload_hash = hashlib.sha256(body).hexdigest()
@@ -129,12 +131,12 @@ def verify_sigv4(
     canonical_request = "\n".join(
         [method, path or "/", _canonical_query(query), canonical_headers, ";".join(signed_headers), payload_hash]
     )
-    scope = f"{date}/{scope_region}/{service}/{terminal}"
+    scope = f"{date}/{scope_region}/{scope_service}/{terminal}"
     string_to_sign = "\n".join(
         ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
     )
     key = _hmac(("AWS4" + secret).encode(), date)
-    for part in (scope_region, service, terminal):
+    for part in (scope_region, scope_service, terminal):
         key = _hmac(key, part)
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):

@@ -1,7 +1,7 @@
 """The connection to the OpenSearch cluster (or an Amazon OpenSearch Service domain), and how its
-failures reach callers: a cluster that cannot be reached, times out or answers 5xx / 429 raises
-``EngineUnavailable`` (services/engine/base.py); a document it refuses (a 4xx item) raises
-``DocumentRefused``."""
+failures reach callers: a cluster that cannot be reached, times out, answers 5xx / 429 or refuses our
+credentials raises ``EngineUnavailable`` (services/engine/base.py); a document it refuses (a 4xx item)
+raises ``DocumentRefused``."""
 
 from __future__ import annotations
 
@@ -56,9 +56,10 @@ def connect(settings: Settings) -> OpenSearch:
 
 
 def is_unavailable(error: TransportError) -> bool:
-    """A failure of the cluster rather than of the request: no answer, 5xx, or 429 (too busy)."""
+    """A failure of the cluster or of our access to it rather than of the request: no answer, 5xx, 429
+    (too busy), 401 / 403 (credentials refused: documents wait until they are fixed)."""
     status = error.status_code
-    return not isinstance(status, int) or status >= 500 or status == 429
+    return not isinstance(status, int) or status >= 500 or status in (401, 403, 429)
 
 
 @contextmanager
