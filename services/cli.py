@@ -6,11 +6,15 @@ import argparse
 import ipaddress
 import logging
 import sys
+from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.data_lock import DataFolderInUse, lock_data_folder
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.index.move import MoveReport
 
 
 def is_loopback(host: str) -> bool:
@@ -128,6 +132,57 @@ def _opensearch_dev(args: argparse.Namespace) -> int:
     return 2
 
 
+def _move_index(args: argparse.Namespace) -> int:
+    from services.engine.base import EngineUnavailable
+    from services.engine.factory import make_engine
+    from services.index.move import MoveRefused, move_indexes
+
+    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
+    logging.basicConfig(level="WARNING", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    came_from = "embedded" if args.to == "opensearch" else "opensearch"
+    engines = ExitStack()
+    try:
+        source = engines.enter_context(closing(make_engine(settings.model_copy(update={"engine": came_from}))))
+        target = engines.enter_context(closing(make_engine(settings.model_copy(update={"engine": args.to}))))
+        reports = move_indexes(settings, source, target, args.index_ids,
+                               lambda line: print(line, flush=True), force=args.force)
+    except DataFolderInUse as error:
+        print(f"kensaku: {error}\nStop the server (kensaku serve) on this data folder first, then move.",
+              file=sys.stderr, flush=True)
+        return 2
+    except MoveRefused as error:
+        print(f"kensaku: {error}", file=sys.stderr, flush=True)
+        return 2
+    except EngineUnavailable as error:
+        print(f"kensaku: the move stopped: {error}\nRun it again when the engine answers (each index starts clean).",
+              file=sys.stderr, flush=True)
+        return 1
+    finally:
+        engines.close()
+    print(move_table(reports), flush=True)
+    for report in reports:
+        for note in report.notes:
+            print(f"{report.name}: {note}", flush=True)
+    if not all(report.complete for report in reports):
+        print("kensaku: the target does not hold everything that was copied (see the table); run the move again.",
+              file=sys.stderr, flush=True)
+        return 1
+    if reports:
+        print(f"Moved. Start the server on the same data folder with KENSAKU_ENGINE={args.to}:\n"
+              f"  KENSAKU_ENGINE={args.to} kensaku serve --data-dir {settings.data_dir}", flush=True)
+    return 0
+
+
+def move_table(reports: list[MoveReport]) -> str:
+    """The moved indexes, one line each: documents and vectors in the target, and the time taken."""
+    lines = [f"{'index':<50} {'documents':>10} {'passages':>9} {'titles':>7} {'seconds':>8}  check"]
+    for r in reports:
+        check = "ok" if r.complete else f"target holds {r.in_target} documents, {r.vectors_in_target} vectors"
+        lines.append(f"{r.name + ' (' + r.index_id + ')':<50} {r.documents:>10} {r.passages:>9} {r.titles:>7}"
+                     f" {r.seconds:>8.1f}  {check}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--channel", choices=("api", "chat", "web"), default="api",
                         help="analytics channel Kensaku counts the query under (default api)")
     search.set_defaults(func=_search)
+    move = sub.add_parser("move-index", help="copy indexes from the embedded engine to OpenSearch or back, without"
+                          " crawling or embedding again (stop the server first)")
+    move.add_argument("--to", required=True, choices=("opensearch", "embedded"),
+                      help="the engine to move to (the other one is read; OpenSearch from KENSAKU_OPENSEARCH_*)")
+    move.add_argument("--index-id", dest="index_ids", action="extend", nargs="+", metavar="ID",
+                      help="the indexes to move (default: every ACTIVE or UPDATING index)")
+    move.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")
+    move.add_argument("--force", action="store_true",
+                      help="move even where the target holds vectors of an index and the source none")
+    move.set_defaults(func=_move_index)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -558,8 +558,9 @@ class Indexer:
         fields = {f["Name"]: f for f in fields_list}
         self.service.engine.drop_generation(index_id, generation)
         lex = self.service.open_lexical(index_id, generation, fields_list)
-        for batch in self.store.iter_indexed(index_id):
+        for batch in self.store.iter_indexed(index_id):  # a commit a batch: a writer buffers no more
             lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields) for d in batch)
+            lex.commit()
         lex.commit()
         with self.store.write() as conn:
             # Only finish if no further UpdateIndex changed the fields meanwhile (else build again).

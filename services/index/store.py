@@ -151,6 +151,14 @@ class Store:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def indexed_count(self, index_id: str) -> int:
+        """How many documents ``iter_indexed`` gives."""
+        row = self.read().execute(
+            "SELECT COUNT(*) FROM documents WHERE index_id = ? AND status IN ('INDEXED', 'UPDATED', 'UPDATE_FAILED')",
+            (index_id,),
+        ).fetchone()
+        return int(row[0])
+
     def iter_indexed(self, index_id: str, batch: int = 500) -> Iterator[list[StoredDocument]]:
         """Every searchable document of an index, in batches (for schema rebuilds)."""
         last = ""
@@ -202,8 +210,11 @@ class Store:
             for r in rows
         ]
 
-    def pending_count(self) -> int:
-        return int(self.read().execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+    def pending_count(self, index_id: str | None = None) -> int:
+        """Queued changes (of one index, when given)."""
+        if index_id is None:
+            return int(self.read().execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+        return int(self.read().execute("SELECT COUNT(*) FROM pending WHERE index_id = ?", (index_id,)).fetchone()[0])
 
 
 def _document(row: sqlite3.Row) -> StoredDocument:

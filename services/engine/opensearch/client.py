@@ -34,6 +34,7 @@ def connect(settings: Settings) -> OpenSearch:
         "max_retries": 1,
         "retry_on_timeout": False,  # a timeout is reported, not doubled
         "http_compress": True,
+        "pool_maxsize": 16,  # queries in the API's threads and the indexer at once, each on a kept connection
     }
     if url.scheme == "https":
         options["verify_certs"] = settings.opensearch_verify_certs
@@ -73,3 +74,14 @@ def unavailable(what: str) -> Iterator[None]:
         if is_unavailable(error):
             raise EngineUnavailable(f"{what}: OpenSearch answered {error.status_code} ({error.error})") from error
         raise
+
+
+def complete(result: dict[str, Any], what: str) -> dict[str, Any]:
+    """``result`` of a search or count, unless some of the index's shards did not answer (a primary lost
+    with no replica left): OpenSearch then answers 200 with partial results, which would silently drop
+    documents; that is the engine's unavailability instead."""
+    shards = result.get("_shards", {})
+    answered = int(shards.get("successful", 0)) + int(shards.get("skipped", 0))
+    if answered < int(shards.get("total", 0)):
+        raise EngineUnavailable(f"{what}: {answered} of {shards['total']} shards answered")
+    return result

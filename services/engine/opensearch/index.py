@@ -30,7 +30,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 from services.engine.base import Bucket, DocRef, EngineUnavailable, Facet, Found, Hit, SortKey, Stored
 from services.engine.document import LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, TokenRow
-from services.engine.opensearch.client import DocumentRefused, unavailable
+from services.engine.opensearch.client import DocumentRefused, complete, unavailable
 from services.engine.query import (
     Attribute,
     Bool,
@@ -88,6 +88,8 @@ def index_body(fields: Sequence[FieldSpec], shards: int, replicas: int) -> dict[
         "settings": {
             "index": {
                 "number_of_shards": shards, "number_of_replicas": replicas, "refresh_interval": "-1",
+                # the query layer may ask for every match among a set of ids (click learning, suggestions)
+                "max_result_window": 200_000,
                 "similarity": {"kensaku_bm25": {"type": "BM25", "k1": 1.2, "b": 0.75, "discount_overlaps": False}},
             },
             "analysis": {
@@ -277,8 +279,7 @@ class OpenSearchReader:
 
     def _search(self, body: dict[str, Any], what: str) -> dict[str, Any]:
         with unavailable(what):
-            result: dict[str, Any] = self._client.search(index=self._name, body=body, params=self._params)
-        return result
+            return complete(self._client.search(index=self._name, body=body, params=self._params), what)
 
     def _keep(self, hits: list[dict[str, Any]]) -> None:
         if len(self._sources) > 50_000:
@@ -300,7 +301,8 @@ class OpenSearchReader:
 
     def count(self, query: Query) -> int:
         with unavailable("counting"):
-            return int(self._client.count(index=self._name, body={"query": compile_query(query)})["count"])
+            found = self._client.count(index=self._name, body={"query": compile_query(query)})
+        return int(complete(found, "counting")["count"])
 
     def facets(self, query: Query, facets: Sequence[Facet]) -> list[list[Bucket]]:
         def agg(facet: Facet) -> dict[str, Any]:

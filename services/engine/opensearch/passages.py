@@ -28,7 +28,7 @@ from opensearchpy.exceptions import RequestError
 
 from services.engine.base import TITLE_KEYS, EngineUnavailable, StoredPassage
 from services.engine.embedder import Vectors
-from services.engine.opensearch.client import unavailable
+from services.engine.opensearch.client import complete, unavailable
 from services.engine.passages import Passage
 from services.engine.vectors import LAYOUT
 
@@ -211,7 +211,7 @@ class OpenSearchPassages:
             if self._count is not None and time.monotonic() - self._count[0] < _COUNT_SECONDS:
                 return self._count[1]
         with unavailable(f"counting {self.name}"):
-            count = int(self.client.count(index=self.name)["count"])
+            count = int(complete(self.client.count(index=self.name), f"counting {self.name}")["count"])
         with self._lock:
             self._count = (time.monotonic(), count)
         return count
@@ -226,7 +226,7 @@ class OpenSearchPassages:
         body = {"size": count, "query": {"knn": {"vector": {"vector": vector, "k": count}}}, "_source": _SOURCE}
         commits = self._commits
         with unavailable(f"searching {self.name}"):
-            hits = self.client.search(index=self.name, body=body)["hits"]["hits"]
+            hits = complete(self.client.search(index=self.name, body=body), f"searching {self.name}")["hits"]["hits"]
         # lucene's cosinesimil scores (1 + cos) / 2
         found = [(int(hit["_source"]["key"]), 2.0 * float(hit["_score"]) - 1.0) for hit in hits]
         with self._lock:
@@ -303,7 +303,8 @@ class OpenSearchPassages:
                 body: dict[str, Any] = {"size": _PAGE, "query": {"bool": {"filter": filters}}, "_source": source,
                                         "sort": [{"key": "asc"}], "track_total_hits": False}
                 while True:
-                    hits = self.client.search(index=self.name, body=body)["hits"]["hits"]
+                    found = complete(self.client.search(index=self.name, body=body), f"reading {self.name}")
+                    hits = found["hits"]["hits"]
                     yield from hits
                     if len(hits) < _PAGE:
                         break
