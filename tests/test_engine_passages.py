@@ -140,8 +140,26 @@ def test_search_finds_the_nearest_with_its_cosine(open_store: Open) -> None:
     passage = store.passages([key])[key]
     assert (passage.doc_id, passage.number, passage.start, passage.end, passage.text) == (
         "doc-3", 2, 20, 29, "doc-3 passage 2")
-    assert passage.vector.dtype == np.float32
-    assert np.array_equal(passage.vector, _f16(CORPUS["doc-3"][2]))
+    (stored,) = store.passages_of(["doc-3"])["doc-3"][2:3]  # vectors are read with a document's passages
+    assert stored.vector is not None and stored.vector.dtype == np.float32
+    assert np.array_equal(stored.vector, _f16(CORPUS["doc-3"][2]))
+
+
+def test_cosines_of_given_documents_are_computed_where_the_vectors_are(open_store: Open) -> None:
+    """What hybrid ranking and Retrieve ask of a document found by its words: each passage's cosine and
+    its title's, equal to the cosine of the stored (float16) vectors."""
+    store = open_store()
+    _fill(store)
+    query = QUERIES[0]
+    scored = store.scored_passages(["doc-1", "doc-3", "absent"], query)
+    assert sorted(scored) == ["doc-1", "doc-3"]
+    for doc_id, pairs in scored.items():
+        assert [p.number for _, p in pairs] == list(range(len(CORPUS[doc_id])))
+        expected = [float(_f16(v) @ query) for v in CORPUS[doc_id]]
+        assert np.allclose([cos for cos, _ in pairs], expected, atol=5e-4)  # the knn script's float32
+    titles = store.title_similarities(["doc-1", "doc-3"], query)
+    vectors = store.title_vectors(["doc-1", "doc-3"])
+    assert titles.keys() == vectors.keys() and all(abs(titles[d] - float(vectors[d] @ query)) < 5e-4 for d in titles)
 
 
 def test_both_engines_give_the_same_cosines(embedded_store: Open, opensearch_store: Open) -> None:

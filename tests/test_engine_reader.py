@@ -16,6 +16,7 @@ from services.engine.base import Facet, Reader, SearchIndex, SortKey
 from services.engine.document import DATE, LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows
 from services.engine.lexical import LexicalIndex
 from services.engine.opensearch import OpenSearchEngine
+from services.engine.opensearch.index import OpenSearchReader
 from services.engine.query import (
     Attribute,
     Bool,
@@ -155,6 +156,23 @@ def test_stored_fields_terms_held_and_statistics(reader: Reader) -> None:
     held = reader.terms_held({"a": refs["a"], "c": refs["c"]}, ("body", "meta"), ["tokyo", "room", "kyoto"])
     assert held == {"a": {"tokyo", "room"}, "c": {"tokyo"}}
     assert reader.num_docs() == 4 and reader.doc_freq("body", "tokyo") == 2 and reader.doc_freq("body", "x") == 0
+
+
+def test_statistics_counted_in_passing_by_a_search_equal_those_asked_alone(
+        reader: Reader, monkeypatch: pytest.MonkeyPatch) -> None:
+    terms = ["tokyo", "booking", "meeting", "absent"]
+    expected = {term: reader.count(Term("body", term)) for term in terms}
+    total = reader.count(MatchAll())
+    fresh = reader
+    if isinstance(reader, OpenSearchReader):  # a new reader of the index: nothing cached yet
+        fresh = OpenSearchReader(reader._client, reader._name, reader._fields, False)
+    fresh.search(Bool(must=(NoScore(Term(Attribute("_language_code"), "en")),),
+                      should=(*(Term("body", t) for t in terms), Boost(Term("title", "tokyo"), 2.0))), 10)
+    if isinstance(fresh, OpenSearchReader):  # the search counted them: no request of their own
+        monkeypatch.setattr(fresh, "count", lambda query: pytest.fail(f"a request for {query}"))
+    assert fresh.num_docs() == total == 4
+    assert {term: fresh.doc_freq("body", term) for term in terms} == expected == {
+        "tokyo": 2, "booking": 2, "meeting": 2, "absent": 0}
 
 
 def test_a_commit_gives_a_new_reader_nothing_is_seen_before_it_and_rollback_drops_changes(

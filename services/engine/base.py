@@ -146,7 +146,7 @@ class StoredPassage:
     start: int
     end: int
     text: str
-    vector: Vectors  # float32, L2-normalised
+    vector: Vectors | None  # float32, L2-normalised; None where it was not read (search results)
 
 
 # Keys at and above this are titles (each document's title embedded alone); below, passages.
@@ -195,6 +195,15 @@ class PassageStore(Protocol):
         ...
 
     def title_vectors(self, doc_ids: Sequence[str]) -> dict[str, Vectors]:
+        ...
+
+    def scored_passages(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, list[tuple[float, StoredPassage]]]:
+        """Document id -> each of its passages, in order, with its cosine to ``query`` (computed where the
+        vectors are: an engine need not send them)."""
+        ...
+
+    def title_similarities(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, float]:
+        """Document id -> the cosine of its title vector to ``query`` (documents with one)."""
         ...
 
     def passage_keys(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:

@@ -248,6 +248,16 @@ class PassageVectors:
         rows = self._rows_where("SELECT key, doc_id, vector FROM titles", column, values)
         return [(key, doc_id, from_blob(blob)) for key, doc_id, blob in rows]
 
+    def scored_passages(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, list[tuple[float, StoredPassage]]]:
+        out: dict[str, list[tuple[float, StoredPassage]]] = {}
+        for doc_id, ps in self.passages_of(doc_ids).items():
+            sims = np.stack([p.vector for p in ps if p.vector is not None]) @ query  # all read here
+            out[doc_id] = [(float(sim), p) for sim, p in zip(sims, ps, strict=True)]
+        return out
+
+    def title_similarities(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, float]:
+        return {doc_id: float(vector @ query) for doc_id, vector in self.title_vectors(doc_ids).items()}
+
     def passage_keys(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
         """Document id -> the keys of its passages (no text or vectors read)."""
         out: dict[str, list[int]] = {}

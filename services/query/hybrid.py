@@ -24,8 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-
 from services.engine.base import DocRef, Found, PassageStore, Reader, StoredPassage
 from services.engine.embedder import Embedder, Vectors
 from services.engine.passages import estimate_tokens
@@ -207,12 +205,9 @@ def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query
                 if c.doc_id in found:
                     found[c.doc_id].lexical = c.lexical
     # Candidates beyond the nearest keys: their best passage and their title, exactly.
-    for doc_id, ps in vectors.passages_of([d for d in found if d not in best]).items():
-        sims = np.stack([p.vector for p in ps]) @ qv
-        i = int(np.argmax(sims))
-        best[doc_id] = (float(sims[i]), ps[i])
-    for doc_id, vector in vectors.title_vectors([d for d in found if d not in title_sim]).items():
-        title_sim[doc_id] = float(vector @ qv)
+    for doc_id, pairs in vectors.scored_passages([d for d in found if d not in best], qv).items():
+        best[doc_id] = max(pairs, key=lambda pair: pair[0])  # the first of equals, as before
+    title_sim.update(vectors.title_similarities([d for d in found if d not in title_sim], qv))
     for c in found.values():
         title = title_sim.get(c.doc_id)
         sims = [s for s in (best[c.doc_id][0] if c.doc_id in best else None,

@@ -14,8 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from services.api.errors import ValidationException
 from services.engine.analysis import normalize
 from services.engine.passages import split_passages
@@ -143,9 +141,8 @@ class RetrieveService:
         rows: list[tuple[str, str, float | None]] = []  # doc id, text, cosine
         vectors = self.indexes.vectors.get(index_id) if qv is not None else None
         if vectors is not None:
-            for doc_id, ps in vectors.passages_of(ids).items():
-                sims = np.stack([p.vector for p in ps]) @ qv
-                rows += [(doc_id, p.text, float(sim)) for p, sim in zip(ps, sims, strict=True)]
+            for doc_id, scored in vectors.scored_passages(ids, qv).items():
+                rows += [(doc_id, p.text, sim) for sim, p in scored]
         else:
             for doc_id, doc in self.indexes.store.documents(index_id, ids).items():
                 rows += [(doc_id, p.text, None) for p in split_passages(doc.body)]

@@ -32,7 +32,7 @@ from services.engine.opensearch.client import complete, unavailable
 from services.engine.passages import Passage
 from services.engine.vectors import LAYOUT
 
-_SOURCE = ["key", "doc_id", "kind", "number", "start", "end", "text", "vector"]
+_SOURCE = ["key", "doc_id", "kind", "number", "start", "end", "text"]  # what searches read (vectors stay there)
 _CACHE_LIMIT = 20_000  # sources kept from searches (cleared when full and at every commit)
 _BULK_BYTES = 5 << 20
 _IDS_PER_REQUEST = 1000
@@ -67,6 +67,11 @@ def _with_vector(doc: dict[str, Any], vector: Vectors) -> dict[str, Any]:
 def _vector(source: dict[str, Any], dim: int) -> Vectors:
     vector: Vectors = np.asarray(source.get("vector") or np.zeros(dim), dtype=np.float32)
     return vector
+
+
+def _cosine(score: float) -> float:
+    """Lucene's cosinesimil score, (1 + cos) / 2, as the cosine."""
+    return 2.0 * float(score) - 1.0
 
 
 class OpenSearchPassages:
@@ -228,7 +233,7 @@ class OpenSearchPassages:
         with unavailable(f"searching {self.name}"):
             hits = complete(self.client.search(index=self.name, body=body), f"searching {self.name}")["hits"]["hits"]
         # lucene's cosinesimil scores (1 + cos) / 2
-        found = [(int(hit["_source"]["key"]), 2.0 * float(hit["_score"]) - 1.0) for hit in hits]
+        found = [(int(hit["_source"]["key"]), _cosine(hit["_score"])) for hit in hits]
         with self._lock:
             if commits == self._commits:
                 if len(self._cache) + len(hits) > _CACHE_LIMIT:
@@ -281,27 +286,51 @@ class OpenSearchPassages:
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
         """Document id -> its passages in order."""
         out: dict[str, list[StoredPassage]] = {}
-        for hit in self._hits(doc_ids, "passage", _SOURCE):
-            passage = self._passage(hit["_source"])
+        for hit in self._hits(doc_ids, "passage", [*_SOURCE, "vector"]):
+            passage = self._passage(hit["_source"], with_vector=True)
             out.setdefault(passage.doc_id, []).append(passage)
         for found in out.values():
             found.sort(key=lambda p: p.number)
         return out
 
-    def _passage(self, source: dict[str, Any]) -> StoredPassage:
-        return StoredPassage(int(source["key"]), source["doc_id"], source["number"], source["start"], source["end"],
-                             source["text"], _vector(source, self.dim))
+    def scored_passages(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, list[tuple[float, StoredPassage]]]:
+        """Each passage's cosine from the vector where it is stored (the knn plugin's scoring script): no
+        vector crosses the network."""
+        out: dict[str, list[tuple[float, StoredPassage]]] = {}
+        for hit in self._hits(doc_ids, "passage", _SOURCE, query):
+            passage = self._passage(hit["_source"])
+            out.setdefault(passage.doc_id, []).append((_cosine(hit["_score"]), passage))
+        for found in out.values():
+            found.sort(key=lambda pair: pair[1].number)
+        return out
 
-    def _hits(self, doc_ids: Sequence[str], kind: str | None, source: list[str] | bool) -> Iterator[dict[str, Any]]:
+    def title_similarities(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, float]:
+        hits = self._hits(doc_ids, "title", ["doc_id"], query)
+        return {hit["_source"]["doc_id"]: _cosine(hit["_score"]) for hit in hits}
+
+    def _passage(self, source: dict[str, Any], with_vector: bool = False) -> StoredPassage:
+        return StoredPassage(int(source["key"]), source["doc_id"], source["number"], source["start"], source["end"],
+                             source["text"], _vector(source, self.dim) if with_vector else None)
+
+    def _hits(self, doc_ids: Sequence[str], kind: str | None, source: list[str] | bool,
+              scored_by: Vectors | None = None) -> Iterator[dict[str, Any]]:
         """Every hit of the documents ``doc_ids`` (of ``kind``, or both kinds): ``_IDS_PER_REQUEST`` ids a
-        request, paged by ``search_after`` on the key."""
+        request, paged by ``search_after`` on the key. With ``scored_by``, each hit's score is its vector's
+        lucene cosinesimil score for that query (hits without a vector, zero ones, are left out)."""
         with unavailable(f"reading passages of {self.name}"):
             for i in range(0, len(doc_ids), _IDS_PER_REQUEST):
                 filters: list[dict[str, Any]] = [{"terms": {"doc_id": list(doc_ids[i:i + _IDS_PER_REQUEST])}}]
                 if kind is not None:
                     filters.append({"term": {"kind": kind}})
-                body: dict[str, Any] = {"size": _PAGE, "query": {"bool": {"filter": filters}}, "_source": source,
-                                        "sort": [{"key": "asc"}], "track_total_hits": False}
+                query: dict[str, Any] = {"bool": {"filter": filters}}
+                if scored_by is not None:
+                    filters.append({"exists": {"field": "vector"}})
+                    vector = [float(x) for x in np.asarray(scored_by, dtype=np.float32).reshape(-1)]
+                    query = {"script_score": {"query": query, "script": {
+                        "source": "knn_score", "lang": "knn",
+                        "params": {"field": "vector", "query_value": vector, "space_type": "cosinesimil"}}}}
+                body: dict[str, Any] = {"size": _PAGE, "query": query, "_source": source, "sort": [{"key": "asc"}],
+                                        "track_scores": scored_by is not None, "track_total_hits": False}
                 while True:
                     found = complete(self.client.search(index=self.name, body=body), f"reading {self.name}")
                     hits = found["hits"]["hits"]
