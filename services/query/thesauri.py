@@ -27,6 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -250,8 +251,9 @@ class Thesauri:
 
     @staticmethod
     def _failed(row: sqlite3.Row, message: str) -> tuple[Any, ...]:
-        """The columns of a thesaurus whose file could not be used: its rules in effect stay."""
-        message = message[:2000]
+        """The columns of a thesaurus whose file could not be used: its rules in effect stay. (ErrorMessage
+        allows no control characters.)"""
+        message = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in message)[:2000]
         if row["rules"] is not None:
             return ("ACTIVE_BUT_UPDATE_FAILED", message, row["file_size"], row["term_count"], row["rule_count"],
                     row["rules"])
