@@ -240,12 +240,12 @@ class Thesauri:
             log.exception("reading thesaurus %s failed", thesaurus_id)
             update = self._failed(row, f"Internal error: {failure!r}")
         with self.store.write() as conn:
-            conn.execute(
+            written = conn.execute(
                 "UPDATE thesauri SET status = ?, error = ?, file_size = ?, term_count = ?, rule_count = ?,"
                 " rules = ?, updated_at = ? WHERE id = ? AND status IN ('CREATING', 'UPDATING')",
-                (*update, time.time(), thesaurus_id))  # no row: deleted meanwhile
+                (*update, time.time(), thesaurus_id)).rowcount  # 0: deleted meanwhile
         self._forget(row["index_id"])
-        if update[0] == "ACTIVE":
+        if written and update[0] == "ACTIVE":
             for lang in _WARM:  # the first queries need not wait for the rules to be compiled
                 self._compiled_for(row["index_id"], lang)
 
