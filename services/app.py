@@ -25,6 +25,7 @@ from services.query.featured import FeaturedResults
 from services.query.retrieve import RetrieveService
 from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
+from services.query.thesauri import Thesauri
 from services.settings import Settings
 from services.web.pages import is_admin, static_files, web_router
 from services.web.sessions import Sessions
@@ -51,9 +52,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     faqs = FaqService(settings, indexes)
     featured = FeaturedResults(indexes)
+    thesauri = Thesauri(settings, indexes)
     tags = Tags(indexes)
     queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None, faqs=faqs,
-                           reranker=analytics.learning if settings.click_learning else None, featured=featured)
+                           reranker=analytics.learning if settings.click_learning else None, featured=featured,
+                           synonyms=thesauri)
     retrieve = RetrieveService(queries)
     indexer = Indexer(indexes)
     rescore_filler = RescoreFiller(indexes)
@@ -79,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(ClientDisconnect, _client_left)
-    more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations()}
+    more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations(), **thesauri.operations()}
     table = operations(indexes, queries, analytics, sources, more)
     table.update(tags.operations(table))
     sessions = Sessions(settings.admin_session_idle_seconds)

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     # How often the learned table is rebuilt from the store; 0 reads the store on every query (tests).
     click_learning_refresh_seconds: float = Field(30.0, ge=0)
 
+    # Thesauri (services/query/thesauri.py): how many an index may have (Kendra's quota: 1), and whether
+    # Japanese queries also search the built-in orthographic variants (services/query/variants_ja.txt:
+    # 引き落し/引き落とし, ぜい弱性/脆弱性...), as if every index had them in its thesaurus.
+    max_thesauri_per_index: int = Field(1, gt=0)
+    builtin_variants: bool = True
+
     # Spell correction (services/query/spelling.py): how often an index's vocabulary takes in new
     # documents (deleted ones stop counting at once); 0 checks on every spell-checked query.
     spelling_refresh_seconds: float = Field(10.0, ge=0)

@@ -189,6 +189,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         shutil.rmtree(_CLUSTER["folder"], ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def s3_url() -> Iterator[str]:
+    """A local S3-compatible store: moto's ``moto_server`` (the S3 API) on a free port, for a module."""
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def drop_opensearch_indexes(url: str, prefix: str) -> None:
     found = httpx.get(f"{url}/_cat/indices/{prefix}*", params={"format": "json"}, timeout=30).json()
     for row in found:

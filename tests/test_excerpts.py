@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.engine.analysis import analyzer_for
-from services.query.excerpts import excerpt, highlight, shown
+from services.query.excerpts import Synonyms, excerpt, highlight, shown
 
 
 def spans_text(h: object) -> list[str]:
@@ -30,6 +30,21 @@ def test_width_variants_highlight_the_original_characters() -> None:
     ja = analyzer_for("ja")
     (h,) = highlight(["ＶＰＮの設定とｻｰﾊﾞｰ"], ja, frozenset(ja.query_terms("vpn サーバー")))
     assert spans_text(h) == ["ＶＰＮ", "ｻｰﾊﾞｰ"]
+
+
+def test_synonym_highlights_are_apart_and_phrases_stay_within_one_text() -> None:
+    en = analyzer_for("en")
+    synonyms = Synonyms(frozenset({"pc"}), (("notebook", "comput"),))
+    title, body = highlight(["Laptop or PC", "Notebook computers; a notebook, then a computer."], en,
+                            frozenset({"laptop", "comput"}), synonyms)
+    assert spans_text(title) == ["Laptop"] and [title.text[s:e] for s, e in title.synonym_spans] == ["PC"]
+    # Never over a query word's highlight.
+    assert spans_text(body) == ["computers", "computer"] and body.synonym_spans == []
+    # A phrase is highlighted whole where its words stand together, and only inside one text.
+    (only,) = highlight(["Notebook computers; a notebook, then a computer."], en, frozenset({"laptop"}), synonyms)
+    assert [only.text[s:e] for s, e in only.synonym_spans] == ["Notebook computers"]
+    first, second = highlight(["a notebook", "computers"], en, frozenset({"laptop"}), synonyms)
+    assert first.synonym_spans == second.synonym_spans == []
 
 
 def test_excerpt_picks_the_window_with_the_query_words() -> None:

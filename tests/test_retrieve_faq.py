@@ -8,20 +8,16 @@ keys, Kensaku's extension for local files.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from tests.conftest import ROLE, Server, free_port, make_client, put_and_wait, text_doc, wait_for
+from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_for
 
 pytestmark = pytest.mark.engines
 
@@ -45,28 +41,6 @@ def _long_document() -> str:
                           for k in range(20))
         paragraphs.append(f"{topic} {filler} {topic}")
     return "\n\n".join(paragraphs)
-
-
-@pytest.fixture(scope="module")
-def s3_url() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

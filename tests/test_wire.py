@@ -110,8 +110,8 @@ def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) ->
     index_id = new_index()
     with pytest.raises(kendra.exceptions.ValidationException, match="access control configurations"):
         kendra.list_access_control_configurations(IndexId=index_id)
-    with pytest.raises(kendra.exceptions.ValidationException, match="thesauri"):
-        kendra.list_thesauri(IndexId=index_id)
+    with pytest.raises(kendra.exceptions.ValidationException, match="principal mapping"):
+        kendra.describe_principal_mapping(IndexId=index_id, GroupId="engineering")
 
 
 def test_every_kendra_operation_is_routed(server: Server) -> None:

@@ -5,8 +5,8 @@ an index, ``.../index/<id>/<kind>/<id>``. Kensaku is one account in one region, 
 and (12-digit) account are not compared: a client builds ARNs from its own profile, and they work.
 Which kinds can be tagged, how their existence is checked, and how their Create and Delete
 operations are recognised is one table (``KINDS``) over the dispatch table: a kind whose Describe is
-not built (thesauri, for now) names nothing here yet. A tag goes with its resource: on the resource's
-Delete (and with its index).
+not built names nothing here. A tag goes with its resource: on the resource's Delete (and with its
+index).
 
 Tag rules (the model's, checked here because boto3 does not): keys 1-128 and values 0-256 characters
 of Unicode letters, digits, white space and ``_ . : / = + - @``; keys are case-insensitive (a key

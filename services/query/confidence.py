@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,18 +129,23 @@ def idf(reader: Reader, term: str) -> float:
 
 
 def coverage(reader: Reader, docs: Mapping[str, DocRef], terms: list[str],
-             optional: frozenset[str] = frozenset()) -> dict[str, tuple[float, float]]:
+             optional: frozenset[str] = frozenset(),
+             alternatives: Mapping[str, Sequence[tuple[str, ...]]] | None = None) -> dict[str, tuple[float, float]]:
     """Per document (id -> its ref), the IDF weight of the terms it contains (title, body or searchable
     fields) and the weight it is judged against: every term's but an ``optional`` one's, which counts only
-    where found."""
+    where found. A term also counts as contained where a document holds every content term of one of its
+    ``alternatives`` (synonyms: a synonym match stands for the query word, and weighs what the word does)."""
     weights = {t: idf(reader, t) for t in terms}
     base = sum(w for t, w in weights.items() if t not in optional)
-    held = reader.terms_held(docs, ("body", "meta"), list(weights))
+    others = {t: list(alternatives.get(t, ())) for t in weights} if alternatives else {}
+    asked = list(dict.fromkeys([*weights, *(x for alts in others.values() for alt in alts for x in alt)]))
+    held = reader.terms_held(docs, ("body", "meta"), asked)
     out = {}
     for doc_id in docs:
+        has = held[doc_id]
         matched, total = 0.0, base
         for term, weight in weights.items():
-            if term in held[doc_id]:
+            if term in has or any(all(x in has for x in alt) for alt in others.get(term, ())):
                 matched += weight
                 total += weight if term in optional else 0.0
         out[doc_id] = (matched, total)
@@ -162,9 +167,11 @@ def foreign_terms(words_by_lang: Mapping[str, list[QueryWord]]) -> dict[str, fro
 def gather(reader: Reader, docs: Mapping[str, tuple[DocRef, str]],
            terms_by_lang: Mapping[str, list[str]], lexical: Mapping[str, float],
            dense: Mapping[str, float | None], agreeing: frozenset[str] = frozenset(), question: bool = False,
-           cross_language: bool = False, foreign: Mapping[str, frozenset[str]] | None = None) -> dict[str, Evidence]:
+           cross_language: bool = False, foreign: Mapping[str, frozenset[str]] | None = None,
+           alternatives: Mapping[str, Mapping[str, Sequence[tuple[str, ...]]]] | None = None) -> dict[str, Evidence]:
     """The evidence for each document (``docs``: document id -> its ref and language; ``foreign``: per
-    language, the terms that count only where found, see :func:`foreign_terms`)."""
+    language, the terms that count only where found, see :func:`foreign_terms`; ``alternatives``: per
+    language, a query term's synonyms, see :func:`coverage`)."""
     out: dict[str, Evidence] = {}
     by_lang: dict[str, dict[str, DocRef]] = {}
     for doc_id, (ref, lang) in docs.items():
@@ -172,7 +179,8 @@ def gather(reader: Reader, docs: Mapping[str, tuple[DocRef, str]],
     for lang, refs in by_lang.items():
         terms = terms_by_lang.get(lang) or []
         optional = (foreign or {}).get(lang, frozenset())
-        for doc_id, (matched, total) in coverage(reader, refs, terms, optional).items():
+        alts = (alternatives or {}).get(lang)
+        for doc_id, (matched, total) in coverage(reader, refs, terms, optional, alts).items():
             share = matched / total if total > 0 else 0.0
             bm25 = lexical.get(doc_id, 0.0) / total if total > 0 else 0.0
             out[doc_id] = Evidence(share, bm25, dense.get(doc_id), doc_id in agreeing, question, cross_language,

@@ -8,9 +8,10 @@ best one is analysed, so long documents cost little.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 
-from services.engine.analysis import Analyzer, normalize
+from services.engine.analysis import Analyzer, Token, normalize
 
 MAX_TEXT = 2048  # TextWithHighlights.Text limit in the model
 _SENTENCE_END = re.compile(r"(?<=[。．！？!?\n])|(?<=[.;:] )")
@@ -18,38 +19,86 @@ _SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
+class Synonyms:
+    """What a query also searches through synonym rules (services/query/synonyms.py): single terms and
+    phrases; where they are found they are highlighted as THESAURUS_SYNONYM."""
+
+    terms: frozenset[str] = frozenset()
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.phrases)
+
+
+NO_SYNONYMS = Synonyms()
+
+
+@dataclass(frozen=True, slots=True)
 class Highlighted:
     text: str
     spans: list[tuple[int, int]]
     matched: frozenset[str]  # query terms found in ``text``
+    synonym_spans: list[tuple[int, int]] = field(default_factory=list)  # where a synonym was found
 
 
-def highlight(texts: list[str], analyzer: Analyzer, terms: frozenset[str]) -> list[Highlighted]:
-    """Spans of each text whose terms are query terms; a matched compound wins over its parts.
+def highlight(texts: list[str], analyzer: Analyzer, terms: frozenset[str],
+              synonyms: Synonyms = NO_SYNONYMS) -> list[Highlighted]:
+    """Spans of each text whose terms are query terms; a matched compound wins over its parts. Spans of
+    ``synonyms`` (a phrase from its first word to its last) come apart, and only where no query term is.
 
     The texts are analysed in one call (joined by newlines, which no token spans): per-call
     overhead is a large part of analysing short texts such as a title and an excerpt.
     """
     joined = "\n".join(texts)
-    bounds = []
+    starts = []
     start = 0
     for text in texts:
-        bounds.append((start, start + len(text)))
+        starts.append(start)
         start += len(text) + 1
     found: list[list[tuple[int, int]]] = [[] for _ in texts]
     matched: list[set[str]] = [set() for _ in texts]
-    which = 0
-    for tok in analyzer.tokens(joined):
-        if tok.term not in terms:
-            continue
-        while tok.start >= bounds[which][1] + 1:
-            which += 1
-        offset = bounds[which][0]
-        matched[which].add(tok.term)
-        found[which].append((tok.start - offset, tok.end - offset))
-    return [
-        Highlighted(text, _merge(spans), frozenset(m)) for text, spans, m in zip(texts, found, matched, strict=True)
-    ]
+    alike: list[list[tuple[int, int]]] = [[] for _ in texts]
+    tokens = analyzer.tokens(joined)
+    for tok in tokens:
+        if tok.term in terms:
+            which = bisect_right(starts, tok.start) - 1
+            matched[which].add(tok.term)
+            found[which].append((tok.start - starts[which], tok.end - starts[which]))
+        elif tok.term in synonyms.terms:
+            which = bisect_right(starts, tok.start) - 1
+            alike[which].append((tok.start - starts[which], tok.end - starts[which]))
+    if synonyms.phrases:
+        for begin, end in _phrase_spans(tokens, synonyms.phrases):
+            which = bisect_right(starts, begin) - 1
+            if end <= starts[which] + len(texts[which]):  # not across two texts
+                alike[which].append((begin - starts[which], end - starts[which]))
+    out = []
+    for text, spans, m, other in zip(texts, found, matched, alike, strict=True):
+        spans = _merge(spans)
+        other = [s for s in _merge(other) if not any(a < s[1] and s[0] < b for a, b in spans)]
+        out.append(Highlighted(text, spans, frozenset(m), other))
+    return out
+
+
+def _phrase_spans(tokens: list[Token], phrases: tuple[tuple[str, ...], ...]) -> list[tuple[int, int]]:
+    """Where each phrase's terms stand at consecutive positions: from its first token's start to its last's end."""
+    at: dict[int, dict[str, Token]] = {}
+    for tok in tokens:
+        at.setdefault(tok.position, {}).setdefault(tok.term, tok)
+    out = []
+    for position, here in at.items():
+        for phrase in phrases:
+            first = here.get(phrase[0])
+            if first is None:
+                continue
+            last: Token | None = first
+            for k, term in enumerate(phrase[1:], start=1):
+                last = at.get(position + k, {}).get(term)
+                if last is None:
+                    break
+            if last is not None:
+                out.append((first.start, last.end))
+    return out
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

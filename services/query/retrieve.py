@@ -30,6 +30,7 @@ from services.query.service import (
     content_terms,
     has_content,
     query_words,
+    stands_for,
 )
 
 # Documents whose passages are scored.
@@ -82,7 +83,9 @@ class RetrieveService:
         if not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": []}, langs
         terms = sorted({t for ts in content_terms(words_by_lang).values() for t in ts})
-        text_query = self.queries.text_query(fields, words_by_lang)
+        alternatives = self.queries.alternatives(index_id, text, words_by_lang)
+        text_query = self.queries.text_query(fields, words_by_lang, alternatives, reader)
+        synonyms = {t: alts for per in stands_for(alternatives).values() for t, alts in per.items()}
 
         embedder, vectors = self.indexes.vectors.embedder, self.indexes.vectors.get(index_id)
         form = hybrid.query_form(text, scope.asked)
@@ -101,7 +104,7 @@ class RetrieveService:
         weights = {t: idf(reader, t) for t in terms}
         foreign = {t for ts in foreign_terms(words_by_lang).values() for t in ts}
         judge = self.queries.calibration(qv is not None)
-        scored = self._passages(index_id, candidates, weights, qv, weight, foreign)
+        scored = self._passages(index_id, candidates, weights, qv, weight, foreign, synonyms)
         if not any(judge.found(s.evidence) for s in scored):  # only noise: nothing found
             scored = []
         start = (page_number - 1) * page_size
@@ -129,10 +132,12 @@ class RetrieveService:
         return {"QueryId": query_id, "ResultItems": items}, langs
 
     def _passages(self, index_id: str, candidates: list[Candidate], weights: dict[str, float], qv: Any,
-                  weight: float, foreign: set[str]) -> list[_Scored]:
+                  weight: float, foreign: set[str],
+                  synonyms: dict[str, list[tuple[str, ...]]] | None = None) -> list[_Scored]:
         """Every passage of the candidate documents, scored and sorted, with its own evidence (the share
         of the query's word weight in the passage, its cosine; a ``foreign`` word, of another language
-        searched at the same time, counts only where found, as in Query)."""
+        searched at the same time, counts only where found, as in Query; a word counts where one of its
+        ``synonyms`` is, as in Query)."""
         if not candidates:
             return []
         ids = [c.doc_id for c in candidates]
@@ -152,14 +157,16 @@ class RetrieveService:
         out = []
         for doc_id, text, sim in rows:
             norm = normalize(text)
-            total = sum(w for t, w in weights.items() if t in norm or t not in foreign)
-            share = sum(1 for t in weights if t in norm) / len(weights) if weights else 0.0
+            present = {t for t in weights if t in norm or any(all(x in norm for x in alt)
+                                                              for alt in (synonyms or {}).get(t, ()))}
+            total = sum(w for t, w in weights.items() if t in present or t not in foreign)
+            share = len(present) / len(weights) if weights else 0.0
             lex = lexical.get(doc_id, 0.0) * share
             if sim is None:
                 score = lex
             else:
                 score = weight * lex + (1 - weight) * ((sim - lo) / (hi - lo) if hi > lo else 1.0)
-            covered = sum(w for t, w in weights.items() if t in norm) / total if total > 0 else 0.0
+            covered = sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
             evidence = Evidence(covered, raw.get(doc_id, 0.0) / total if total > 0 else 0.0, sim, words=len(weights))
             out.append(_Scored(doc_id, text, score, evidence))
         out.sort(key=lambda s: -s.score)

@@ -16,8 +16,8 @@ from services.index.fields import DATE, STRING, STRING_LIST, displayed_attribute
 from services.index.service import IndexService
 from services.query import hybrid
 from services.query.answers import answer_items
-from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather
-from services.query.excerpts import excerpt, highlight, shown
+from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather, idf
+from services.query.excerpts import NO_SYNONYMS, Synonyms, excerpt, highlight, shown
 from services.query.featured import FeaturedResults
 from services.query.filters import (
     LANGUAGE_KEY,
@@ -30,6 +30,7 @@ from services.query.filters import (
 )
 from services.query.hybrid import Ranked, script_language
 from services.query.spelling import SpellChecker, term_frequency
+from services.query.synonyms import Alternative
 from services.query.syntax import syntax_warnings
 
 MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a query
@@ -46,6 +47,10 @@ TITLE_WEIGHT = 0.5
 # this weight (jsquad-valid R@1 0.899 -> 0.909, xquad-en unchanged; bench/relevance.py).
 PAIR_WEIGHT = 0.3
 PAIR_SLOP = 0
+# A synonym (services/query/synonyms.py) scores at most this share of what the words it stands for
+# would score at the same frequency (their IDF, not its own: a rare synonym of a common word must not
+# outrank the word), so documents with the query's own words come first.
+SYNONYM_WEIGHT = 0.5
 EXCERPT_CHARS = {"ja": 160, "zh": 160, "ko": 160}
 DEFAULT_EXCERPT_CHARS = 300
 
@@ -88,6 +93,13 @@ class FaqMatcher(Protocol):
               attribute_filter: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
 
+class SynonymSource(Protocol):
+    """What a query also searches through synonym rules (the thesauri service)."""
+
+    def alternatives(self, index_id: str, text: str,
+                     words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[Alternative]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What a Query or Retrieve request may see, from its AttributeFilter and UserContext."""
@@ -104,9 +116,11 @@ class QueryService:
 
     def __init__(self, indexes: IndexService, recorder: QueryRecorder | None = None,
                  faqs: FaqMatcher | None = None, reranker: Reranker | None = None,
-                 spelling: SpellChecker | None = None, featured: FeaturedResults | None = None) -> None:
+                 spelling: SpellChecker | None = None, featured: FeaturedResults | None = None,
+                 synonyms: SynonymSource | None = None) -> None:
         self.indexes = indexes
         self.featured = featured
+        self.synonyms = synonyms
         self.recorder = recorder
         self.faqs = faqs
         self.reranker = reranker
@@ -153,7 +167,8 @@ class QueryService:
         if text and not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": [], "FacetResults": [],
                     "TotalNumberOfResults": 0}, query_langs, 1
-        text_query = self.text_query(fields, words_by_lang) if text else None
+        alternatives = self.alternatives(index_id, text, words_by_lang)
+        text_query = self.text_query(fields, words_by_lang, alternatives, reader) if text else None
         query = all_of([*(NoScore(r) for r in restrictions), *([text_query] if text_query is not None else [])])
 
         type_filter = p.get("QueryResultTypeFilter")
@@ -179,10 +194,12 @@ class QueryService:
             total = result.total
         evidence: dict[str, Evidence] = {}
         if text:  # the results up to this page are judged; the rest only while none is above the noise floor
-            evidence = self.evidence(reader, hits[:window_end], text, scope.asked, words_by_lang, ranked)
+            evidence = self.evidence(reader, hits[:window_end], text, scope.asked, words_by_lang, ranked,
+                                     alternatives)
             judge = self.calibration(ranked is not None)
             if not sort_keys and not any(judge.found(e) for e in evidence.values()):
-                rest = self.evidence(reader, hits[window_end:], text, scope.asked, words_by_lang, ranked)
+                rest = self.evidence(reader, hits[window_end:], text, scope.asked, words_by_lang, ranked,
+                                     alternatives)
                 if not any(judge.found(e) for e in rest.values()):  # only noise: nothing found
                     total, hits = 0, []
         page = hits[window_start:window_end] if window_start < window_end else []
@@ -203,7 +220,7 @@ class QueryService:
             response["TotalNumberOfResults"] = total
             items += self._items(
                 index_id, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
-                query_id, ranked, evidence,
+                query_id, ranked, evidence, alternatives,
             )
         else:
             response["TotalNumberOfResults"] = len(items)
@@ -216,8 +233,8 @@ class QueryService:
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
             def count(other: str) -> int:
                 words = query_words(other, query_langs)
-                variant = all_of([NoScore(r) for r in restrictions] + [self.text_query(fields, words)])
-                return reader.count(variant)
+                found = self.text_query(fields, words, self.alternatives(index_id, other, words))
+                return reader.count(all_of([NoScore(r) for r in restrictions] + [found]))
             # Words come only from documents this asker may see; and spelling is about words: compare
             # with the original's word matches, not its hybrid total.
             visible = acl_query(scope.principals) if scope.principals.present else None
@@ -245,10 +262,20 @@ class QueryService:
             restrictions.append(acl_query(principals))
         return Scope(restrictions, asked or [DEFAULT_LANGUAGE], asked, principals, user_filter)
 
+    def alternatives(self, index_id: str, text: str,
+                     words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[Alternative]]:
+        """What the query also searches through synonyms, per language (none without a synonym source)."""
+        if not text or self.synonyms is None:
+            return {}
+        return self.synonyms.alternatives(index_id, text, words_by_lang)
+
     def evidence(self, reader: Reader, hits: list[_Hit], text: str, asked: list[str],
-                 words_by_lang: dict[str, list[QueryWord]], ranked: Ranked | None) -> dict[str, Evidence]:
-        """What is known about each result, for its ScoreConfidence (fills in the hits' document ids)."""
+                 words_by_lang: dict[str, list[QueryWord]], ranked: Ranked | None,
+                 alternatives: Mapping[str, list[Alternative]] | None = None) -> dict[str, Evidence]:
+        """What is known about each result, for its ScoreConfidence (fills in the hits' document ids). A
+        synonym found counts for the query words it stands for."""
         terms_by_lang, foreign = content_terms(words_by_lang), foreign_terms(words_by_lang)
+        synonyms = stands_for(alternatives or {})
         docs: dict[str, tuple[DocRef, str]] = {}
         for hit, stored in zip(hits, reader.stored([hit.ref for hit in hits], [LANGUAGE_KEY]), strict=True):
             hit.doc_id = hit.doc_id or stored.doc_id
@@ -256,12 +283,13 @@ class QueryService:
         if ranked is None:  # BM25 alone: the scores are raw BM25
             form = hybrid.query_form(text, asked)
             return gather(reader, docs, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
-                          question=form == "question", cross_language=form == "cross-language", foreign=foreign)
+                          question=form == "question", cross_language=form == "cross-language", foreign=foreign,
+                          alternatives=synonyms)
         by_id = {c.doc_id: c for c in ranked.candidates}
         return gather(reader, docs, terms_by_lang,
                       {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
                       ranked.agreeing, ranked.form == "question" or ranked.natural,
-                      ranked.form == "cross-language", foreign)
+                      ranked.form == "cross-language", foreign, synonyms)
 
     def calibration(self, vectors: bool) -> Calibration:
         """How results are judged: by the embedding model's calibration when ranked with vectors."""
@@ -296,21 +324,36 @@ class QueryService:
 
     # -- query construction -----------------------------------------------------------------------
 
-    def text_query(self, fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]]) -> Query:
+    def text_query(self, fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]],
+                   alternatives: Mapping[str, list[Alternative]] | None = None, reader: Reader | None = None) -> Query:
         """BM25 over the query's words in each language; adjacent query words found adjacent add a
         proximity score. Only a content word makes a document match: function words (の, ですか, the)
-        add their score to a document that matches, never find one on their own."""
+        add their score to a document that matches, never find one on their own. A synonym of the query's
+        words (``alternatives``: a term, or a phrase of several) matches like them at a lower weight
+        (:data:`SYNONYM_WEIGHT`, scaled by the IDFs ``reader`` knows)."""
         importance = float(fields["_document_title"].get("Relevance", {}).get("Importance", 2))
         title_boost = TITLE_WEIGHT * (importance - 1)
 
         def scored(term: str) -> list[Query]:
             return [Boost(Term("title", term), title_boost), Term("body", term), Term("meta", term)]
 
+        def phrase(terms: tuple[str, ...]) -> list[Query]:
+            return [Boost(Phrase("title", terms), title_boost), Phrase("body", terms), Phrase("meta", terms)]
+
+        def weight(alt: Alternative) -> float:
+            if reader is None:
+                return SYNONYM_WEIGHT
+            own, other = sum(idf(reader, t) for t in alt.stands_for), sum(idf(reader, t) for t in alt.terms)
+            return SYNONYM_WEIGHT * min(1.0, own / other) if other > 0 else SYNONYM_WEIGHT
+
         per_lang = []
         for lang, words in words_by_lang.items():
             content = [q for w in words if w.content for q in scored(w.term)]
             if not content:
                 continue
+            for alt in (alternatives or {}).get(lang, []):
+                clauses = scored(alt.terms[0]) if len(alt.terms) == 1 else phrase(alt.terms)
+                content += [Boost(q, weight(alt)) for q in clauses]
             # Function words keep their (small) share of the score: with it a question's BM25 scores stay
             # as flat as the fusion was tuned for (vue-nlq-dev nDCG@10 0.597 without it, 0.622 with).
             extra = [q for w in words if not w.content for q in scored(w.term)]
@@ -384,18 +427,23 @@ class QueryService:
     def _items(self, index_id: str, page: list[_Hit],
                fields: dict[str, dict[str, Any]], terms_by_lang: dict[str, list[str]], text: str,
                requested: list[str] | None, query_id: str, ranked: Ranked | None,
-               evidence: dict[str, Evidence]) -> list[dict[str, Any]]:
+               evidence: dict[str, Evidence],
+               alternatives: Mapping[str, list[Alternative]] | None = None) -> list[dict[str, Any]]:
         # A question or phrase: the excerpt comes from the passage nearest the query (keywords: their words).
         nearest = ranked.passages if ranked is not None and ranked.natural else {}
         stored = self.indexes.store.documents(index_id, [h.doc_id for h in page])
-        per_lang: dict[str, tuple[frozenset[str], list[str]]] = {}
+        per_lang: dict[str, tuple[frozenset[str], list[str], Synonyms]] = {}
 
-        def query_view(lang: str) -> tuple[frozenset[str], list[str]]:
-            """The query's terms in ``lang`` and the normalised surfaces that locate them cheaply."""
+        def query_view(lang: str) -> tuple[frozenset[str], list[str], Synonyms]:
+            """The query's terms in ``lang``, the normalised surfaces that locate them cheaply, and its synonyms."""
             if lang not in per_lang:
                 terms = terms_by_lang.get(lang) or analyzer_for(lang).query_terms(text)[:MAX_QUERY_TERMS]
                 surfaces = {normalize(text[t.start:t.end]) for t in analyzer_for(lang).tokens(text)}
-                per_lang[lang] = frozenset(terms), sorted(surfaces | set(terms))
+                alts = (alternatives or {}).get(lang, [])
+                synonyms = Synonyms(frozenset(a.terms[0] for a in alts if len(a.terms) == 1),
+                                    tuple(dict.fromkeys(a.terms for a in alts if len(a.terms) > 1)))
+                hints = sorted(surfaces | set(terms) | {a.surface for a in alts})
+                per_lang[lang] = frozenset(terms), hints, synonyms
             return per_lang[lang]
 
         items = []
@@ -405,12 +453,12 @@ class QueryService:
                 continue
             lang = str(doc.attributes.get(LANGUAGE_KEY) or DEFAULT_LANGUAGE)
             analyzer = analyzer_for(lang)
-            term_set, hints = query_view(lang) if text else (frozenset(), [])
+            term_set, hints, synonyms = query_view(lang) if text else (frozenset(), [], NO_SYNONYMS)
             size = EXCERPT_CHARS.get(lang, DEFAULT_EXCERPT_CHARS)
             passage = nearest.get(hit.doc_id)
             source = passage.text if passage is not None else doc.body
             title, body = highlight(
-                [shown(doc.title or ""), excerpt(source, hints, size)], analyzer, term_set
+                [shown(doc.title or ""), excerpt(source, hints, size)], analyzer, term_set, synonyms
             )
             bucket = self.bucket(evidence.get(hit.doc_id), ranked is not None)
             item: dict[str, Any] = {
@@ -424,9 +472,9 @@ class QueryService:
                 "FeedbackToken": f"{query_id}.{uuid.uuid4().hex}",
             }
             if title.text:
-                item["DocumentTitle"] = _with_highlights(title.text, title.spans)
+                item["DocumentTitle"] = _with_highlights(title.text, title.spans, title.synonym_spans)
             if body.text:
-                item["DocumentExcerpt"] = _with_highlights(body.text, body.spans)
+                item["DocumentExcerpt"] = _with_highlights(body.text, body.spans, body.synonym_spans)
             if uri := displayed_uri(doc.attributes.get("_source_uri")):
                 item["DocumentURI"] = uri
             items.append(item)
@@ -451,8 +499,21 @@ def content_terms(words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[s
     return {lang: [w.term for w in words if w.content] for lang, words in words_by_lang.items()}
 
 
-def _with_highlights(text: str, spans: list[tuple[int, int]]) -> dict[str, Any]:
+def stands_for(alternatives: Mapping[str, list[Alternative]]) -> dict[str, dict[str, list[tuple[str, ...]]]]:
+    """Per language, each query term's synonyms as the content terms a document holds where one matches."""
+    out: dict[str, dict[str, list[tuple[str, ...]]]] = {}
+    for lang, alts in alternatives.items():
+        for alt in alts:
+            for term in alt.stands_for:
+                out.setdefault(lang, {}).setdefault(term, []).append(alt.content)
+    return out
+
+
+def _with_highlights(text: str, spans: list[tuple[int, int]],
+                     synonyms: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+    typed = [(s, e, "STANDARD") for s, e in spans] + [(s, e, "THESAURUS_SYNONYM") for s, e in synonyms or []]
     return {
         "Text": text,
-        "Highlights": [{"BeginOffset": s, "EndOffset": e, "TopAnswer": False, "Type": "STANDARD"} for s, e in spans],
+        "Highlights": [{"BeginOffset": s, "EndOffset": e, "TopAnswer": False, "Type": kind}
+                       for s, e, kind in sorted(typed)],
     }
