@@ -108,8 +108,6 @@ def test_oversized_blob_fails_that_document_only(kendra: Any, new_index: Any) ->
 
 def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
-    with pytest.raises(kendra.exceptions.ValidationException, match="access control configurations"):
-        kendra.list_access_control_configurations(IndexId=index_id)
     with pytest.raises(kendra.exceptions.ValidationException, match="thesauri"):
         kendra.list_thesauri(IndexId=index_id)
 
