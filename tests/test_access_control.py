@@ -210,3 +210,19 @@ def test_updating_a_configuration_changes_who_sees_its_documents_without_indexin
         client.delete_index(Id=index_id)
     finally:
         srv.stop()
+
+
+def test_an_update_while_documents_naming_the_configuration_are_queued_reaches_them(kendra: Any,
+                                                                                     new_index: Any) -> None:
+    index_id = new_index()
+    config = kendra.create_access_control_configuration(IndexId=index_id, Name="drafts",
+                                                        AccessControlList=[allow("eng")])["Id"]
+    ids = [f"draft{n}" for n in range(10)]
+    r = kendra.batch_put_document(IndexId=index_id, Documents=[
+        text_doc(doc_id, f"draft roadmap {doc_id}", AccessControlConfigurationId=config) for doc_id in ids])
+    assert r["FailedDocuments"] == []
+    # Whether the indexer has written them yet or not, they end with the configuration's new ACL.
+    kendra.update_access_control_configuration(IndexId=index_id, Id=config, AccessControlList=[allow("sales")])
+    assert {s["DocumentStatus"] for s in wait_indexed(kendra, index_id, ids)} == {"INDEXED"}
+    wait_for(lambda: seen(kendra, index_id, **as_user("bo", "sales")) == set(ids), what="the new ACL on all")
+    assert seen(kendra, index_id, **as_user("ann", "eng")) == set()
