@@ -15,7 +15,9 @@ from analytics.service import AnalyticsService
 from services.api.operations import operations
 from services.api.wire import current_channel, kendra_router
 from services.datasources.launch import sync_components
+from services.index.access_configs import AccessControlConfigurations
 from services.index.indexer import Indexer
+from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
 from services.index.service import IndexService
 from services.index.store import Store
@@ -54,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     featured = FeaturedResults(indexes)
     thesauri = Thesauri(settings, indexes)
     tags = Tags(indexes)
+    access_configs = AccessControlConfigurations(indexes)
+    mappings = PrincipalMappings(settings, indexes)
     queries = QueryService(indexes, analytics if settings.analytics_capture != "off" else None, faqs=faqs,
                            reranker=analytics.learning if settings.click_learning else None, featured=featured,
                            synonyms=thesauri)
@@ -82,7 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Kensaku", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_exception_handler(ClientDisconnect, _client_left)
-    more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations(), **thesauri.operations()}
+    more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations(), **thesauri.operations(),
+            **access_configs.operations(), **mappings.operations()}
     table = operations(indexes, queries, analytics, sources, more)
     table.update(tags.operations(table))
     sessions = Sessions(settings.admin_session_idle_seconds)

@@ -137,8 +137,9 @@ def document_batches(index_id: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({"IndexId": st.just(index_id), "Documents": documents})
 
 
-# Members that keep a document from the indexer: fetched from the network, or refused as not built yet.
-_UNINDEXED = ("S3Path", "HierarchicalAccessControlList", "AccessControlConfigurationId")
+# Members that keep a document from the indexer: fetched from the network, or naming an access control
+# configuration the index does not have.
+_UNINDEXED = ("S3Path", "AccessControlConfigurationId")
 
 
 def _with_blob(document: dict[str, Any]) -> dict[str, Any]:

@@ -106,14 +106,6 @@ def test_oversized_blob_fails_that_document_only(kendra: Any, new_index: Any) ->
     assert wait_indexed(kendra, index_id, ["small"])[0]["DocumentStatus"] == "INDEXED"
 
 
-def test_operations_not_built_name_their_feature(kendra: Any, new_index: Any) -> None:
-    index_id = new_index()
-    with pytest.raises(kendra.exceptions.ValidationException, match="access control configurations"):
-        kendra.list_access_control_configurations(IndexId=index_id)
-    with pytest.raises(kendra.exceptions.ValidationException, match="principal mapping"):
-        kendra.describe_principal_mapping(IndexId=index_id, GroupId="engineering")
-
-
 def test_every_kendra_operation_is_routed(server: Server) -> None:
     """Each of botocore's 66 operations reaches a handler of the running server: an empty body gets a
     200 or a typed 400 (a required member missing, or the feature not built yet, named) — never

@@ -12,9 +12,6 @@ from services.query.service import QueryService
 EXPERIENCES = "Kendra experiences (a cloud-hosted search app)"
 # Operations not built yet, by a part of their name, and the feature each belongs to (named in the refusal).
 _PREFIX_FEATURES = (
-    ("AccessControlConfiguration", "access control configurations"),
-    ("PrincipalMapping", "principal mapping"),
-    ("GroupsOlderThan", "principal mapping"),
     ("Experience", EXPERIENCES),
     ("Personas", EXPERIENCES),
     ("Entit", EXPERIENCES),

@@ -87,7 +87,7 @@ def settle(store: Store, job: records.SyncJob, changed: threading.Event | None =
         return job
     queued = store.read().execute(
         "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
-        " WHERE j.job_id = ?", (job.index_id, job.id),
+        " WHERE j.job_id = ? AND p.op != 'acl'", (job.index_id, job.id),
     ).fetchone()[0]
     if queued:
         if changed is not None:

@@ -5,7 +5,8 @@ Schema (fixed per *generation*; a new generation is built when UpdateIndex decla
 
     id                 raw, stored         the Kendra document id (deletes by term)
     title/body/meta    pre-tokenised text  BM25 fields; meta holds searchable string attributes
-    acl_allow/deny     raw, multi-valued   "*" (public), "u:<user>", "g:<group>", "g@<data source>:<group>"
+    acl_allow/deny     raw, multi-valued   "*" (public), "u:<user>", "g:<group>", "g@<data source>:<group>";
+                                           allow also "h<i>/" and "h<i>/<term>" (hierarchical ACL levels)
     a_<field>          raw text or i64     every index field, indexed and fast (filters, facets, sort)
     s_<field>          u64                 sortable string fields: first 8 UTF-8 bytes, big-endian
 

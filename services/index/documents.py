@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,8 @@ from services.engine.document import STRING, STRING_LIST, FieldSpec, LexicalDocu
 from services.engine.query import PUBLIC
 from services.index.fields import ACL_PSEUDO_ATTRIBUTES, RESERVED_ATTRIBUTES, attribute_value
 
-MAX_ACL_PRINCIPALS = 200
+MAX_ACL_PRINCIPALS = 200  # Kendra's quota per document; here also per level of a hierarchical list
+MAX_ACL_LEVELS = 30  # levels of a HierarchicalAccessControlList (the model's maximum)
 DEFAULT_LANGUAGE = "en"
 # Bump when the terms written here change other than by the analyzer's tokens (2: principals of a
 # data source got their own prefix, see ``principal_term``).
@@ -42,6 +44,33 @@ class AcceptedDocument:
     content_type: str | None
     attributes: dict[str, Any]
     acl: list[dict[str, Any]]
+    hierarchy: list[list[dict[str, Any]]]  # HierarchicalAccessControlList: each level's principals
+    acl_config: str | None  # AccessControlConfigurationId: the ACL is that configuration's
+
+
+def check_acl(acl: list[dict[str, Any]], hierarchy: list[list[dict[str, Any]]], what: str) -> None:
+    """Kendra's limits on an ACL: at most 200 principals in the list and in each level, 30 levels.
+
+    Raises:
+        ValidationException: over a limit (``what`` names the owner: "A document").
+    """
+    if len(acl) > MAX_ACL_PRINCIPALS:
+        raise ValidationException(f"{what} has at most {MAX_ACL_PRINCIPALS} principals in its AccessControlList")
+    if len(hierarchy) > MAX_ACL_LEVELS:
+        raise ValidationException(f"{what} has at most {MAX_ACL_LEVELS} levels in its HierarchicalAccessControlList")
+    if any(len(level) > MAX_ACL_PRINCIPALS for level in hierarchy):
+        raise ValidationException(
+            f"{what} has at most {MAX_ACL_PRINCIPALS} principals in each level of its HierarchicalAccessControlList")
+
+
+def hierarchy_of(levels: list[dict[str, Any]] | None) -> list[list[dict[str, Any]]]:
+    """The principal lists of a wire ``HierarchicalAccessControlList`` (``[{"PrincipalList": [...]}]``)."""
+    return [list(level.get("PrincipalList", [])) for level in levels or []]
+
+
+def hierarchy_wire(hierarchy: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The wire form of principal lists (the inverse of ``hierarchy_of``)."""
+    return [{"PrincipalList": level} for level in hierarchy]
 
 
 def check_document(doc: dict[str, Any], fields: dict[str, dict[str, Any]], max_bytes: int) -> AcceptedDocument:
@@ -56,12 +85,18 @@ def check_document(doc: dict[str, Any], fields: dict[str, dict[str, Any]], max_b
         raise DocumentRejected(
             "InvalidRequest", f"The document is {len(doc['Blob'])} bytes; the limit is {max_bytes} bytes"
         )
-    for unsupported in ("HierarchicalAccessControlList", "AccessControlConfigurationId"):
-        if unsupported in doc:
-            raise DocumentRejected("InvalidRequest", f"{unsupported} is not supported by this server yet")
     acl = doc.get("AccessControlList", [])
-    if len(acl) > MAX_ACL_PRINCIPALS:
-        raise DocumentRejected("InvalidRequest", f"At most {MAX_ACL_PRINCIPALS} principals per document")
+    hierarchy = hierarchy_of(doc.get("HierarchicalAccessControlList"))
+    acl_config = doc.get("AccessControlConfigurationId")
+    if acl_config is not None and ("AccessControlList" in doc or "HierarchicalAccessControlList" in doc):
+        # Which would win is not Kendra's documented behaviour; refused rather than guessed.
+        raise DocumentRejected(
+            "InvalidRequest", "A document takes its ACL either from AccessControlConfigurationId or from"
+            " AccessControlList / HierarchicalAccessControlList, not from both")
+    try:
+        check_acl(acl, hierarchy, "A document")
+    except ValidationException as error:
+        raise DocumentRejected("InvalidRequest", error.message) from None
     attributes: dict[str, Any] = {}
     for attr in doc.get("Attributes", []):
         key = attr["Key"]
@@ -81,17 +116,40 @@ def check_document(doc: dict[str, Any], fields: dict[str, dict[str, Any]], max_b
             attributes[key] = attribute_value(field["Type"], attr["Value"], f"Attribute {key}")
         except ValidationException as error:
             raise DocumentRejected("InvalidRequest", error.message) from None
-    return AcceptedDocument(doc["Id"], doc.get("Title"), doc.get("ContentType"), attributes, acl)
+    return AcceptedDocument(doc["Id"], doc.get("Title"), doc.get("ContentType"), attributes, acl, hierarchy,
+                            acl_config)
 
 
-def principals(acl: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """(allow, deny) principal terms of a document's AccessControlList. No ALLOW entry = public."""
+def principals(acl: Sequence[dict[str, Any]],
+               hierarchy: Sequence[Sequence[dict[str, Any]]] = ()) -> tuple[list[str], list[str]]:
+    """(allow, deny) principal terms of a document's AccessControlList and HierarchicalAccessControlList.
+
+    The rule (Kendra's for hierarchical lists, and the flat list is one more level): a user sees the
+    document when every level lets them in and no principal of theirs is denied on any level (deny
+    wins). A level lets in the principals it ALLOWs; a level without an ALLOW lets in everyone (as a
+    document without ACL is public). As terms: the flat list's ALLOWs as they are (``*`` when it has
+    none); level ``i``'s ALLOWs as ``h<i>/<term>`` next to a marker ``h<i>/`` (``h<i>/*`` when it has
+    none); every DENY, of any level, in the deny list. filters.acl_query asks for a match on every
+    level a document has a marker of (the terms of one principal never start with ``h``).
+    """
     allow: list[str] = []
     deny: list[str] = []
     for p in acl:
         term = principal_term(p["Type"], p["Name"], p.get("DataSourceId"))
         (allow if p["Access"] == "ALLOW" else deny).append(term)
-    return (allow or [PUBLIC]), deny
+    allow = allow or [PUBLIC]
+    for number, level in enumerate(hierarchy, 1):
+        marker = level_marker(number)
+        allowed = [marker + principal_term(p["Type"], p["Name"], p.get("DataSourceId"))
+                   for p in level if p["Access"] == "ALLOW"]
+        allow += [marker, *(allowed or [marker + PUBLIC])]
+        deny += [principal_term(p["Type"], p["Name"], p.get("DataSourceId")) for p in level if p["Access"] != "ALLOW"]
+    return allow, deny
+
+
+def level_marker(number: int) -> str:
+    """The term marking level ``number`` (1-based) of a hierarchical ACL; its principals' terms follow it."""
+    return f"h{number}/"
 
 
 def principal_term(kind: str, name: str, data_source_id: str | None = None) -> str:
@@ -117,8 +175,10 @@ def lexical_document(
     attributes: dict[str, Any],
     acl: list[dict[str, Any]],
     fields: dict[str, dict[str, Any]],
+    hierarchy: list[list[dict[str, Any]]] | None = None,
 ) -> LexicalDocument:
-    """Analyse a document for the lexical index with the analyzer of its language."""
+    """Analyse a document for the lexical index with the analyzer of its language; ``acl`` and
+    ``hierarchy``: its AccessControlList and the levels of its HierarchicalAccessControlList."""
     analyzer = analyzer_for(language_of(attributes))
     values = dict(attributes)
     values.setdefault("_language_code", language_of(attributes))
@@ -132,7 +192,7 @@ def lexical_document(
         for v in (values[name] if isinstance(values[name], list) else [values[name]])
     ]
     meta = "\n".join(searchable)
-    allow, deny = principals(acl)
+    allow, deny = principals(acl, hierarchy or [])
     return LexicalDocument(
         doc_id=doc_id,
         title=title or "",

@@ -29,7 +29,7 @@ from services.engine.document import LexicalDocument
 from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.passages import Passage, embedding_text, split_passages
 from services.engine.vectors import LAYOUT
-from services.index.documents import build_version, lexical_document
+from services.index.documents import build_version, lexical_document, principals
 from services.index.service import IndexService
 from services.index.store import PendingChange
 from services.index.worker import DeadlineExceeded, deadline, init_worker
@@ -65,6 +65,9 @@ class _Prepared:
     failure: str | None = None
     failure_code: str = "InvalidRequest"  # Kendra's ErrorCode: InvalidRequest | InternalError
     embedded: Embedded | None = None
+    # The ACL recorded with the document when it is not the payload's (taken from its access control
+    # configuration when written; for an "acl" change, the new one).
+    acl: tuple[list[dict[str, Any]], list[list[dict[str, Any]]]] | None = None
 
 
 @dataclass(slots=True)
@@ -114,7 +117,8 @@ def prepare(doc_id: str, blob: bytes, payload: dict[str, Any], fields: dict[str,
     attributes = dict(payload.get("attributes", {}))
     attributes.setdefault("_file_type", extracted.file_type)
     title = payload.get("title") or extracted.title
-    lexical = lexical_document(doc_id, title, extracted.text, attributes, payload.get("acl", []), fields)
+    lexical = lexical_document(doc_id, title, extracted.text, attributes, payload.get("acl", []), fields,
+                               payload.get("hierarchy"))
     return _Prepared(title, extracted.text, attributes, lexical)
 
 
@@ -379,6 +383,7 @@ class Indexer:
         lex = self.service.lexical(index_id)
         vec = self.service.vectors.get(index_id)
         outcomes: list[_Outcome] = []
+        written: set[str] = set()  # documents this batch wrote (put) or deleted
         for change in changes:
             if change.op == "put":
                 while change.seq not in ready:
@@ -392,11 +397,23 @@ class Indexer:
                 lex.delete([change.doc_id])
                 if vec is not None:
                     vec.delete([change.doc_id])
+                written.add(change.doc_id)
                 outcomes.append(_Outcome(change, _Prepared()))
                 continue
+            if change.op == "acl":
+                # A put or delete of this batch already wrote the document with its configuration as it is now.
+                relabelled = None if change.doc_id in written else self._relabel(index_id, change.doc_id, fields)
+                if relabelled is not None and relabelled.lexical is not None:
+                    lex.upsert([relabelled.lexical])  # the same text and tokens, new principals; no vectors
+                outcomes.append(_Outcome(change, relabelled or _Prepared()))
+                continue
             assert done is not None
+            config_id = change.payload.get("acl_config")
+            if done.lexical is not None and config_id is not None:
+                self._configured(index_id, config_id, done)
             if done.lexical is not None:
                 lex.upsert([done.lexical])
+                written.add(change.doc_id)
                 if vec is not None and (e := done.embedded) is not None:
                     vec.upsert(change.doc_id, e.passages, e.vectors, e.title)
             outcomes.append(_Outcome(change, done))
@@ -406,6 +423,32 @@ class Indexer:
         if vec is not None:
             vec.commit()
         self._record(index_id, outcomes)
+
+    def _configured(self, index_id: str, config_id: str, done: _Prepared) -> None:
+        """Give a put document the ACL its access control configuration has now (the payload's is as of
+        BatchPutDocument; an UpdateAccessControlConfiguration since queued its "acl" changes only for
+        the documents already written). A configuration gone meanwhile fails the document."""
+        found = self.service.access_lists(index_id, config_id)
+        if found is None:
+            done.lexical, done.failure = None, f"Access control configuration {config_id} no longer exists"
+            return
+        assert done.lexical is not None
+        done.lexical.acl_allow, done.lexical.acl_deny = principals(*found)
+        done.acl = found
+
+    def _relabel(self, index_id: str, doc_id: str, fields: dict[str, dict[str, Any]]) -> _Prepared | None:
+        """A stored document again with the ACL of its access control configuration: its text analysed
+        from the store, nothing extracted or embedded. None when there is nothing to do (the document is
+        gone, failed, or no longer takes its ACL from a configuration)."""
+        doc = self.store.documents(index_id, [doc_id]).get(doc_id)
+        if doc is None or doc.status not in _INDEXED_STATES or doc.acl_config is None:
+            return None
+        found = self.service.access_lists(index_id, doc.acl_config)
+        if found is None or found == (doc.acl, doc.hierarchy):
+            return None
+        acl, hierarchy = found
+        lexical = lexical_document(doc.doc_id, doc.title, doc.body, doc.attributes, acl, fields, hierarchy)
+        return _Prepared(doc.title, doc.body, doc.attributes, lexical, acl=found)
 
     def _prepare(self, puts: list[PendingChange], fields: dict[str, dict[str, Any]]
                  ) -> Iterator[dict[int, _Prepared | None]]:
@@ -476,6 +519,15 @@ class Indexer:
                 if o.change.op == "delete":
                     conn.execute("DELETE FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id))
                     continue
+                if o.change.op == "acl":  # the document keeps its status: only its ACL changed
+                    if o.prepared.acl is not None:
+                        acl, hierarchy = o.prepared.acl
+                        conn.execute(
+                            "UPDATE documents SET acl = ?, hierarchy = ? WHERE index_id = ? AND doc_id = ?",
+                            (json.dumps(acl, ensure_ascii=False),
+                             json.dumps(hierarchy, ensure_ascii=False) if hierarchy else None,
+                             index_id, doc_id))
+                    continue
                 prev = conn.execute(
                     "SELECT status FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id)
                 ).fetchone()
@@ -495,14 +547,16 @@ class Indexer:
                             (index_id, doc_id, done.failure_code, done.failure[:2048], now),
                         )
                     continue
+                payload = o.change.payload
+                acl, hierarchy = done.acl or (payload.get("acl", []), payload.get("hierarchy") or [])
                 conn.execute(
                     "INSERT OR REPLACE INTO documents (index_id, doc_id, status, title, body, attributes, acl,"
-                    " text_bytes, failure_code, failure_reason, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                    " hierarchy, acl_config, text_bytes, failure_code, failure_reason, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
                     (
                         index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", done.title, done.body,
-                        json.dumps(done.attributes, ensure_ascii=False),
-                        json.dumps(o.change.payload.get("acl", []), ensure_ascii=False),
+                        json.dumps(done.attributes, ensure_ascii=False), json.dumps(acl, ensure_ascii=False),
+                        json.dumps(hierarchy, ensure_ascii=False) if hierarchy else None, payload.get("acl_config"),
                         len(done.body.encode("utf-8")), now,
                     ),
                 )
@@ -559,7 +613,8 @@ class Indexer:
         self.service.engine.drop_generation(index_id, generation)
         lex = self.service.open_lexical(index_id, generation, fields_list)
         for batch in self.store.iter_indexed(index_id):  # a commit a batch: a writer buffers no more
-            lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields) for d in batch)
+            lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields, d.hierarchy)
+                       for d in batch)
             lex.commit()
         lex.commit()
         with self.store.write() as conn:

@@ -179,7 +179,8 @@ def copy_documents(store: Store, target: Engine, row: sqlite3.Row, report: MoveR
     lex = target.open_index(index_id, int(row["schema_gen"]), field_specs(fields))
     try:
         for batch in store.iter_indexed(index_id, BATCH):
-            lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields) for d in batch)
+            lex.upsert(lexical_document(d.doc_id, d.title, d.body, d.attributes, d.acl, fields, d.hierarchy)
+                       for d in batch)
             lex.commit()
             report.documents += len(batch)
             progress(f"  documents {report.documents}/{total}")

@@ -28,6 +28,8 @@ from services.index.vectors import VectorStores
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.index")
+# An access control configuration's AccessControlList and hierarchical principal lists.
+AccessLists = tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]
 DELETE_RETRY_SECONDS = 5.0
 
 _CONFIG_MEMBERS = (
@@ -53,6 +55,10 @@ class IndexService:
         self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
         self.vectors = VectorStores(settings, self.engine)
         self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
+        # Set by the access control configuration service: (index id, configuration id) -> its ACL.
+        self.access_lists: Callable[[str, str], AccessLists | None] = lambda index_id, config_id: None
+        # Set by the principal mapping service: principal terms with the groups mappings give them.
+        self.expand_principals: Callable[[str, list[str]], list[str]] = lambda index_id, terms: terms
         # What else an index holds (FAQs, data sources) is dropped with it by these callbacks.
         self.on_delete: list[Callable[[str], None]] = []
 
@@ -102,6 +108,18 @@ class IndexService:
 
     def config(self, index_id: str) -> dict[str, Any]:
         return dict(json.loads(self._row(index_id)["config"]))
+
+    def acl_levels(self, index_id: str) -> int:
+        """How many levels of hierarchical ACL documents of the index may have (see ``raise_acl_levels``)."""
+        return int(self._row(index_id)["acl_levels"])
+
+    def raise_acl_levels(self, index_id: str, levels: int) -> None:
+        """Record that documents of the index may have ``levels`` levels of hierarchical ACL, before any
+        such document is queued: from then on a query with user context checks that many levels. Never
+        lowered (a level no document has costs a query one empty term lookup)."""
+        if levels > 0:
+            with self.store.write() as conn:
+                conn.execute("UPDATE indexes SET acl_levels = MAX(acl_levels, ?) WHERE id = ?", (levels, index_id))
 
     def require_active(self, index_id: str, *, allow_updating: bool = True) -> Any:
         row = self._row(index_id)
@@ -270,13 +288,24 @@ class IndexService:
                 ds = accepted.attributes.get("_data_source_id")
                 failed.append({**failure, "DataSourceId": ds} if ds else failure)
                 continue
+            acl, hierarchy = accepted.acl, accepted.hierarchy
+            if accepted.acl_config is not None:
+                found = self.access_lists(index_id, accepted.acl_config)
+                if found is None:
+                    failed.append({"Id": doc["Id"], "ErrorCode": "InvalidRequest", "ErrorMessage":
+                                   f"Access control configuration {accepted.acl_config} does not exist in this index"})
+                    continue
+                acl, hierarchy = found  # as of now; the indexer takes the configuration's ACL again
             if owner is not None:
                 by_job.setdefault(owner[1], []).append(accepted.doc_id)
+            self.raise_acl_levels(index_id, len(hierarchy))
             payload = {
                 "title": accepted.title,
                 "content_type": accepted.content_type,
                 "attributes": accepted.attributes,
-                "acl": accepted.acl,
+                "acl": acl,
+                "hierarchy": hierarchy,
+                "acl_config": accepted.acl_config,
             }
             changes.append((index_id, accepted.doc_id, "put", payload, doc["Blob"]))
         # Recorded before queueing: a put retried after a crash in between keeps its first verdict.

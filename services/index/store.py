@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,17 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE INDEX IF NOT EXISTS pending_doc ON pending (index_id, doc_id);
 CREATE INDEX IF NOT EXISTS pending_turn ON pending (index_id, seq);
 """
+# Columns added after the first release, (table, column, definition): added to an older data folder on open.
+#   indexes.acl_levels     the most levels of hierarchical ACL any document of the index was given (never
+#                          lowered): how many level checks a query with user context makes
+#   documents.hierarchy    the HierarchicalAccessControlList's principal lists (JSON), NULL for none
+#   documents.acl_config   the AccessControlConfigurationId the ACL (acl, hierarchy) was taken from
+_ADDED_COLUMNS = (
+    ("indexes", "acl_levels", "INTEGER NOT NULL DEFAULT 0"),
+    ("documents", "hierarchy", "TEXT"),
+    ("documents", "acl_config", "TEXT"),
+)
+_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS documents_acl_config ON documents (index_id, acl_config)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,8 @@ class StoredDocument:
     text_bytes: int
     failure_code: str | None
     failure_reason: str | None
+    hierarchy: list[list[dict[str, Any]]] = field(default_factory=list)
+    acl_config: str | None = None  # the access control configuration ``acl`` and ``hierarchy`` are from
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +90,7 @@ class PendingChange:
     seq: int
     index_id: str
     doc_id: str
-    op: str  # "put" | "delete"
+    op: str  # "put" | "delete" | "acl" (the document's ACL again from its access control configuration)
     payload: dict[str, Any]
     blob: bytes | None
 
@@ -91,6 +104,14 @@ class Store:
         self._local = threading.local()
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.write() as conn:
+            for table, column, definition in _ADDED_COLUMNS:
+                if column not in {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            conn.execute(_ADDED_INDEXES)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite.connect(self._path)
@@ -133,12 +154,14 @@ class Store:
         return {row["doc_id"]: _document(row) for row in rows}
 
     def pending_ops(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The latest queued operation per document id, for those that have one."""
+        """The latest queued put or delete per document id, for those that have one (an "acl" change
+        leaves the document as it is: it is not reported)."""
         if not doc_ids:
             return {}
         marks = ",".join("?" * len(doc_ids))
         rows = self.read().execute(
-            f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) ORDER BY seq",
+            f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) AND op != 'acl'"
+            " ORDER BY seq",
             (index_id, *doc_ids),
         )
         return {row["doc_id"]: row["op"] for row in rows}
@@ -228,4 +251,6 @@ def _document(row: sqlite3.Row) -> StoredDocument:
         text_bytes=row["text_bytes"],
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
+        hierarchy=json.loads(row["hierarchy"] or "[]"),
+        acl_config=row["acl_config"],
     )

@@ -232,7 +232,7 @@ class FeaturedResults:
         ids = json.loads(row["documents"])
         found = self._in_index(index_id, ids)
         return [_item(found[i], query_id, fields, requested) for i in ids
-                if i in found and may_see(principals, *acl_principals(found[i].acl))]
+                if i in found and may_see(principals, *acl_principals(found[i].acl, found[i].hierarchy))]
 
     # -- rows -----------------------------------------------------------------------------------
 

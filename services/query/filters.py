@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from services.engine.query import (
     any_of,
     date_micros,
 )
-from services.index.documents import principal_term
+from services.index.documents import level_marker, principal_term
 from services.index.fields import DATE, LONG, MEMBER_TYPE, STRING, STRING_LIST
 
 MAX_FILTER_ITEMS = 10
@@ -38,23 +38,59 @@ _RANGE = {
 
 @dataclass(slots=True)
 class Principals:
-    """Who is asking: user and group principal terms (empty = no user context)."""
+    """Who is asking: user and group principal terms (empty = no user context); ``levels``: how many
+    levels of hierarchical ACL the asked index's documents may have (each is one more check)."""
 
     terms: list[str] = field(default_factory=list)
+    levels: int = 0
 
     @property
     def present(self) -> bool:
         return bool(self.terms)
 
 
+# (index id, principal terms) -> the terms with the groups principal mappings give them.
+Expander = Callable[[str, list[str]], list[str]]
+
+
+def asker(index_id: str, user_context: dict[str, Any] | None, attribute_filter: dict[str, Any] | None,
+          index_config: dict[str, Any], expand: Expander | None = None,
+          levels: int = 0) -> tuple[dict[str, Any] | None, Principals]:
+    """Who asks a Query, Retrieve or suggestion request: the principals of its UserContext and of its
+    AttributeFilter's ``_user_id`` / ``_group_ids`` conditions, with the groups the index's principal
+    mappings give them (``expand``), and the filter without those conditions.
+
+    Raises:
+        ValidationException: a malformed user context or filter condition; too many mapped groups.
+    """
+    user_filter, named = split_acl_filter(attribute_filter)
+    principals = user_principals(user_context, index_config)
+    principals.terms.extend(named.terms)
+    if expand is not None and principals.present:
+        principals.terms = expand(index_id, principals.terms)
+    principals.levels = levels
+    return user_filter, principals
+
+
+def _is_level_term(term: str) -> bool:
+    return term.startswith("h")  # principal terms start with u, g or are PUBLIC (index/documents.py)
+
+
 def may_see(principals: Principals, allow: Collection[str], deny: Collection[str]) -> bool:
-    """The rule of the index's ACL filter, for records kept outside it (FAQ entries, featured documents):
-    no user context sees everything; a denied principal sees nothing; no ALLOW, or PUBLIC among them, is
-    everyone's."""
+    """The rule of the index's ACL filter (``acl_query``), for records kept outside it (FAQ entries,
+    featured documents): no user context sees everything; a denied principal sees nothing; no ALLOW, or
+    PUBLIC among them, is everyone's; and every level of a hierarchical ACL must let one in."""
     if not principals.present:
         return True
     mine = set(principals.terms)
-    return not mine & set(deny) and (not allow or PUBLIC in allow or bool(mine & set(allow)))
+    if mine & set(deny):
+        return False
+    flat = {a for a in allow if not _is_level_term(a)}
+    if flat and PUBLIC not in flat and not mine & flat:
+        return False
+    held = set(allow)
+    markers = [a for a in allow if _is_level_term(a) and a.endswith("/")]
+    return all(m + PUBLIC in held or any(m + t in held for t in mine) for m in markers)
 
 
 def _only_operator(node: dict[str, Any]) -> str:
@@ -252,7 +288,13 @@ def _token_principals(token: str, index_config: dict[str, Any]) -> Principals:
 
 
 def acl_query(principals: Principals) -> Query:
-    """Documents visible to the principals: public or allowed, and not denied (deny wins)."""
+    """Documents visible to the principals: public or allowed, and not denied (deny wins); and for each
+    hierarchical level up to ``principals.levels``, not a document that has that level (its marker) and
+    lets none of the principals in on it (index/documents.py ``principals`` has the encoding)."""
     allowed = Terms("acl_allow", (PUBLIC, *principals.terms))
-    denied = Terms("acl_deny", tuple(principals.terms))
-    return Bool(must=(allowed,), must_not=(denied,))
+    denied: list[Query] = [Terms("acl_deny", tuple(principals.terms))]
+    for number in range(1, principals.levels + 1):
+        marker = level_marker(number)
+        let_in = Terms("acl_allow", (marker + PUBLIC, *(marker + t for t in principals.terms)))
+        denied.append(Bool(must=(Term("acl_allow", marker),), must_not=(let_in,)))
+    return Bool(must=(allowed,), must_not=tuple(denied))

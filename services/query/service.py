@@ -23,10 +23,9 @@ from services.query.filters import (
     LANGUAGE_KEY,
     Principals,
     acl_query,
+    asker,
     compile_filter,
     languages,
-    split_acl_filter,
-    user_principals,
 )
 from services.query.hybrid import Ranked, script_language
 from services.query.spelling import SpellChecker, term_frequency
@@ -245,12 +244,12 @@ class QueryService:
             response["FacetResults"] = self._facet_results(reader, query, facets, fields)
         return response, query_langs, window_start + 1
 
-    @staticmethod
-    def scope(p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scope:
-        """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request."""
-        user_filter, filter_principals = split_acl_filter(p.get("AttributeFilter"))
-        principals = user_principals(p.get("UserContext"), config)
-        principals.terms.extend(filter_principals.terms)
+    def scope(self, p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scope:
+        """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request
+        (the user's groups include those the index's principal mappings give them)."""
+        index_id = p["IndexId"]
+        user_filter, principals = asker(index_id, p.get("UserContext"), p.get("AttributeFilter"), config,
+                                        self.indexes.expand_principals, self.indexes.acl_levels(index_id))
         named = languages(user_filter)
         asked = sorted(named or [])
         restrictions: list[Query] = []

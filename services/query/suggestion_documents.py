@@ -11,7 +11,7 @@ from typing import Any
 from services.engine.query import Query, Terms, all_of
 from services.index.fields import STRING, STRING_LIST, wire_value
 from services.index.service import IndexService
-from services.query.filters import acl_query, compile_filter, split_acl_filter, user_principals
+from services.query.filters import acl_query, asker, compile_filter
 
 TITLE = "_document_title"
 
@@ -64,9 +64,8 @@ class SuggestionDocuments:
         if not doc_ids:
             return set()
         reader = self.indexes.lexical(index_id).reader()
-        user_filter, filter_principals = split_acl_filter(attribute_filter)
-        principals = user_principals(user_context, self.indexes.config(index_id))
-        principals.terms.extend(filter_principals.terms)
+        user_filter, principals = asker(index_id, user_context, attribute_filter, self.indexes.config(index_id),
+                                        self.indexes.expand_principals, self.indexes.acl_levels(index_id))
         parts: list[Query] = [Terms("id", tuple(doc_ids))]
         if user_filter is not None:
             parts.append(compile_filter(user_filter, self.indexes.fields(index_id)))
