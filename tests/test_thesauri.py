@@ -21,8 +21,6 @@ from services.engine.analysis import analyzer_for
 from services.query.synonyms import builtin_variants, positions
 from tests.conftest import JA, ROLE, WORDS_ONLY, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
 
-pytestmark = pytest.mark.engines
-
 ARN = "arn:aws:kendra:us-east-1:123456789012:index/{}/thesaurus/{}"
 LOADING = ("CREATING", "UPDATING")
 
@@ -50,13 +48,6 @@ def thesaurus_server(s3_url: str, files: Path, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="module")
 def client(thesaurus_server: Server) -> Any:
     return make_client(thesaurus_server.url)
-
-
-@pytest.fixture
-def embedded_only(engine: str) -> None:
-    """Behaviour that does not depend on the engine runs on the embedded one only."""
-    if engine != "embedded":
-        pytest.skip("no engine-specific behaviour")
 
 
 def new_index(client: Any) -> str:
@@ -119,7 +110,7 @@ def item_of(response: dict[str, Any], doc_id: str) -> dict[str, Any]:
 # -- the operations ---------------------------------------------------------------------------------
 
 
-def test_a_thesaurus_is_created_described_listed_and_tagged(embedded_only: None, client: Any, index: str,
+def test_a_thesaurus_is_created_described_listed_and_tagged(client: Any, index: str,
                                                             files: Path) -> None:
     text = "# office words\nlaptop, notebook computer\n\nML => machine learning\nx => x\n"
     source = local(files, text)
@@ -174,7 +165,7 @@ def test_a_thesaurus_is_created_described_listed_and_tagged(embedded_only: None,
     assert client.list_thesauri(IndexId=index)["ThesaurusSummaryItems"] == []
 
 
-def test_a_file_from_s3(embedded_only: None, client: Any, index: str, s3_url: str) -> None:
+def test_a_file_from_s3(client: Any, index: str, s3_url: str) -> None:
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="test",
                       aws_secret_access_key="test")
     s3.create_bucket(Bucket="thesauri")
@@ -187,7 +178,7 @@ def test_a_file_from_s3(embedded_only: None, client: Any, index: str, s3_url: st
     assert failed["Status"] == "ACTIVE_BUT_UPDATE_FAILED" and "NoSuchKey" in failed["ErrorMessage"]
 
 
-def test_a_malformed_file_fails_with_its_line(embedded_only: None, client: Any, index: str, files: Path) -> None:
+def test_a_malformed_file_fails_with_its_line(client: Any, index: str, files: Path) -> None:
     cases = {
         "ok, fine\n\n# a comment\nbad => worse => worst\n": "Line 4: more than one =>",
         "ok, fine\n=> nothing on the left\n": "Line 2: no term on the left of =>",
@@ -209,6 +200,7 @@ def test_a_malformed_file_fails_with_its_line(embedded_only: None, client: Any, 
 # -- synonyms in queries ----------------------------------------------------------------------------
 
 
+@pytest.mark.engines  # the synonyms' queries run on both engines
 def test_english_synonyms_are_found_and_highlighted_and_one_way_rules_go_one_way(
         client: Any, index: str, files: Path) -> None:
     put_and_wait(client, index, [
@@ -243,6 +235,7 @@ def test_english_synonyms_are_found_and_highlighted_and_one_way_rules_go_one_way
     assert ids(client.query(IndexId=index, QueryText="machine learning")) == ["course"]
 
 
+@pytest.mark.engines  # the synonyms' queries run on both engines
 def test_japanese_synonyms_are_found_and_highlighted(client: Any, index: str, files: Path) -> None:
     put_and_wait(client, index, [
         text_doc("telework", "在宅勤務をする日は前日までに上長へ申請してください。", title="在宅勤務の申請", lang="ja"),
@@ -265,7 +258,7 @@ def test_japanese_synonyms_are_found_and_highlighted(client: Any, index: str, fi
     assert ids(client.query(IndexId=index, QueryText="テレワーク")) == []
 
 
-def test_an_update_replaces_the_rules_and_a_failed_one_keeps_them(embedded_only: None, client: Any, index: str,
+def test_an_update_replaces_the_rules_and_a_failed_one_keeps_them(client: Any, index: str,
                                                                    files: Path) -> None:
     put_and_wait(client, index, [
         text_doc("car", "The car park opens at seven.", title="Parking"),
@@ -296,7 +289,7 @@ def test_an_update_replaces_the_rules_and_a_failed_one_keeps_them(embedded_only:
 
 
 def test_a_deleted_thesaurus_stops_at_once_and_thesauri_go_with_their_index(
-        embedded_only: None, client: Any, thesaurus_server: Server, files: Path) -> None:
+        client: Any, thesaurus_server: Server, files: Path) -> None:
     index = new_index(client)
     put_and_wait(client, index, [text_doc("auto", "Automobile insurance is renewed every year.")])
     thesaurus_id = create(client, index, local(files, "car, automobile\n"))
@@ -317,7 +310,7 @@ def test_a_deleted_thesaurus_stops_at_once_and_thesauri_go_with_their_index(
     wait_for(lambda: rows() == 0, what="the thesaurus deleted with its index")
 
 
-def test_builtin_japanese_variants(embedded_only: None, client: Any, index: str) -> None:
+def test_builtin_japanese_variants(client: Any, index: str) -> None:
     put_and_wait(client, index, [
         text_doc("parcel", "荷物の受け取りは一階の受付で行います。", title="荷物", lang="ja"),
         text_doc("security", "ぜい弱性の報告は情報システム部へ。", title="報告", lang="ja"),
@@ -338,7 +331,7 @@ def test_each_builtin_variant_line_names_words_the_analyzer_does_not_fold() -> N
         assert len(forms) > 1, f"line {rule.line}: {rule.inputs} are one word for the analyzer already"
 
 
-def test_thesauri_survive_a_restart(embedded_only: None, tmp_path: Path, files: Path) -> None:
+def test_thesauri_survive_a_restart(tmp_path: Path, files: Path) -> None:
     srv = Server(tmp_path / "data", env_for(files)).start()
     try:
         c = make_client(srv.url)
@@ -372,11 +365,9 @@ def silent_s3() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def configured(engine: str, silent_s3: str, files: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def configured(silent_s3: str, files: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A server with the built-in variants off, 3 thesauri an index, an S3 store that never answers,
     and BM25 judged by the share of the query's words (conftest.WORDS_ONLY)."""
-    if engine != "embedded":
-        pytest.skip("no engine-specific behaviour")
     srv = Server(tmp_path_factory.mktemp("configured"), env_for(
         files, KENSAKU_BUILTIN_VARIANTS="false", KENSAKU_MAX_THESAURI_PER_INDEX="3",
         KENSAKU_S3_ENDPOINT_URL=silent_s3, KENSAKU_S3_TIMEOUT_SECONDS="1", **WORDS_ONLY)).start()
