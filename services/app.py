@@ -29,6 +29,7 @@ from services.query.service import QueryService
 from services.query.suggestion_documents import SuggestionDocuments
 from services.query.thesauri import Thesauri
 from services.settings import Settings
+from services.web.admin_token import AdminToken
 from services.web.pages import is_admin, static_files, web_router
 from services.web.sessions import Sessions
 
@@ -90,9 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
             **access_configs.operations(), **mappings.operations()}
     table = operations(indexes, queries, analytics, sources, more)
     table.update(tags.operations(table))
-    sessions = Sessions(settings.admin_session_idle_seconds)
+    admin_token = AdminToken(settings)
+    sessions = Sessions(settings.admin_session_idle_seconds, generation=admin_token.generation)
     app.include_router(kendra_router(settings, table, admin=lambda request: is_admin(sessions, request)))
-    app.include_router(web_router(settings, sessions))
+    app.include_router(web_router(settings, sessions, admin_token))
     app.mount("/static", static_files(settings), name="static")
     if settings.slack_signing_secret is not None:  # otherwise POST /slack/events is a 404
         from services.chat.slack import slack_router

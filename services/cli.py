@@ -6,6 +6,8 @@ import argparse
 import ipaddress
 import logging
 import sys
+import threading
+import time
 from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,10 +72,81 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with lock:
+        notice = admin_notice(settings)  # under the lock: one server makes the first-run token
         app = create_app(settings)
         print(f"Kensaku: Kendra API on http://{settings.host}:{settings.port}/ (data in {settings.data_dir})",
               flush=True)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
+                                               log_level=settings.log_level, access_log=False))
+
+        def announce() -> None:  # once the port answers, so that the printed link works when opened
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                print(notice, flush=True)
+
+        threading.Thread(target=announce, name="announce", daemon=True).start()
+        server.run()
+    return 0 if server.started else 3
+
+
+def page_url(settings: Settings, path: str) -> str:
+    """The address of a page of this server as a browser on this machine opens it."""
+    host = settings.host.strip("[]")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}{path}"
+
+
+def admin_notice(settings: Settings) -> str:
+    """What ``kensaku serve`` says on start about signing in to the admin pages.
+
+    With no KENSAKU_ADMIN_TOKEN and no token in the data folder, this makes one (only its hash is
+    kept) and returns the sign-in link that carries it, when the server listens on loopback or
+    ``sign_in_link`` is "always": elsewhere stdout may land in logs others read, and the operator
+    asks for a link with ``kensaku admin-token --rotate`` on the machine instead.
+    """
+    from services.web import admin_token
+
+    admin = page_url(settings, "/admin")
+    if settings.admin_token is not None:
+        return f"Admin pages: {admin} (sign in with KENSAKU_ADMIN_TOKEN)"
+    rotate = f"kensaku admin-token --rotate --data-dir {settings.data_dir}"
+    if admin_token.read(settings.data_dir) is not None:
+        return (f"Admin pages: {admin} (sign in with the link printed when this data folder was first served,"
+                f" or get a new one: {rotate})")
+    if settings.sign_in_link == "never" or (settings.sign_in_link == "auto" and not is_loopback(settings.host)):
+        return (f"Admin pages: no admin token yet. None is printed while the server listens on {settings.host}"
+                f" (stdout may reach shared logs): run `{rotate}` on this machine for a sign-in link,"
+                " or set KENSAKU_ADMIN_TOKEN.")
+    token = admin_token.create(settings.data_dir)
+    return ("Open this link to sign in to the admin pages (it holds the admin token and is shown only once;"
+            f" keep it private):\n  {page_url(settings, '/login?token=' + token)}")
+
+
+def _admin_token(args: argparse.Namespace) -> int:
+    from services.web import admin_token
+
+    overrides: dict[str, Any] = {k: v for k, v in (("data_dir", args.data_dir), ("host", args.host),
+                                                  ("port", args.port)) if v is not None}
+    settings = Settings(**overrides)
+    if settings.admin_token is not None:
+        print("kensaku: KENSAKU_ADMIN_TOKEN is set and is the admin token; change it there.", file=sys.stderr,
+              flush=True)
+        return 2
+    if not args.rotate:
+        stored = admin_token.read(settings.data_dir)
+        if stored is None:
+            print(f"No admin token in {settings.data_dir}; `kensaku admin-token --rotate` makes one.", flush=True)
+        else:
+            made = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(stored.created_at))
+            print(f"An admin token made {made} is in {settings.data_dir} (only its hash);"
+                  " `kensaku admin-token --rotate` replaces it and prints a new sign-in link.", flush=True)
+        return 0
+    token = admin_token.create(settings.data_dir)
+    link = page_url(settings, "/login?token=" + token)
+    print("A new admin token replaces the old one (sessions opened with the old one have ended).\n"
+          f"Sign in with this link (it holds the token; keep it private):\n  {link}", flush=True)
     return 0
 
 
@@ -194,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="serve an address other than loopback with KENSAKU_AUTH_MODE=off: everyone who can"
                             " reach it may call every operation (KENSAKU_TRUST_NETWORK)")
     serve.set_defaults(func=_serve)
+    token = sub.add_parser("admin-token", help="the admin pages' token made on first run: say whether there is one,"
+                           " or --rotate to replace it and print a new sign-in link")
+    token.add_argument("--rotate", action="store_true", help="make a new token (the old one stops working)")
+    token.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR, default ./kensaku-data)")
+    token.add_argument("--host", help="the server's address, for the link (KENSAKU_HOST)")
+    token.add_argument("--port", type=int, help="the server's port, for the link (KENSAKU_PORT)")
+    token.set_defaults(func=_admin_token)
     consumer = sub.add_parser("analytics-consumer",
                               help="distributed mode: write the analytics Redis stream into the analytics store")
     consumer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")

@@ -175,8 +175,12 @@ class Settings(BaseSettings):
     web_index_id: str | None = None
     # The folder of the pages' static files (None: the web/ folder beside the services package).
     web_dir: Path | None = None
-    # The token that opens /dashboard and /admin (None: those pages are off and answer 404).
+    # The token that opens /dashboard and /admin. None: `kensaku serve` makes one on first run, keeps only
+    # its hash in data_dir (admin-token.json, 0600) and prints a sign-in link (services/web/admin_token.py).
     admin_token: SecretStr | None = None
+    # Whether `kensaku serve` prints that first-run sign-in link: "auto" only when it listens on loopback
+    # (elsewhere stdout may land in shared logs), "always", or "never" (then `kensaku admin-token --rotate`).
+    sign_in_link: Literal["auto", "always", "never"] = "auto"
     # An admin session (kept in the server's memory) ends after this long unused, at sign-out, or at a restart.
     admin_session_idle_seconds: float = Field(12 * 3600, gt=0)
     # Wrong admin tokens a client address may send in any minute; past it, sign-in answers 429.

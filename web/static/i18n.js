@@ -24,6 +24,14 @@ const MESSAGES = {
     error: "検索できませんでした", noIndex: "検索できるインデックスがありません。", loading: "検索中…",
     suggestions: "検索候補", signedInAs: (u) => `${u} としてログイン中`, uiSwitch: "English",
     dashboard: "ダッシュボード", admin: "管理", home: "検索",
+    welcome: {
+      noIndex: "まだ検索できる文書がありません", noDocuments: "このインデックスにはまだ文書がありません",
+      steps: ["管理ページを開きます。", "インデックスを作成します（名前を付けるだけです）。",
+        "文書のフォルダーをデータソースとして追加して同期するか、ファイルをドラッグ＆ドロップでアップロードします。",
+        "このページに戻って検索します。"],
+      open: "管理ページを開く",
+      signIn: "ログインには、kensaku serve を初めて起動したときに表示されたリンクを開きます（見失ったら kensaku admin-token --rotate で新しいリンクを表示できます）。",
+    },
   },
   en: {
     title: "Search", placeholder: "Search company documents (Japanese and English)", search: "Search",
@@ -48,6 +56,14 @@ const MESSAGES = {
     error: "The search failed", noIndex: "There is no index to search.", loading: "Searching…",
     suggestions: "Suggestions", signedInAs: (u) => `Signed in as ${u}`, uiSwitch: "日本語",
     dashboard: "Dashboard", admin: "Admin", home: "Search",
+    welcome: {
+      noIndex: "There is nothing to search yet", noDocuments: "This index has no documents yet",
+      steps: ["Open the admin page.", "Create an index (a name is all it needs).",
+        "Add a folder of documents as a data source and sync it, or drop files on the page to upload them.",
+        "Come back here and search."],
+      open: "Open the admin page",
+      signIn: "To sign in, open the link kensaku serve printed when it first started (lost it? kensaku admin-token --rotate prints a new one).",
+    },
   },
 };
 

@@ -490,6 +490,17 @@ function wireInput() {
 
 // -- start -------------------------------------------------------------------------------------------
 
+// Nothing to search yet (no index, or an index without documents): say what to do next, with the way
+// to the admin page where it is done.
+function showWelcome(heading) {
+  $("welcome").replaceChildren(
+    el("h2", { text: heading }),
+    el("ol", {}, m.welcome.steps.map((step) => el("li", { text: step }))),
+    el("p", {}, el("a", { href: "/admin", id: "welcome-admin", class: "button-link", text: m.welcome.open })),
+    el("p", { class: "note", text: m.welcome.signIn }));
+  $("welcome").hidden = false;
+}
+
 async function start() {
   document.documentElement.lang = ui;
   $("q").placeholder = m.placeholder;
@@ -513,9 +524,14 @@ async function start() {
   try {
     state.config = await pageConfig();
     if (state.config.user) $("user").textContent = m.signedInAs(state.config.user);
+    if (!state.config.indexId) showWelcome(m.welcome.noIndex);
     if (state.config.indexId) {
       const index = await kendra("DescribeIndex", { Id: state.config.indexId });
       for (const f of index.DocumentMetadataConfigurations || []) state.fields.set(f.Name, f);
+      const stats = index.IndexStatistics || {};
+      if (!stats.TextDocumentStatistics?.IndexedTextDocumentsCount && !stats.FaqStatistics?.IndexedQuestionAnswersCount) {
+        showWelcome(m.welcome.noDocuments);
+      }
       if (state.fields.has("_data_source_id")) {
         kendra("ListDataSources", { IndexId: state.config.indexId, MaxResults: 50 })
           .then((r) => { for (const d of r.SummaryItems || []) state.sourceNames.set(d.Id, d.Name); })
