@@ -14,8 +14,10 @@ from starlette.requests import ClientDisconnect
 from analytics.service import AnalyticsService
 from services.api.operations import operations
 from services.api.wire import current_channel, kendra_router
-from services.datasources.launch import sync_components
+from services.datasources.launch import runner_config, sync_components
+from services.datasources.probe import ConnectionTester
 from services.index.access_configs import AccessControlConfigurations
+from services.index.failures import DocumentFailures
 from services.index.indexer import Indexer
 from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
@@ -89,7 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ClientDisconnect, _client_left)
     more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations(), **thesauri.operations(),
             **access_configs.operations(), **mappings.operations()}
-    table = operations(indexes, queries, analytics, sources, more)
+    own = {**ConnectionTester(sources, runner_config(settings).options).operations(),
+           **DocumentFailures(indexes).operations()}
+    table = operations(indexes, queries, analytics, sources, more, own)
     table.update(tags.operations(table))
     admin_token = AdminToken(settings)
     sessions = Sessions(settings.admin_session_idle_seconds, generation=admin_token.generation)

@@ -31,16 +31,20 @@ def refusal(operation: str) -> NotBuilt:
     return NotBuilt(operation, feature, f"{operation}: {NO_EXPERIENCES}." if feature == EXPERIENCES else None)
 
 
-def extensions(analytics: AnalyticsService) -> dict[str, Handler]:
-    """Kensaku's own operations on the same protocol (not in botocore's model; they validate their input)."""
-    return {"KensakuGetTrends": analytics.get_trends}
+def extensions(analytics: AnalyticsService, more: dict[str, Handler] | None = None) -> dict[str, Handler]:
+    """Kensaku's own operations on the same protocol (not in botocore's model; they validate their input):
+    KensakuGetTrends (analytics/trends.py), and those ``more`` holds: KensakuTestDataSourceConnection
+    (services/datasources/probe.py), KensakuListDocumentFailures (services/index/failures.py)."""
+    return {"KensakuGetTrends": analytics.get_trends, **(more or {})}
 
 
 def operations(indexes: IndexService, queries: QueryService, analytics: AnalyticsService,
-               sources: DataSourceService, more: dict[str, Handler] | None = None) -> dict[str, Handler]:
+               sources: DataSourceService, more: dict[str, Handler] | None = None,
+               own: dict[str, Handler] | None = None) -> dict[str, Handler]:
     """Every Kendra operation name -> its handler (a named refusal for those not built yet).
 
-    ``more``: handlers of further services (Retrieve, FAQs), by operation name.
+    ``more``: handlers of further services (Retrieve, FAQs), by operation name; ``own``: further
+    extension operations (see :func:`extensions`).
     """
     built: dict[str, Handler] = {
         "CreateIndex": indexes.create_index,
@@ -75,5 +79,5 @@ def operations(indexes: IndexService, queries: QueryService, analytics: Analytic
     table: dict[str, Handler] = {name: refusal(name) for name in operation_names()}
     table.update(built)
     table.update(more or {})
-    table.update(extensions(analytics))
+    table.update(extensions(analytics, own))
     return table

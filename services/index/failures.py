@@ -1,0 +1,108 @@
+"""KensakuListDocumentFailures: the documents of an index that failed, with their reasons.
+
+A Kensaku extension operation on the Kendra protocol (README "Admin extensions"), for the admin
+page. Kendra tells a document's failure only to whoever asks BatchGetDocumentStatus for its id, and
+a sync job's ErrorMessage holds only its first failures; this lists them all, newest first, from
+two places in the store:
+
+- documents whose last put failed (``FAILED`` / ``UPDATE_FAILED``: extraction, analysis, a limit),
+  whoever sent them (an upload, a connector, any client), with ``ErrorCode`` and ``ErrorMessage``;
+- items the last sync job of each data source could not deliver (``NOT_SENT``: unreadable, too
+  big, a link out of the root), which never reached the index.
+
+Request: ``{"IndexId" (required), "DataSourceId" (only that source's failures), "MaxResults" 1..100
+(default 20), "NextToken"}``. Response: ``{"Failures": [{"DocumentId", "Status", "ErrorCode"
+(documents only), "ErrorMessage", "FailedAt" (epoch seconds), "DataSourceId", "ExecutionId" (sync
+items only)}], "NextToken"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.api.errors import ValidationException
+from services.api.paging import page_offset, page_token
+from services.index.service import IndexService
+
+_MEMBERS = {"IndexId", "DataSourceId", "MaxResults", "NextToken"}
+_LIMIT = 10_000  # failures read per call, newest first: a page past them is empty
+
+
+def _request(p: Any) -> tuple[str, str | None, int, int]:
+    if not isinstance(p, dict):
+        raise ValidationException("The request body must be a JSON object")
+    unknown = sorted(set(p) - _MEMBERS)
+    if unknown:
+        raise ValidationException(f"Unknown member(s): {', '.join(unknown)}")
+    index_id, source = p.get("IndexId"), p.get("DataSourceId")
+    if not isinstance(index_id, str) or not 36 <= len(index_id) <= 36:
+        raise ValidationException("IndexId is required: 36 characters")
+    if source is not None and (not isinstance(source, str) or not 1 <= len(source) <= 100):
+        raise ValidationException("DataSourceId must be a string of 1 to 100 characters")
+    size = p.get("MaxResults", 20)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
+        raise ValidationException("MaxResults must be an integer from 1 to 100")
+    token = p.get("NextToken")
+    if token is not None and not isinstance(token, str):
+        raise ValidationException("NextToken must be a string")
+    return index_id, source, size, page_offset(token)
+
+
+class DocumentFailures:
+    """The handler of KensakuListDocumentFailures."""
+
+    def __init__(self, indexes: IndexService) -> None:
+        self.indexes = indexes
+
+    def operations(self) -> dict[str, Any]:
+        return {"KensakuListDocumentFailures": self.list_failures}
+
+    def list_failures(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Failed documents and undelivered sync items of an index, newest first (module docstring).
+
+        Raises:
+            ValidationException: a malformed request.
+            ResourceNotFoundException: no such index.
+        """
+        index_id, source, size, start = _request(p)
+        self.indexes._row(index_id)
+        conn = self.indexes.store.read()
+        failures: dict[str, dict[str, Any]] = {}
+        for row in conn.execute(
+            "SELECT doc_id, status, failure_code, failure_reason, updated_at,"
+            " json_extract(attributes, '$._data_source_id') AS source FROM documents"
+            " WHERE index_id = ? AND status IN ('FAILED', 'UPDATE_FAILED') ORDER BY updated_at DESC LIMIT ?",
+            (index_id, _LIMIT),
+        ):
+            if source is not None and row["source"] != source:
+                continue
+            item: dict[str, Any] = {"DocumentId": row["doc_id"], "Status": row["status"],
+                                    "ErrorMessage": row["failure_reason"] or "", "FailedAt": row["updated_at"]}
+            if row["failure_code"]:
+                item["ErrorCode"] = row["failure_code"]
+            if row["source"]:
+                item["DataSourceId"] = str(row["source"])
+            failures[row["doc_id"]] = item
+        if _has_sync_tables(conn):
+            for row in conn.execute(
+                "SELECT j.doc_id, j.reason, s.id AS job, s.data_source_id, COALESCE(s.ended_at, s.started_at) AS at"
+                " FROM sync_jobs s JOIN sync_job_docs j ON j.job_id = s.id"
+                " WHERE s.index_id = ? AND j.action = 'failed' AND s.started_at = (SELECT MAX(started_at)"
+                " FROM sync_jobs l WHERE l.data_source_id = s.data_source_id) LIMIT ?",
+                (index_id, _LIMIT),
+            ):
+                if (source is not None and row["data_source_id"] != source) or row["doc_id"] in failures:
+                    continue  # a document the indexer failed is listed with its own code, once
+                failures[row["doc_id"]] = {"DocumentId": row["doc_id"], "Status": "NOT_SENT",
+                                           "ErrorMessage": row["reason"] or "", "FailedAt": row["at"],
+                                           "DataSourceId": row["data_source_id"], "ExecutionId": row["job"]}
+        ordered = sorted(failures.values(), key=lambda f: (-f["FailedAt"], f["DocumentId"]))
+        out: dict[str, Any] = {"Failures": ordered[start : start + size]}
+        if start + size < len(ordered):
+            out["NextToken"] = page_token(start + size)
+        return out
+
+
+def _has_sync_tables(conn: Any) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_job_docs'").fetchone() is not None
+
