@@ -93,7 +93,7 @@ function queryRequest(s) {
   };
   const facets = FACET_KEYS.filter((k) => state.fields.get(k)?.Search?.Facetable)
     .concat([...state.fields.values()].filter((f) => f.Search?.Facetable && !f.Name.startsWith("_") &&
-      (f.Type === "STRING" || f.Type === "STRING_LIST")).map((f) => f.Name));
+      (f.Type === "STRING_VALUE" || f.Type === "STRING_LIST_VALUE")).map((f) => f.Name));
   if (facets.length) request.Facets = facets.map((k) => ({ DocumentAttributeKey: k, MaxResults: 10 }));
   const dateKey = DATE_KEYS.find((k) => state.fields.get(k)?.Search?.Sortable);
   if (s.sort === "date" && dateKey) request.SortingConfiguration = { DocumentAttributeKey: dateKey, SortOrder: "DESC" };

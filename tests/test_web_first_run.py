@@ -1,0 +1,296 @@
+"""The first run in a real browser: from `kensaku serve` on a fresh data folder to a search result, with no
+code. The sign-in link is read from the server's stdout; the index, its data source and its fields are made
+on the admin page; files are dropped on it; failures, thesauri and featured results are shown there.
+
+The server runs with the product's defaults (the default embedder too) except the folders it may read, so
+the time it prints from start to first result is what a new user waits."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import screenshot
+from tests.conftest import REPO, free_port, make_client, put_and_wait, text_doc
+from tests.sync_helpers import OFFICE, office_folder
+
+LINK = re.compile(r"http://\S+/login\?token=\S+")
+PPTX_WORD = "MFA疲労攻撃"  # only in 情報システム/情報セキュリティ研修.pptx
+
+
+@dataclass
+class FirstRun:
+    url: str
+    link: str
+    started: float  # time.monotonic() when `kensaku serve` was started
+    root: Path  # the folder data sources and file:// keys may read
+    index_id: str = ""
+
+
+@pytest.fixture(scope="module")
+def first_run() -> Iterator[FirstRun]:
+    with tempfile.TemporaryDirectory(prefix="kensaku-first-run-") as tmp:
+        root = Path(tmp).resolve()
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KENSAKU_")}
+        env.update({"KENSAKU_CONNECTOR_LOCAL_ROOTS": str(root), "KENSAKU_LOCAL_FILES_ROOT": str(root),
+                    "KENSAKU_LOG_LEVEL": "warning"})
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir",
+                                 str(root / "data")], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            link = None
+            while link is None:
+                line = proc.stdout.readline()
+                assert line, "the server ended without printing a sign-in link"
+                if found := LINK.search(line):
+                    link = found.group(0)
+            yield FirstRun(f"http://127.0.0.1:{port}", link, started, root)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def admin(page: Any, run: FirstRun) -> None:
+    """Open the printed sign-in link (a session for this browser context) and wait for the admin page."""
+    page.goto(run.link)
+    page.wait_for_url(f"{run.url}/admin**")
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_first_run_from_serve_to_a_search_result(page: Any, first_run: FirstRun) -> None:
+    run = first_run
+    folder = office_folder(run.root / "share")
+    page.goto(f"{run.url}/?ui=en")  # nothing to search yet: the page says what to do, and where
+    page.wait_for_selector("#welcome:not([hidden])")
+    assert page.get_attribute("#welcome-admin", "href") == "/admin"
+    assert "Create an index" in page.inner_text("#welcome")
+    page.goto(f"{run.url}/?ui=ja")
+    page.wait_for_selector("#welcome:not([hidden])")
+    assert "インデックスを作成" in page.inner_text("#welcome")
+
+    admin(page, run)
+    page.goto(f"{run.url}/admin?ui=en")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_hidden("#index-panels")
+    page.fill("#index-name", "documents")
+    page.click("#create-index")
+    row = page.locator("#indexes tr[data-index-id]")
+    row.wait_for()
+    run.index_id = row.get_attribute("data-index-id")
+    page.wait_for_selector("#index-panels:not([hidden])")
+    page.wait_for_selector("body[data-ready=true]")
+
+    page.click("#source-form-title")
+    page.fill("#source-form [name=Name]", "team-share")
+    page.fill("#source-form [name=path]", str(folder))
+    page.click("#source-form button.save")
+    source = page.locator("#data-sources tr[data-data-source-id]")
+    source.wait_for()
+    assert source.locator("td").nth(1).inner_text() == "FILESYSTEM"
+    source.locator("button.start").click()
+    source.locator(".sync", has_text="SUCCEEDED").wait_for(timeout=180_000)
+    assert source.locator("progress").get_attribute("value") == "1"
+    assert "added 8" in source.locator(".sync").inner_text()
+    page.locator(f"#indexes tr[data-index-id='{run.index_id}'] td:nth-child(4)", has_text="8").wait_for()
+    screenshot(page, "admin-first-run")
+
+    page.goto(f"{run.url}/?ui=en")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_hidden("#welcome")
+    page.locator("#q").fill(PPTX_WORD)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result-list .result")
+    elapsed = time.monotonic() - run.started
+    first = page.locator("#result-list .result").first
+    assert first.get_attribute("data-document-id").endswith(".pptx")
+    marks = first.locator("mark").all_inner_texts()
+    assert {"MFA", "疲労", "攻撃"} <= set(marks), marks
+    print(f"\nfirst run: {elapsed:.1f} s from `kensaku serve` to the first result in the browser")
+
+
+def test_a_field_declared_on_the_admin_page_becomes_a_facet(page: Any, first_run: FirstRun) -> None:
+    run = first_run
+    assert run.index_id, "runs after the first-run test, on its index"
+    admin(page, run)
+    page.goto(f"{run.url}/admin?ui=en&index={run.index_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#field-form-title")
+    form = page.locator("#field-form")
+    form.locator("[name=name]").fill("_dept")
+    form.locator("button.save").click()
+    assert "does not start with _" in form.locator(".form-error").inner_text()
+    form.locator("[name=name]").fill("dept")
+    form.locator("[name=type]").select_option("STRING_VALUE")
+    form.locator("[name=Facetable]").check()
+    form.locator("[name=Displayable]").check()
+    form.locator("button.save").click()
+    page.locator("#fields tr[data-field=dept]").wait_for()
+    assert page.locator("#fields tr[data-field=dept] td").nth(2).inner_text() == "✓"
+    client = make_client(run.url)
+    declared = {f["Name"]: f for f in client.describe_index(Id=run.index_id)["DocumentMetadataConfigurations"]}
+    assert declared["dept"]["Type"] == "STRING_VALUE" and declared["dept"]["Search"]["Facetable"] is True
+    put_and_wait(client, run.index_id, [
+        text_doc(f"dept-{n}", f"wombat budget note {n}", title=f"Wombat budget {n}", lang="en",
+                 attributes=[{"Key": "dept", "Value": {"StringValue": name}}])
+        for n, name in enumerate(["Finance", "Finance", "Research"])])
+    page.goto(f"{run.url}/?ui=en&q=wombat")
+    facet = page.locator("fieldset[data-facet=dept]")
+    facet.wait_for()
+    assert facet.locator("label", has_text="Finance").inner_text().replace("\n", " ").endswith("2")
+    facet.locator("label", has_text="Research").locator("input").check()
+    page.wait_for_function("new URLSearchParams(location.search).get('f.dept') === 'Research'")
+    page.wait_for_function("document.querySelectorAll('#result-list .result').length === 1")
+
+
+def test_the_data_source_form_refuses_bad_input_with_a_clear_message(page: Any, first_run: FirstRun) -> None:
+    run = first_run
+    admin(page, run)
+    page.goto(f"{run.url}/admin?ui=en&index={run.index_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#source-form-title")
+    form = page.locator("#source-form")
+    error = form.locator(".form-error")
+
+    def refused(expected: str, invalid: str) -> None:
+        form.locator("button.save").click()
+        page.wait_for_function("document.querySelector('#source-form .form-error').textContent !== ''")
+        assert expected in error.inner_text(), error.inner_text()
+        assert form.locator(f"[name={invalid}]").get_attribute("aria-invalid") == "true"
+
+    refused("Name is required.", "Name")
+    form.locator("[name=Name]").fill("my share")
+    refused("may hold only letters, digits", "Name")
+    form.locator("[name=Name]").fill("bad-share")
+    refused("Folder is required.", "path")
+    form.locator("[name=path]").fill("share/docs")
+    refused("Folder must be an absolute path", "path")
+    form.locator("[name=path]").fill("/etc")  # refused by the server's outbound policy, which says why
+    form.locator("button.save").click()
+    page.wait_for_function("document.querySelector('#source-form .form-error').textContent.includes('KENSAKU')")
+    assert "/etc is not below the allowed local roots" in error.inner_text()
+    form.locator("[name=path]").fill(str(run.root / "missing"))
+    form.locator("button.test").click()
+    page.wait_for_selector("#source-form .test-result[data-status=FAILED]")
+    assert "SourceMisconfigured" in form.locator(".test-result").inner_text()
+
+    form.locator("[name=type]").select_option("WEBCRAWLER")
+    refused("Give either Start URLs (one a line) or Sitemap URLs (one a line).", "seedUrls")
+    form.locator("[name=seedUrls]").fill("https://example.com/\nftp://example.com/")
+    refused("must be a URL starting with http:// or https://", "seedUrls")
+    form.locator("[name=seedUrls]").fill("https://example.com/")
+    form.locator("[name=crawlDepth]").fill("99")
+    refused("Depth must be a whole number from 0 to 10.", "crawlDepth")
+    assert page.locator("#data-sources tr[data-data-source-id]").count() == 1  # nothing was created
+
+
+def drop_files(page: Any, selector: str, files: dict[str, bytes]) -> None:
+    """Drop files on an element as a user dragging them from the desktop would (a drop event whose
+    DataTransfer holds File objects)."""
+    encoded = {name: base64.b64encode(data).decode() for name, data in files.items()}
+    page.evaluate("""([selector, files]) => {
+        const transfer = new DataTransfer();
+        for (const [name, b64] of Object.entries(files)) {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            transfer.items.add(new File([bytes], name));
+        }
+        const zone = document.querySelector(selector);
+        zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }""", [selector, encoded])
+
+
+def test_files_dropped_on_the_admin_page_are_indexed_or_say_why_not(page: Any, first_run: FirstRun) -> None:
+    run = first_run
+    admin(page, run)
+    page.goto(f"{run.url}/admin?ui=en&index={run.index_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("#upload-language", "ja")
+    guide = OFFICE / "authored" / "人事" / "有給休暇の申請方法.docx"
+    drop_files(page, "#drop-zone", {
+        "休暇ガイド.docx": guide.read_bytes(),
+        "zebrafish-notes.md": b"# Zebrafish\n\nThe zebrafish tank schedule.\n",
+        "broken-report.pdf": b"%PDF-1.4 this is not really a PDF",
+        "tool.exe": b"MZ",
+    })
+    items = page.locator("#upload-list li")
+    for name, status in (("休暇ガイド.docx", "INDEXED"), ("zebrafish-notes.md", "INDEXED"),
+                         ("broken-report.pdf", "FAILED"), ("tool.exe", "FAILED")):
+        page.locator(f"#upload-list li[data-file='{name}'][data-status={status}]").wait_for(timeout=60_000)
+    assert "cannot index this type" in items.filter(has_text="tool.exe").inner_text()
+    broken = items.filter(has_text="broken-report.pdf").inner_text()
+    assert "Failed:" in broken and len(broken) > len("broken-report.pdf Failed: ")
+    client = make_client(run.url)
+    statuses = client.batch_get_document_status(IndexId=run.index_id, DocumentInfoList=[
+        {"DocumentId": "upload/休暇ガイド.docx"}, {"DocumentId": "upload/broken-report.pdf"}])["DocumentStatusList"]
+    by_id = {s["DocumentId"]: s for s in statuses}
+    assert by_id["upload/休暇ガイド.docx"]["DocumentStatus"] == "INDEXED"
+    reason = by_id["upload/broken-report.pdf"]["FailureReason"]
+    # the failed documents panel lists it with the server's reason
+    failure = page.locator("#failures tr[data-document-id='upload/broken-report.pdf']")
+    failure.wait_for()
+    assert reason in failure.locator(".reason").inner_text()
+    page.locator("#upload").scroll_into_view_if_needed()
+    screenshot(page, "admin-upload", full_page=False)
+    page.goto(f"{run.url}/?ui=en&q=zebrafish")
+    page.wait_for_selector("#result-list .result[data-document-id='upload/zebrafish-notes.md']")
+
+
+def test_thesauri_and_featured_results_are_listed_and_created(page: Any, first_run: FirstRun) -> None:
+    run = first_run
+    synonyms = run.root / "synonyms.txt"
+    synonyms.write_text("wombat, marsupial\nzebrafish => danio\n", encoding="utf-8")
+    admin(page, run)
+    page.goto(f"{run.url}/admin?ui=en&index={run.index_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#thesauri .body") == "None"
+    page.click("#thesaurus-form-title")
+    form = page.locator("#thesaurus-form")
+    form.locator("[name=name]").fill("team synonyms")
+    form.locator("button.save").click()
+    assert "may hold only letters" in form.locator(".form-error").inner_text()
+    form.locator("[name=name]").fill("team-synonyms")
+    form.locator("[name=key]").fill(synonyms.as_uri())
+    form.locator("button.save").click()
+    row = page.locator("#thesauri tbody tr")
+    row.wait_for()
+    assert row.locator("td").first.inner_text() == "team-synonyms"
+    client = make_client(run.url)
+    [listed] = client.list_thesauri(IndexId=run.index_id)["ThesaurusSummaryItems"]
+    assert listed["Name"] == "team-synonyms"
+    for _ in range(50):  # CREATING -> ACTIVE; the list shows what the server says
+        if client.describe_thesaurus(Id=listed["Id"], IndexId=run.index_id)["Status"] != "CREATING":
+            break
+        time.sleep(0.1)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    cells = page.locator("#thesauri tbody tr td").all_inner_texts()
+    assert cells[1] == "ACTIVE" and cells[3] == "2", cells  # two rules
+
+    page.click("#featured-form-title")
+    featured = page.locator("#featured-form")
+    featured.locator("[name=name]").fill("Budget pins")
+    featured.locator("[name=queries]").fill("budget")
+    featured.locator("[name=documents]").fill("dept-2")
+    featured.locator("button.save").click()
+    pinned = page.locator("#featured tbody tr")
+    pinned.wait_for()
+    assert pinned.locator("td").nth(2).inner_text() == "budget"
+    assert "Wombat budget 2" in pinned.locator("td").nth(3).inner_text()
+    page.locator("#thesauri tbody tr button.delete").click()
+    page.locator("#thesauri tbody tr button.delete.armed").click()  # a second click confirms
+    page.wait_for_function("document.querySelector('#thesauri .body').textContent === 'None'")
+    assert client.list_thesauri(IndexId=run.index_id)["ThesaurusSummaryItems"] == []
+
