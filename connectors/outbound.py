@@ -193,8 +193,9 @@ class OutboundPolicy:
             raise TargetRefused(f"{path} is not an absolute path; refused")
         real = given.resolve()
         if not self.local_roots:
-            raise TargetRefused(f"{path}: this server allows no local paths for data sources "
-                                f"(set {ROOTS_SETTING} to the folders they may read); refused")
+            raise TargetRefused(f"{path}: this server allows no local paths for data sources (start it with"
+                                f" --local-root FOLDER, or set {ROOTS_SETTING}, for the folders they may read);"
+                                " refused")
         if not any(real == root or root in real.parents for root in self.local_roots):
             allowed = ", ".join(str(r) for r in self.local_roots)
             shown = str(path) if real == given else f"{path} (resolving to {real})"

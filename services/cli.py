@@ -55,6 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
                                           ("trust_network", True if args.trust_network else None))
     overrides = {k: v for k, v in given if v is not None}
     settings = Settings(**overrides)
+    if args.local_roots:  # added to KENSAKU_CONNECTOR_LOCAL_ROOTS, never replacing it
+        roots = [*settings.connector_local_roots, *(Path(r).expanduser().resolve() for r in args.local_roots)]
+        settings = Settings(**overrides, connector_local_roots=roots)
     refusal = exposure_refusal(settings)
     if refusal is not None:
         print(refusal, file=sys.stderr, flush=True)
@@ -266,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--trust-network", action="store_true",
                        help="serve an address other than loopback with KENSAKU_AUTH_MODE=off: everyone who can"
                             " reach it may call every operation (KENSAKU_TRUST_NETWORK)")
+    serve.add_argument("--local-root", dest="local_roots", action="append", metavar="DIR",
+                       help="a folder FILESYSTEM data sources may read (repeatable; added to"
+                            " KENSAKU_CONNECTOR_LOCAL_ROOTS)")
     serve.set_defaults(func=_serve)
     token = sub.add_parser("admin-token", help="the admin pages' token made on first run: say whether there is one,"
                            " or --rotate to replace it and print a new sign-in link")

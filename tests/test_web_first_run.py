@@ -2,8 +2,8 @@
 code. The sign-in link is read from the server's stdout; the index, its data source and its fields are made
 on the admin page; files are dropped on it; failures, thesauri and featured results are shown there.
 
-The server runs with the product's defaults (the default embedder too) except the folders it may read, so
-the time it prints from start to first result is what a new user waits."""
+The server runs with the product's defaults (the default embedder too) but for the folders it may read, so
+the time it prints from start to first result is what a new user waits (besides the clicks)."""
 
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ def first_run() -> Iterator[FirstRun]:
         root = Path(tmp).resolve()
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("KENSAKU_")}
-        env.update({"KENSAKU_CONNECTOR_LOCAL_ROOTS": str(root), "KENSAKU_LOCAL_FILES_ROOT": str(root),
-                    "KENSAKU_LOG_LEVEL": "warning"})
+        env.update({"KENSAKU_LOCAL_FILES_ROOT": str(root), "KENSAKU_LOG_LEVEL": "warning"})
         started = time.monotonic()
+        # as the README's quick start: `make serve ARGS="--local-root ~/Documents"`
         proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir",
-                                 str(root / "data")], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+                                 str(root / "data"), "--local-root", str(root)], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None
             link = None

@@ -49,7 +49,7 @@ const TEXT = {
       apiUrl: "API の URL（api.php）", username: "ユーザー名", password: "パスワード", namespaces: "名前空間の番号（1 行に 1 つ）",
       dumpPath: "XML ダンプのパス", baseUrl: "サイトの URL", apiToken: "API トークン", spaceKeys: "スペースキー（1 行に 1 つ）",
     },
-    pathHint: "サーバーのマシン上のフォルダー。KENSAKU_CONNECTOR_LOCAL_ROOTS に含まれている必要があります。",
+    pathHint: "サーバーのマシン上のフォルダー。kensaku serve --local-root（または KENSAKU_CONNECTOR_LOCAL_ROOTS）で許可したフォルダーの下に限ります。",
     // upload
     upload: "ファイルをアップロード", dropHere: "ここにファイルをドロップ", chooseFiles: "ファイルを選ぶ",
     uploadLanguage: "文書の言語", uploadHelp: "PDF・Word・PowerPoint・Excel・HTML・Markdown・テキスト・CSV など。同じ名前のファイルは置き換えます。",
@@ -111,7 +111,7 @@ const TEXT = {
       apiUrl: "API URL (api.php)", username: "User name", password: "Password", namespaces: "Namespace numbers (one a line)",
       dumpPath: "XML dump path", baseUrl: "Site URL", apiToken: "API token", spaceKeys: "Space keys (one a line)",
     },
-    pathHint: "A folder on the server's machine, below one of KENSAKU_CONNECTOR_LOCAL_ROOTS.",
+    pathHint: "A folder on the server's machine, below one the server was started with: kensaku serve --local-root DIR (or KENSAKU_CONNECTOR_LOCAL_ROOTS).",
     upload: "Upload files", dropHere: "Drop files here", chooseFiles: "Choose files",
     uploadLanguage: "Language of the documents", uploadHelp: "PDF, Word, PowerPoint, Excel, HTML, Markdown, text, CSV and more. A file of the same name replaces the earlier one.",
     unsupported: "Kensaku cannot index this type of file", tooBig: (limit) => `Too big (the limit is ${limit})`,
