@@ -146,10 +146,12 @@ def _admin_token(args: argparse.Namespace) -> int:
             print(f"An admin token made {made} is in {settings.data_dir} (only its hash);"
                   " `kensaku admin-token --rotate` replaces it and prints a new sign-in link.", flush=True)
         return 0
+    replaced = admin_token.read(settings.data_dir) is not None
     token = admin_token.create(settings.data_dir)
     link = page_url(settings, "/login?token=" + token)
-    print("A new admin token replaces the old one (sessions opened with the old one have ended).\n"
-          f"Sign in with this link (it holds the token; keep it private):\n  {link}", flush=True)
+    print("A new admin token replaces the old one (sessions opened with the old one have ended).\n" if replaced
+          else "An admin token was made.\n",
+          f"Sign in with this link (it holds the token; keep it private):\n  {link}", sep="", flush=True)
     return 0
 
 

@@ -30,7 +30,7 @@ const MESSAGES = {
         "文書のフォルダーをデータソースとして追加して同期するか、ファイルをドラッグ＆ドロップでアップロードします。",
         "このページに戻って検索します。"],
       open: "管理ページを開く",
-      signIn: "ログインには、kensaku serve を初めて起動したときに表示されたリンクを開きます（見失ったら kensaku admin-token --rotate で新しいリンクを表示できます）。",
+      signIn: "ログインには、kensaku serve を初めて起動したときに表示されたリンクを開くか、管理トークンを入力します（リンクを見失ったら kensaku admin-token --rotate で新しいリンクを表示できます）。",
     },
   },
   en: {
@@ -62,7 +62,7 @@ const MESSAGES = {
         "Add a folder of documents as a data source and sync it, or drop files on the page to upload them.",
         "Come back here and search."],
       open: "Open the admin page",
-      signIn: "To sign in, open the link kensaku serve printed when it first started (lost it? kensaku admin-token --rotate prints a new one).",
+      signIn: "To sign in, open the link kensaku serve printed when it first started, or enter the admin token (lost the link? kensaku admin-token --rotate prints a new one).",
     },
   },
 };
