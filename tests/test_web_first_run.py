@@ -196,6 +196,21 @@ def test_the_data_source_form_refuses_bad_input_with_a_clear_message(page: Any, 
     refused("Depth must be a whole number from 0 to 10.", "crawlDepth")
     assert page.locator("#data-sources tr[data-data-source-id]").count() == 1  # nothing was created
 
+    # editing the source made in the first test: the form holds its configuration; UpdateDataSource
+    form.locator("button.cancel").click()
+    source = page.locator("#data-sources tr[data-data-source-id]")
+    source.locator("button.edit").click()
+    assert form.locator("[name=type]").is_disabled()
+    assert form.locator("[name=path]").input_value() == str(run.root / "share")
+    form.locator("[name=exclusionPatterns]").fill("notes/**")
+    form.locator("button.save").click()
+    page.wait_for_function("document.querySelector('#status').textContent.includes('team-share')")
+    described = make_client(run.url).describe_data_source(Id=source.get_attribute("data-data-source-id"),
+                                                          IndexId=run.index_id)
+    template = described["Configuration"]["TemplateConfiguration"]["Template"]
+    assert template["additionalProperties"]["exclusionPatterns"] == ["notes/**"]
+    assert template["connectionConfiguration"]["repositoryEndpointMetadata"]["path"] == str(run.root / "share")
+
 
 def drop_files(page: Any, selector: str, files: dict[str, bytes]) -> None:
     """Drop files on an element as a user dragging them from the desktop would (a drop event whose
