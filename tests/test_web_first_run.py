@@ -200,6 +200,7 @@ def test_the_data_source_form_refuses_bad_input_with_a_clear_message(page: Any, 
     form.locator("button.cancel").click()
     source = page.locator("#data-sources tr[data-data-source-id]")
     source.locator("button.edit").click()
+    page.wait_for_selector("#source-form:not([data-editing=''])")  # the page describes the source first
     assert form.locator("[name=type]").is_disabled()
     assert form.locator("[name=path]").input_value() == str(run.root / "share")
     form.locator("[name=exclusionPatterns]").fill("notes/**")
