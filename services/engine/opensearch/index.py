@@ -274,12 +274,21 @@ def scored_terms(query: Query, field: TextField) -> list[str]:
     return []
 
 
+def _complete(result: dict[str, Any]) -> bool:
+    """Whether every shard answered (``complete`` without raising)."""
+    try:
+        complete(result, "")
+    except EngineUnavailable:
+        return False
+    return True
+
+
 class OpenSearchReader:
     """The engine's reader (services/engine/base.py) over one OpenSearch index. Each search sees the
     index as of its last refresh; statistics are cached for the reader's life (one commit). A search
-    scoring ``body`` terms whose document frequency is not cached yet counts them in passing (a
-    ``global`` aggregation of a ``filter`` per term: what ``_count`` would answer), so that the
-    ``num_docs`` and ``doc_freq`` calls of ScoreConfidence that follow need no request of their own."""
+    scoring ``body`` terms whose document frequency is not cached yet counts them in the same request
+    (``_msearch``: what ``_count`` would answer), so that the ``num_docs`` and ``doc_freq`` calls of
+    ScoreConfidence that follow need no request of their own."""
 
     def __init__(self, client: OpenSearch, name: str, fields: Mapping[str, FieldSpec], dfs: bool) -> None:
         self._client = client
@@ -294,6 +303,31 @@ class OpenSearchReader:
     def _search(self, body: dict[str, Any], what: str) -> dict[str, Any]:
         with unavailable(what):
             return complete(self._client.search(index=self._name, body=body, params=self._params), what)
+
+    def _search_counting(self, body: dict[str, Any], terms: list[str]) -> dict[str, Any]:
+        """The search ``body`` and, in the same ``_msearch`` (the cluster runs its searches side by side),
+        a count of the documents holding each of ``terms`` in ``body`` and of all documents: the
+        ``doc_freq`` and ``num_docs`` that ScoreConfidence asks next, cached. A count that failed is
+        left to ``count``; a search that failed is sent again alone, to fail as a search does."""
+        counted: list[tuple[str, Query]] = [(term, Term("body", term)) for term in terms]
+        if self._num_docs is None:
+            counted.append(("", MatchAll()))
+        lines: list[dict[str, Any]] = [dict(self._params), body]
+        for _, query in counted:
+            lines += [{}, {"query": compile_query(query), "size": 0, "track_total_hits": True}]
+        with unavailable("searching"):
+            answers = self._client.msearch(index=self._name, body=lines)["responses"]
+        for (term, _), answer in zip(counted, answers[1:], strict=True):
+            if "error" in answer or not _complete(answer):
+                continue
+            total = int(answer["hits"]["total"]["value"])
+            if term:
+                self._doc_freq[("body", term)] = total
+            else:
+                self._num_docs = total
+        if "error" in answers[0]:
+            return self._search(body, "searching")
+        return complete(answers[0], "searching")
 
     def _keep(self, hits: list[dict[str, Any]]) -> None:
         if len(self._sources) > 50_000:
@@ -310,16 +344,7 @@ class OpenSearchReader:
             body["track_scores"] = True
         terms = dict.fromkeys(scored_terms(query, "body"))
         prefetch = [term for term in terms if ("body", term) not in self._doc_freq][:PREFETCH_TERMS]
-        if prefetch:  # the df that ScoreConfidence asks next, in the same request (a global count each)
-            body["aggs"] = {"df": {"global": {}, "aggs": {
-                str(i): {"filter": {"term": {"body": term}}} for i, term in enumerate(prefetch)}}}
-        result = self._search(body, "searching")
-        if prefetch:
-            counts = result["aggregations"]["df"]
-            if self._num_docs is None:
-                self._num_docs = int(counts["doc_count"])
-            for i, term in enumerate(prefetch):
-                self._doc_freq[("body", term)] = int(counts[str(i)]["doc_count"])
+        result = self._search_counting(body, prefetch) if prefetch else self._search(body, "searching")
         hits = result["hits"]["hits"]
         self._keep(hits)
         return Found([Hit(float(h["_score"] or 0.0), h["_id"]) for h in hits], int(result["hits"]["total"]["value"]))

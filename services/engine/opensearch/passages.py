@@ -305,18 +305,20 @@ class OpenSearchPassages:
         return out
 
     def title_similarities(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, float]:
-        hits = self._hits(doc_ids, "title", ["doc_id"], query)
-        return {hit["_source"]["doc_id"]: _cosine(hit["_score"]) for hit in hits}
+        # doc_id from doc values: reading it from _source parses each hit's stored vector (9 ms of 17 at 100k)
+        hits = self._hits(doc_ids, "title", False, query, docvalues=["doc_id"])
+        return {hit["fields"]["doc_id"][0]: _cosine(hit["_score"]) for hit in hits}
 
     def _passage(self, source: dict[str, Any], with_vector: bool = False) -> StoredPassage:
         return StoredPassage(int(source["key"]), source["doc_id"], source["number"], source["start"], source["end"],
                              source["text"], _vector(source, self.dim) if with_vector else None)
 
     def _hits(self, doc_ids: Sequence[str], kind: str | None, source: list[str] | bool,
-              scored_by: Vectors | None = None) -> Iterator[dict[str, Any]]:
+              scored_by: Vectors | None = None, docvalues: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
         """Every hit of the documents ``doc_ids`` (of ``kind``, or both kinds): ``_IDS_PER_REQUEST`` ids a
         request, paged by ``search_after`` on the key. With ``scored_by``, each hit's score is its vector's
-        lucene cosinesimil score for that query (hits without a vector, zero ones, are left out)."""
+        lucene cosinesimil score for that query (hits without a vector, zero ones, are left out).
+        ``docvalues``: fields read into each hit's ``fields`` from doc values."""
         with unavailable(f"reading passages of {self.name}"):
             for i in range(0, len(doc_ids), _IDS_PER_REQUEST):
                 filters: list[dict[str, Any]] = [{"terms": {"doc_id": list(doc_ids[i:i + _IDS_PER_REQUEST])}}]
@@ -331,6 +333,8 @@ class OpenSearchPassages:
                         "params": {"field": "vector", "query_value": vector, "space_type": "cosinesimil"}}}}
                 body: dict[str, Any] = {"size": _PAGE, "query": query, "_source": source, "sort": [{"key": "asc"}],
                                         "track_scores": scored_by is not None, "track_total_hits": False}
+                if docvalues:
+                    body["docvalue_fields"] = list(docvalues)
                 while True:
                     found = complete(self.client.search(index=self.name, body=body), f"reading {self.name}")
                     hits = found["hits"]["hits"]
