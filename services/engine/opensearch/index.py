@@ -416,8 +416,9 @@ class OpenSearchReader:
 
 
 def explained_terms(explanation: str, field: str, prefix: str) -> list[str]:
-    """The terms of the rewritten prefix query a validation explains: ``body:a body:b`` (a term holding
-    a space continues the one before; ``body:prefix*`` is the prefix query left as it was: no term)."""
+    """The terms of the rewritten prefix query a validation explains: ``body:a body:b``, split only where
+    a space precedes the field's label (a term may hold a space); ``body:prefix*`` is the prefix query
+    left as it was: no term matched."""
     label = f"{field}:"
     if not explanation.startswith(label) or explanation == f"{label}{prefix}*":
         return []
