@@ -14,7 +14,7 @@ from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
 from services.engine.query import Attribute, Bool, NoScore, Query, Term, all_of, any_of
 from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, displayed_uri, wire_value
 from services.index.service import IndexService
-from services.query import hybrid
+from services.query import hybrid, tuning
 from services.query.answers import answer_items
 from services.query.clauses import MAX_QUERY_TERMS, Clauses, title_boost
 from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather
@@ -164,7 +164,8 @@ class QueryService:
         scope = self.scope(p, fields, config)
         restrictions, query_langs = scope.restrictions, scope.languages
         words_by_lang = query_words(text, query_langs)
-        searched = self.searched(index_id, text, fields, words_by_lang, reader)
+        ranking = tuning.effective_fields(fields, p.get("DocumentRelevanceOverrideConfigurations"))
+        searched = self.searched(index_id, text, ranking, words_by_lang, reader)
         warnings = warnings_for(searched.problem)
         if searched.nothing:  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": [], "FacetResults": [],
@@ -194,6 +195,9 @@ class QueryService:
                 found = self.reranker.rerank(index_id, text, reader, query, found)
             hits = [_Hit(h.score, h.ref) for h in found]
             total = result.total
+        if not sort_keys and (tuned := tuning.rules(ranking)):
+            hits = self._tuned(index_id, reader, hits, tuned,
+                               structured.terms if structured is not None else searched.terms)
         evidence: dict[str, Evidence] = {}
         if structured is not None:  # exact conditions: every match stands; judged by its positive words
             evidence = self.structured_evidence(reader, hits[:window_end], structured) if structured.scored else {}
@@ -297,6 +301,17 @@ class QueryService:
                       {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
                       ranked.agreeing, ranked.form == "question" or ranked.natural,
                       ranked.form == "cross-language", foreign, synonyms)
+
+    def _tuned(self, index_id: str, reader: Reader, hits: list[_Hit], tuned: list[tuning.Rule],
+               terms_by_lang: Mapping[str, list[str]]) -> list[_Hit]:
+        """The hits in the order of their scores adjusted by the relevance tuning (services/query/tuning.py);
+        their own scores stay as ranked (ScoreConfidence judges the match, not the tuning)."""
+        unread = [hit for hit in hits if not hit.doc_id]
+        for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
+            hit.doc_id = stored.doc_id
+        attributes = self.indexes.store.attributes(index_id, [hit.doc_id for hit in hits])
+        scores = tuning.adjusted({hit.doc_id: hit.score for hit in hits}, attributes, tuned, terms_by_lang)
+        return sorted(hits, key=lambda hit: -scores[hit.doc_id])
 
     def structured_evidence(self, reader: Reader, hits: list[_Hit], structured: Structured) -> dict[str, Evidence]:
         """ScoreConfidence's evidence for the results of a query in the advanced syntax (BM25 alone): its
