@@ -14,6 +14,7 @@ from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
 from services.engine.query import Attribute, Bool, NoScore, Query, Term, all_of, any_of
 from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, displayed_uri, wire_value
 from services.index.service import IndexService
+from services.query import collapse as collapsing
 from services.query import hybrid, tuning
 from services.query.answers import answer_items
 from services.query.clauses import MAX_QUERY_TERMS, Clauses, title_boost
@@ -156,6 +157,7 @@ class QueryService:
                 "QueryText is required, unless the query browses the index with an AttributeFilter or Facets"
                 " and a SortingConfiguration"
             )
+        collapse = collapsing.checked(p.get("CollapseConfiguration"), fields)
         page_size = min(max(p.get("PageSize", DEFAULT_PAGE_SIZE), 1), MAX_REACHABLE)
         page_number = p.get("PageNumber", 1)
         if page_number < 1:
@@ -180,8 +182,8 @@ class QueryService:
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
         ranked = None
-        if sort_keys:
-            result = reader.search(query, window_end, sort_keys)
+        if sort_keys:  # collapsed: groups are made of every reachable result
+            result = reader.search(query, MAX_REACHABLE if collapse else window_end, sort_keys)
             hits, total = [_Hit(h.score, h.ref) for h in result.hits], result.total
         elif text and structured is None and (ranked := self._ranked(index_id, reader, restrictions, text_query,
                                                                       text, scope.asked)) is not None:
@@ -189,7 +191,7 @@ class QueryService:
             total = ranked.total
         else:
             # With words to match, every reachable match is judged: if none is above the noise floor, none is shown.
-            result = reader.search(query, limit=max(MAX_REACHABLE if text else window_end, 1))
+            result = reader.search(query, limit=max(MAX_REACHABLE if text or collapse else window_end, 1))
             found = result.hits
             if self.reranker is not None and text:
                 found = self.reranker.rerank(index_id, text, reader, query, found)
@@ -198,6 +200,10 @@ class QueryService:
         if not sort_keys and (tuned := tuning.rules(ranking)):
             hits = self._tuned(index_id, reader, hits, tuned,
                                structured.terms if structured is not None else searched.terms)
+        grouped: list[collapsing.Group] = []
+        if collapse is not None:
+            hits, grouped = self._collapsed(index_id, reader, hits, collapse)
+            total = len(hits)
         evidence: dict[str, Evidence] = {}
         if structured is not None:  # exact conditions: every match stands; judged by its positive words
             evidence = self.structured_evidence(reader, hits[:window_end], structured) if structured.scored else {}
@@ -230,6 +236,9 @@ class QueryService:
                 index_id, page, fields, terms_by_lang, searched.text, p.get("RequestedDocumentAttributes"),
                 query_id, ranked, evidence, alternatives,
             )
+            if collapse is not None:
+                self._collapse_details(index_id, items, grouped, collapse, hits, fields, terms_by_lang, searched,
+                                       p.get("RequestedDocumentAttributes"), query_id, ranked, alternatives)
         else:
             response["TotalNumberOfResults"] = len(items)
         response["ResultItems"] = items
@@ -312,6 +321,43 @@ class QueryService:
         attributes = self.indexes.store.attributes(index_id, [hit.doc_id for hit in hits])
         scores = tuning.adjusted({hit.doc_id: hit.score for hit in hits}, attributes, tuned, terms_by_lang)
         return sorted(hits, key=lambda hit: -scores[hit.doc_id])
+
+    def _collapsed(self, index_id: str, reader: Reader, hits: list[_Hit],
+                   collapse: collapsing.Collapse) -> tuple[list[_Hit], list[collapsing.Group]]:
+        """The hits grouped by the collapse attribute: one hit (its primary) per group, and the groups."""
+        unread = [hit for hit in hits if not hit.doc_id]
+        for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
+            hit.doc_id = stored.doc_id
+        attributes = self.indexes.store.attributes(index_id, [hit.doc_id for hit in hits])
+        groups = collapsing.groups([hit.doc_id for hit in hits], attributes, collapse)
+        by_id = {hit.doc_id: hit for hit in hits}
+        return [by_id[g.primary] for g in groups], groups
+
+    def _collapse_details(self, index_id: str, items: list[dict[str, Any]], groups: list[collapsing.Group],
+                          collapse: collapsing.Collapse, hits: list[_Hit], fields: dict[str, dict[str, Any]],
+                          terms_by_lang: dict[str, list[str]], searched: Searched, requested: list[str] | None,
+                          query_id: str, ranked: Ranked | None, alternatives: dict[str, list[Alternative]]) -> None:
+        """Each collapsed result's CollapsedResultDetail: the group's value and, expanded, its other documents."""
+        order = {g.primary: (n, g) for n, g in enumerate(groups)}
+        limit = collapse.groups_expanded if collapse.groups_expanded is not None else len(groups)
+        shown = [(item, *order[item["DocumentId"]]) for item in items
+                 if item.get("Type") == "DOCUMENT" and item.get("DocumentId") in order]
+        expanded: dict[str, list[str]] = {}
+        if collapse.expand:
+            for _, n, group in shown:
+                if n < limit and group.collapsed:
+                    expanded[group.primary] = group.others[:collapse.per_group]
+        members = [_Hit(0.0, None, doc_id) for ids in expanded.values() for doc_id in ids]
+        rendered = {item["DocumentId"]: item for item in self._items(
+            index_id, members, fields, terms_by_lang, searched.text, requested, query_id, ranked, {}, alternatives)}
+        kind = fields[collapse.key]["Type"]
+        for item, _, group in shown:
+            if not group.collapsed:
+                continue
+            value = {} if group.value is None else wire_value(kind, group.value)
+            others = [collapsing.expanded_item(rendered[d]) for d in expanded.get(group.primary, []) if d in rendered]
+            item["CollapsedResultDetail"] = collapsing.detail(collapse.key, value,
+                                                              others if group.primary in expanded else None)
 
     def structured_evidence(self, reader: Reader, hits: list[_Hit], structured: Structured) -> dict[str, Evidence]:
         """ScoreConfidence's evidence for the results of a query in the advanced syntax (BM25 alone): its
