@@ -435,8 +435,3 @@ def warnings_for(problem: str | None) -> list[dict[str, Any]]:
     if problem is None:
         return []
     return [{"Code": CODE, "Message": f"{problem}; its words were searched as plain terms."}]
-
-
-def syntax_warnings(text: str, fields: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Kendra's ``Warnings`` for ``text``: one item when its syntax is invalid, else empty."""
-    return warnings_for(syntax_problem(text, fields))
