@@ -237,7 +237,7 @@ class QueryService:
                 query_id, ranked, evidence, alternatives,
             )
             if collapse is not None:
-                self._collapse_details(index_id, items, grouped, collapse, hits, fields, terms_by_lang, searched,
+                self._collapse_details(index_id, items, grouped, collapse, fields, terms_by_lang, searched,
                                        p.get("RequestedDocumentAttributes"), query_id, ranked, alternatives)
         else:
             response["TotalNumberOfResults"] = len(items)
@@ -334,7 +334,7 @@ class QueryService:
         return [by_id[g.primary] for g in groups], groups
 
     def _collapse_details(self, index_id: str, items: list[dict[str, Any]], groups: list[collapsing.Group],
-                          collapse: collapsing.Collapse, hits: list[_Hit], fields: dict[str, dict[str, Any]],
+                          collapse: collapsing.Collapse, fields: dict[str, dict[str, Any]],
                           terms_by_lang: dict[str, list[str]], searched: Searched, requested: list[str] | None,
                           query_id: str, ranked: Ranked | None, alternatives: dict[str, list[Alternative]]) -> None:
         """Each collapsed result's CollapsedResultDetail: the group's value and, expanded, its other documents."""

@@ -215,8 +215,7 @@ def is_syntax(tokens: list[_Token]) -> bool:
 
 
 class _Parser:
-    def __init__(self, text: str, tokens: list[_Token], fields: Mapping[str, Mapping[str, Any]]) -> None:
-        self.text = text
+    def __init__(self, tokens: list[_Token], fields: Mapping[str, Mapping[str, Any]]) -> None:
         self.tokens = tokens
         self.fields = fields
         self.i = 0
@@ -409,7 +408,7 @@ def parse(text: str, fields: Mapping[str, Mapping[str, Any]] | None = None) -> P
         if not is_syntax(tokens):
             _check_plain(text, tokens)
             return Parsed()
-        return Parsed(tree=_Parser(text, tokens, fields).parse())
+        return Parsed(tree=_Parser(tokens, fields).parse())
     except SyntaxProblem as problem:
         return Parsed(problem=str(problem))
 
