@@ -194,6 +194,25 @@ def test_a_commit_gives_a_new_reader_nothing_is_seen_before_it_and_rollback_drop
     assert _ids(index.reader(), MatchAll()) == ["a"]
 
 
+def test_terms_with_a_prefix_come_in_dictionary_order_with_live_document_counts(open_index: Opener) -> None:
+    index = open_index(FIELDS)
+    index.upsert([_doc("a", "product production prod"), _doc("b", "product proxy"), _doc("c", "products"),
+                  _doc("d", "reproduce produce"), _doc("e", "production")])
+    index.upsert([_ja_doc("j", JA_DOCS["tocho"])])
+    index.commit()
+    index.delete(["e"])  # "production" is still held by a; "products" was only c's, and c goes too
+    index.delete(["c"])
+    index.commit()
+    reader = index.reader()
+    assert reader.terms_with_prefix("body", "prod", 100) == [
+        ("prod", 1), ("produce", 1), ("product", 2), ("production", 1)]
+    assert reader.terms_with_prefix("body", "prod", 2) == [("prod", 1), ("produce", 1)]
+    assert reader.terms_with_prefix("body", "zzz", 10) == [] and reader.terms_with_prefix("title", "prod", 10) == []
+    # Japanese terms are the analyzer's, compounds and parts alike: 東京都庁 holds 東京 and 東京都, never 京都
+    assert [t for t, _ in reader.terms_with_prefix("body", "東京", 10)] == ["東京", "東京都", "東京都庁"]
+    assert reader.terms_with_prefix("body", "京都", 10) == []
+
+
 JA_DOCS = {"tocho": "東京都庁への出張は有給休暇ではない", "kyoto": "京都の会議室を予約するシステム",
            "tokyo": "東京の会議室の予約は東京都の規則による", "long": "会議室 " * 40 + "東京"}
 

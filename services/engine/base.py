@@ -103,6 +103,12 @@ class Reader(Protocol):
         """Documents in the index: the N of BM25's inverse document frequency."""
         ...
 
+    def terms_with_prefix(self, field: TextField, prefix: str, limit: int) -> list[tuple[str, int]]:
+        """The index's terms of ``field`` that begin with ``prefix`` (a wildcard's expansions), each with
+        the number of documents holding it; the first ``limit`` in the term dictionary's order (code
+        points), in that order. Terms only deleted documents held are left out."""
+        ...
+
     def doc_freq(self, field: TextField, term: str) -> int:
         """Documents holding ``term`` in ``field`` (BM25's df; may still count deleted documents)."""
         ...

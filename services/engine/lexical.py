@@ -291,6 +291,12 @@ class LexicalReader:
     def doc_freq(self, field: TextField, term: str) -> int:
         return int(self._searcher.doc_freq(field, term))
 
+    def terms_with_prefix(self, field: TextField, prefix: str, limit: int) -> list[tuple[str, int]]:
+        # The term dictionary's walk, counting live documents only (the filter skips deleted ones and
+        # leaves out the terms only they held); tantivy orders by count: back to the dictionary's order.
+        found = self._searcher.terms_with_prefix(field, prefix, filter_query=tantivy.Query.all_query())
+        return sorted((str(term), int(count)) for term, count in found if count > 0)[:limit]
+
     # -- sorting -------------------------------------------------------------------------------
     # tantivy sorts by one fast column at a time, and a string column only by its 8-byte prefix
     # (``sort_field``): the first key picks a few candidates, Python orders them by every key.

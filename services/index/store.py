@@ -153,6 +153,16 @@ class Store:
         )
         return {row["doc_id"]: _document(row) for row in rows}
 
+    def attributes(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored attribute values of the documents that exist (not their text: cheap for many)."""
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        rows = self.read().execute(
+            f"SELECT doc_id, attributes FROM documents WHERE index_id = ? AND doc_id IN ({marks})", (index_id, *doc_ids)
+        )
+        return {row["doc_id"]: json.loads(row["attributes"] or "{}") for row in rows}
+
     def pending_ops(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str]:
         """The latest queued put or delete per document id, for those that have one (an "acl" change
         leaves the document as it is: it is not reported)."""

@@ -11,12 +11,14 @@ from typing import Any, Protocol
 from services.api.errors import ValidationException
 from services.engine.analysis import QueryWord, analyzer_for, normalize
 from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
-from services.engine.query import Attribute, Bool, Boost, NoScore, Phrase, Query, Term, all_of, any_of
+from services.engine.query import Attribute, Bool, NoScore, Query, Term, all_of, any_of
 from services.index.fields import DATE, STRING, STRING_LIST, displayed_attributes, displayed_uri, wire_value
 from services.index.service import IndexService
-from services.query import hybrid
+from services.query import collapse as collapsing
+from services.query import hybrid, tuning
 from services.query.answers import answer_items
-from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather, idf
+from services.query.clauses import MAX_QUERY_TERMS, Clauses, title_boost
+from services.query.confidence import CALIBRATION, Calibration, Evidence, calibration, foreign_terms, gather
 from services.query.excerpts import NO_SYNONYMS, Synonyms, excerpt, highlight, shown
 from services.query.featured import FeaturedResults
 from services.query.filters import (
@@ -29,27 +31,16 @@ from services.query.filters import (
 )
 from services.query.hybrid import Ranked, script_language
 from services.query.spelling import SpellChecker, term_frequency
+from services.query.structured import Structured, SynonymsOf, compile_tree
 from services.query.synonyms import Alternative
-from services.query.syntax import syntax_warnings
+from services.query.syntax import Parsed, parse, warnings_for
 
 MAX_REACHABLE = 100          # Kendra returns only the first 100 results of a query
 DEFAULT_PAGE_SIZE = 10
-MAX_QUERY_TERMS = 30         # Kendra truncates query text after 30 tokens
 MAX_QUERY_CHARS = 1000       # Kendra's quota; a longer text would be analysed and embedded whole
 DEFAULT_FACET_VALUES = 10
 MAX_SORT_KEYS = 3
 DEFAULT_LANGUAGE = "en"
-# The body field already holds the title; the title field adds this much per point of the title's
-# Relevance.Importance above 1 (Kendra's default importance is 2). Tuned on the shared sets.
-TITLE_WEIGHT = 0.5
-# Proximity: each pair of adjacent query words found adjacent in the text adds a phrase score with
-# this weight (jsquad-valid R@1 0.899 -> 0.909, xquad-en unchanged; bench/relevance.py).
-PAIR_WEIGHT = 0.3
-PAIR_SLOP = 0
-# A synonym (services/query/synonyms.py) scores at most this share of what the words it stands for
-# would score at the same frequency (their IDF, not its own: a rare synonym of a common word must not
-# outrank the word), so documents with the query's own words come first.
-SYNONYM_WEIGHT = 0.5
 EXCERPT_CHARS = {"ja": 160, "zh": 160, "ko": 160}
 DEFAULT_EXCERPT_CHARS = 300
 
@@ -97,6 +88,19 @@ class SynonymSource(Protocol):
 
     def alternatives(self, index_id: str, text: str,
                      words_by_lang: dict[str, list[QueryWord]]) -> dict[str, list[Alternative]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Searched:
+    """What a QueryText searches (services/query/service.py ``QueryService.searched``)."""
+
+    query: Query | None  # the text's BM25 query (None: no text)
+    terms: dict[str, list[str]]  # per language, the terms results are highlighted by
+    alternatives: dict[str, list[Alternative]]  # per language, the synonyms it also searches
+    text: str  # its words as written, operators left out (excerpts, FAQ matching)
+    structured: Structured | None = None  # its advanced syntax, compiled
+    problem: str | None = None  # its broken syntax (searched as plain words)
+    nothing: bool = False  # only function words: nothing to find
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,7 @@ class QueryService:
                 "QueryText is required, unless the query browses the index with an AttributeFilter or Facets"
                 " and a SortingConfiguration"
             )
+        collapse = collapsing.checked(p.get("CollapseConfiguration"), fields)
         page_size = min(max(p.get("PageSize", DEFAULT_PAGE_SIZE), 1), MAX_REACHABLE)
         page_number = p.get("PageNumber", 1)
         if page_number < 1:
@@ -161,13 +166,14 @@ class QueryService:
         scope = self.scope(p, fields, config)
         restrictions, query_langs = scope.restrictions, scope.languages
         words_by_lang = query_words(text, query_langs)
-        terms_by_lang = content_terms(words_by_lang)
-
-        if text and not has_content(text, words_by_lang):  # only particles or stop words: nothing to find
+        ranking = tuning.effective_fields(fields, p.get("DocumentRelevanceOverrideConfigurations"))
+        searched = self.searched(index_id, text, ranking, words_by_lang, reader)
+        warnings = warnings_for(searched.problem)
+        if searched.nothing:  # only particles or stop words: nothing to find
             return {"QueryId": str(uuid.uuid4()), "ResultItems": [], "FacetResults": [],
-                    "TotalNumberOfResults": 0}, query_langs, 1
-        alternatives = self.alternatives(index_id, text, words_by_lang)
-        text_query = self.text_query(fields, words_by_lang, alternatives, reader) if text else None
+                    "TotalNumberOfResults": 0, **({"Warnings": warnings} if warnings else {})}, query_langs, 1
+        structured, alternatives, terms_by_lang = searched.structured, searched.alternatives, searched.terms
+        text_query = searched.query
         query = all_of([*(NoScore(r) for r in restrictions), *([text_query] if text_query is not None else [])])
 
         type_filter = p.get("QueryResultTypeFilter")
@@ -176,23 +182,32 @@ class QueryService:
         window_end = min(page_number * page_size, MAX_REACHABLE)
         window_start = (page_number - 1) * page_size
         ranked = None
-        if sort_keys:
-            result = reader.search(query, window_end, sort_keys)
+        if sort_keys:  # collapsed: groups are made of every reachable result
+            result = reader.search(query, MAX_REACHABLE if collapse else window_end, sort_keys)
             hits, total = [_Hit(h.score, h.ref) for h in result.hits], result.total
-        elif text and (ranked := self._ranked(index_id, reader, restrictions, text_query, text,
-                                               scope.asked)) is not None:
+        elif text and structured is None and (ranked := self._ranked(index_id, reader, restrictions, text_query,
+                                                                      text, scope.asked)) is not None:
             hits = [_Hit(c.score, c.ref, c.doc_id) for c in ranked.candidates if c.ref is not None]
             total = ranked.total
         else:
             # With words to match, every reachable match is judged: if none is above the noise floor, none is shown.
-            result = reader.search(query, limit=max(MAX_REACHABLE if text else window_end, 1))
+            result = reader.search(query, limit=max(MAX_REACHABLE if text or collapse else window_end, 1))
             found = result.hits
             if self.reranker is not None and text:
                 found = self.reranker.rerank(index_id, text, reader, query, found)
             hits = [_Hit(h.score, h.ref) for h in found]
             total = result.total
+        if not sort_keys and (tuned := tuning.rules(ranking)):
+            hits = self._tuned(index_id, reader, hits, tuned,
+                               structured.terms if structured is not None else searched.terms)
+        grouped: list[collapsing.Group] = []
+        if collapse is not None:
+            hits, grouped = self._collapsed(index_id, reader, hits, collapse)
+            total = len(hits)
         evidence: dict[str, Evidence] = {}
-        if text:  # the results up to this page are judged; the rest only while none is above the noise floor
+        if structured is not None:  # exact conditions: every match stands; judged by its positive words
+            evidence = self.structured_evidence(reader, hits[:window_end], structured) if structured.scored else {}
+        elif text:  # the results up to this page are judged; the rest only while none is above the noise floor
             evidence = self.evidence(reader, hits[:window_end], text, scope.asked, words_by_lang, ranked,
                                      alternatives)
             judge = self.calibration(ranked is not None)
@@ -206,8 +221,8 @@ class QueryService:
         for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
             hit.doc_id = stored.doc_id
         items: list[dict[str, Any]] = []
-        if text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
-            items += self.faqs.match(index_id, text, query_langs, scope.principals, query_id,
+        if searched.text and page_number == 1 and type_filter in (None, "QUESTION_ANSWER") and self.faqs is not None:
+            items += self.faqs.match(index_id, searched.text, query_langs, scope.principals, query_id,
                                      p.get("RequestedDocumentAttributes"), scope.user_filter)
         if ranked is not None and hits and page_number == 1 and type_filter in (None, "ANSWER"):
             judge = self.calibration(True)
@@ -218,16 +233,19 @@ class QueryService:
         if type_filter in (None, "DOCUMENT"):
             response["TotalNumberOfResults"] = total
             items += self._items(
-                index_id, page, fields, terms_by_lang, text, p.get("RequestedDocumentAttributes"),
+                index_id, page, fields, terms_by_lang, searched.text, p.get("RequestedDocumentAttributes"),
                 query_id, ranked, evidence, alternatives,
             )
+            if collapse is not None:
+                self._collapse_details(index_id, items, grouped, collapse, fields, terms_by_lang, searched,
+                                       p.get("RequestedDocumentAttributes"), query_id, ranked, alternatives)
         else:
             response["TotalNumberOfResults"] = len(items)
         response["ResultItems"] = items
         if text and page_number == 1 and self.featured is not None:
             response["FeaturedResultsItems"] = self.featured.match(
                 index_id, text, scope.principals, query_id, fields, p.get("RequestedDocumentAttributes"))
-        if warnings := syntax_warnings(text):
+        if warnings:
             response["Warnings"] = warnings
         if text and (p.get("SpellCorrectionConfiguration") or {}).get("IncludeQuerySpellCheckSuggestions"):
             def count(other: str) -> int:
@@ -243,6 +261,12 @@ class QueryService:
         if facets:
             response["FacetResults"] = self._facet_results(reader, query, facets, fields)
         return response, query_langs, window_start + 1
+
+    def searched(self, index_id: str, text: str, fields: dict[str, dict[str, Any]],
+                 words_by_lang: dict[str, list[QueryWord]], reader: Reader) -> Searched:
+        """What a QueryText searches (:func:`searched`), with the index's synonyms."""
+        return searched(text, fields, words_by_lang, reader,
+                        lambda part, words: self.alternatives(index_id, part, words))
 
     def scope(self, p: dict[str, Any], fields: dict[str, dict[str, Any]], config: dict[str, Any]) -> Scope:
         """The AttributeFilter, language and user-context restrictions of a Query or Retrieve request
@@ -275,10 +299,7 @@ class QueryService:
         synonym found counts for the query words it stands for."""
         terms_by_lang, foreign = content_terms(words_by_lang), foreign_terms(words_by_lang)
         synonyms = stands_for(alternatives or {})
-        docs: dict[str, tuple[DocRef, str]] = {}
-        for hit, stored in zip(hits, reader.stored([hit.ref for hit in hits], [LANGUAGE_KEY]), strict=True):
-            hit.doc_id = hit.doc_id or stored.doc_id
-            docs[hit.doc_id] = hit.ref, str(stored.attributes.get(LANGUAGE_KEY) or DEFAULT_LANGUAGE)
+        docs = self._languages(reader, hits)
         if ranked is None:  # BM25 alone: the scores are raw BM25
             form = hybrid.query_form(text, asked)
             return gather(reader, docs, terms_by_lang, {h.doc_id: h.score for h in hits}, {},
@@ -289,6 +310,75 @@ class QueryService:
                       {d: c.lexical for d, c in by_id.items()}, {d: c.dense for d, c in by_id.items()},
                       ranked.agreeing, ranked.form == "question" or ranked.natural,
                       ranked.form == "cross-language", foreign, synonyms)
+
+    def _tuned(self, index_id: str, reader: Reader, hits: list[_Hit], tuned: list[tuning.Rule],
+               terms_by_lang: Mapping[str, list[str]]) -> list[_Hit]:
+        """The hits in the order of their scores adjusted by the relevance tuning (services/query/tuning.py);
+        their own scores stay as ranked (ScoreConfidence judges the match, not the tuning)."""
+        unread = [hit for hit in hits if not hit.doc_id]
+        for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
+            hit.doc_id = stored.doc_id
+        attributes = self.indexes.store.attributes(index_id, [hit.doc_id for hit in hits])
+        scores = tuning.adjusted({hit.doc_id: hit.score for hit in hits}, attributes, tuned, terms_by_lang)
+        return sorted(hits, key=lambda hit: -scores[hit.doc_id])
+
+    def _collapsed(self, index_id: str, reader: Reader, hits: list[_Hit],
+                   collapse: collapsing.Collapse) -> tuple[list[_Hit], list[collapsing.Group]]:
+        """The hits grouped by the collapse attribute: one hit (its primary) per group, and the groups."""
+        unread = [hit for hit in hits if not hit.doc_id]
+        for hit, stored in zip(unread, reader.stored([hit.ref for hit in unread]), strict=True):
+            hit.doc_id = stored.doc_id
+        attributes = self.indexes.store.attributes(index_id, [hit.doc_id for hit in hits])
+        groups = collapsing.groups([hit.doc_id for hit in hits], attributes, collapse)
+        by_id = {hit.doc_id: hit for hit in hits}
+        return [by_id[g.primary] for g in groups], groups
+
+    def _collapse_details(self, index_id: str, items: list[dict[str, Any]], groups: list[collapsing.Group],
+                          collapse: collapsing.Collapse, fields: dict[str, dict[str, Any]],
+                          terms_by_lang: dict[str, list[str]], searched: Searched, requested: list[str] | None,
+                          query_id: str, ranked: Ranked | None, alternatives: dict[str, list[Alternative]]) -> None:
+        """Each collapsed result's CollapsedResultDetail: the group's value and, expanded, its other documents."""
+        order = {g.primary: (n, g) for n, g in enumerate(groups)}
+        limit = collapse.groups_expanded if collapse.groups_expanded is not None else len(groups)
+        shown = [(item, *order[item["DocumentId"]]) for item in items
+                 if item.get("Type") == "DOCUMENT" and item.get("DocumentId") in order]
+        expanded: dict[str, list[str]] = {}
+        if collapse.expand:
+            for _, n, group in shown:
+                if n < limit and group.collapsed:
+                    expanded[group.primary] = group.others[:collapse.per_group]
+        members = [_Hit(0.0, None, doc_id) for ids in expanded.values() for doc_id in ids]
+        rendered = {item["DocumentId"]: item for item in self._items(
+            index_id, members, fields, terms_by_lang, searched.text, requested, query_id, ranked, {}, alternatives)}
+        kind = fields[collapse.key]["Type"]
+        for item, _, group in shown:
+            if not group.collapsed:
+                continue
+            value = {} if group.value is None else wire_value(kind, group.value)
+            others = [collapsing.expanded_item(rendered[d]) for d in expanded.get(group.primary, []) if d in rendered]
+            item["CollapsedResultDetail"] = collapsing.detail(collapse.key, value,
+                                                              others if group.primary in expanded else None)
+
+    def structured_evidence(self, reader: Reader, hits: list[_Hit], structured: Structured) -> dict[str, Evidence]:
+        """ScoreConfidence's evidence for the results of a query in the advanced syntax (BM25 alone): its
+        positive terms, those under an OR or side by side counted only where found, a wildcard by its most
+        frequent expansion (any of them found stands for it)."""
+        synonyms = stands_for(structured.alternatives)
+        for lang, expansions in structured.expansions.items():
+            for term, others in expansions.items():
+                synonyms.setdefault(lang, {}).setdefault(term, []).extend(others)
+        optional = {lang: frozenset(terms) for lang, terms in structured.optional.items()}
+        return gather(reader, self._languages(reader, hits), structured.terms, {h.doc_id: h.score for h in hits}, {},
+                      foreign=optional, alternatives=synonyms)
+
+    @staticmethod
+    def _languages(reader: Reader, hits: list[_Hit]) -> dict[str, tuple[DocRef, str]]:
+        """Document id -> its ref and language, for the hits (fills in their document ids)."""
+        docs: dict[str, tuple[DocRef, str]] = {}
+        for hit, stored in zip(hits, reader.stored([hit.ref for hit in hits], [LANGUAGE_KEY]), strict=True):
+            hit.doc_id = hit.doc_id or stored.doc_id
+            docs[hit.doc_id] = hit.ref, str(stored.attributes.get(LANGUAGE_KEY) or DEFAULT_LANGUAGE)
+        return docs
 
     def calibration(self, vectors: bool) -> Calibration:
         """How results are judged: by the embedding model's calibration when ranked with vectors."""
@@ -325,42 +415,8 @@ class QueryService:
 
     def text_query(self, fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]],
                    alternatives: Mapping[str, list[Alternative]] | None = None, reader: Reader | None = None) -> Query:
-        """BM25 over the query's words in each language; adjacent query words found adjacent add a
-        proximity score. Only a content word makes a document match: function words (の, ですか, the)
-        add their score to a document that matches, never find one on their own. A synonym of the query's
-        words (``alternatives``: a term, or a phrase of several) matches like them at a lower weight
-        (:data:`SYNONYM_WEIGHT`, scaled by the IDFs ``reader`` knows)."""
-        importance = float(fields["_document_title"].get("Relevance", {}).get("Importance", 2))
-        title_boost = TITLE_WEIGHT * (importance - 1)
-
-        def scored(term: str) -> list[Query]:
-            return [Boost(Term("title", term), title_boost), Term("body", term), Term("meta", term)]
-
-        def phrase(terms: tuple[str, ...]) -> list[Query]:
-            return [Boost(Phrase("title", terms), title_boost), Phrase("body", terms), Phrase("meta", terms)]
-
-        def weight(alt: Alternative) -> float:
-            if reader is None:
-                return SYNONYM_WEIGHT
-            own, other = sum(idf(reader, t) for t in alt.stands_for), sum(idf(reader, t) for t in alt.terms)
-            return SYNONYM_WEIGHT * min(1.0, own / other) if other > 0 else SYNONYM_WEIGHT
-
-        per_lang = []
-        for lang, words in words_by_lang.items():
-            content = [q for w in words if w.content for q in scored(w.term)]
-            if not content:
-                continue
-            for alt in (alternatives or {}).get(lang, []):
-                clauses = scored(alt.terms[0]) if len(alt.terms) == 1 else phrase(alt.terms)
-                content += [Boost(q, weight(alt)) for q in clauses]
-            # Function words keep their (small) share of the score: with it a question's BM25 scores stay
-            # as flat as the fusion was tuned for (vue-nlq-dev nDCG@10 0.597 without it, 0.622 with).
-            extra = [q for w in words if not w.content for q in scored(w.term)]
-            extra += [Boost(Phrase("body", (a.term, b.term), PAIR_SLOP), PAIR_WEIGHT)
-                      for a, b in zip(words, words[1:], strict=False)]
-            lang_filter = NoScore(Term(Attribute(LANGUAGE_KEY), lang))
-            per_lang.append(Bool(must=(lang_filter, any_of(content)), should=tuple(extra)))
-        return any_of(per_lang)
+        """A plain query's BM25 query (:func:`text_query`)."""
+        return text_query(fields, words_by_lang, alternatives, reader)
 
     # -- sorting ----------------------------------------------------------------------------------
 
@@ -478,6 +534,42 @@ class QueryService:
                 item["DocumentURI"] = uri
             items.append(item)
         return items
+
+
+def searched(text: str, fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]],
+             reader: Reader | None, synonyms: SynonymsOf) -> Searched:
+    """What a QueryText searches: its advanced syntax compiled (services/query/structured.py), or, for a
+    plain query and for broken syntax (``problem``), its words exactly as a plain query's always were
+    (tests/test_query_syntax.py holds the plain query's builder as it was before the syntax existed)."""
+    parsed = parse(text, fields) if text else Parsed()
+    if parsed.tree is not None:
+        compiled = compile_tree(parsed.tree, list(words_by_lang), Clauses(title_boost(fields), reader), reader,
+                                synonyms)
+        return Searched(compiled.query, compiled.highlights, compiled.alternatives, compiled.text, compiled,
+                        nothing=compiled.query is None)
+    if text and not has_content(text, words_by_lang):
+        return Searched(None, {}, {}, text, problem=parsed.problem, nothing=True)
+    alternatives = synonyms(text, words_by_lang) if text else {}
+    query = text_query(fields, words_by_lang, alternatives, reader) if text else None
+    return Searched(query, content_terms(words_by_lang), alternatives, text, problem=parsed.problem)
+
+
+def text_query(fields: dict[str, dict[str, Any]], words_by_lang: dict[str, list[QueryWord]],
+               alternatives: Mapping[str, list[Alternative]] | None = None, reader: Reader | None = None) -> Query:
+    """BM25 over a plain query's words in each language; adjacent query words found adjacent add a
+    proximity score. Only a content word makes a document match: function words (の, ですか, the)
+    add their score to a document that matches, never find one on their own. A synonym of the query's
+    words (``alternatives``: a term, or a phrase of several) matches like them at a lower weight
+    (services/query/clauses.py ``SYNONYM_WEIGHT``, scaled by the IDFs ``reader`` knows)."""
+    clauses = Clauses(title_boost(fields), reader)
+    per_lang = []
+    for lang, words in words_by_lang.items():
+        content, extra = clauses.words(words, (alternatives or {}).get(lang, []))
+        if not content:
+            continue
+        lang_filter = NoScore(Term(Attribute(LANGUAGE_KEY), lang))
+        per_lang.append(Bool(must=(lang_filter, any_of(content)), should=tuple(extra)))
+    return any_of(per_lang)
 
 
 def query_words(text: str, languages: list[str]) -> dict[str, list[QueryWord]]:

@@ -54,6 +54,7 @@ BULK_BYTES = 5_000_000
 _CONTROL = str.maketrans("", "", GROUPS + PARTS + GAP)
 TEXT_FIELDS: tuple[TextField, ...] = ("title", "body", "meta")
 PREFETCH_TERMS = 64  # body terms a search counts in passing, at most (a long question has about 30)
+MAX_PREFIX_TERMS = 1000  # terms one wildcard expands to, at most (under Lucene's 1,024 boolean clauses)
 
 
 def attr_field(name: str) -> str:
@@ -412,6 +413,41 @@ class OpenSearchReader:
         if found is None:
             found = self._doc_freq[key] = self.count(Term(field, term))
         return found
+
+    def terms_with_prefix(self, field: TextField, prefix: str, limit: int) -> list[tuple[str, int]]:
+        # OpenSearch has no API that lists a text field's terms (no terms enum, and aggregations need
+        # fielddata). Validating a prefix query with ``rewrite`` shows the query Lucene rewrites it to:
+        # with ``top_terms_N`` a boolean query of the first N matching terms in dictionary order
+        # ("body:prod body:product"), per shard. One search then counts each term's live documents.
+        limit = max(1, min(limit, MAX_PREFIX_TERMS))
+        body = {"query": {"prefix": {field: {"value": prefix, "rewrite": f"top_terms_{limit}"}}}}
+        with unavailable("expanding a wildcard"):
+            result = self._client.indices.validate_query(index=self._name, body=body,
+                                                         params={"rewrite": "true", "all_shards": "true"})
+        terms: set[str] = set()
+        for shard in result.get("explanations", []):
+            if not shard.get("valid", False):
+                raise EngineUnavailable(f"OpenSearch could not expand {prefix}*: {shard.get('error')}")
+            terms.update(explained_terms(str(shard.get("explanation", "")), field, prefix))
+        ordered = sorted(terms)[:limit]
+        if not ordered:
+            return []
+        filters = {str(i): {"term": {field: term}} for i, term in enumerate(ordered)}
+        counted = self._search({"size": 0, "track_total_hits": False,
+                                "aggs": {"terms": {"filters": {"filters": filters}}}}, "counting a wildcard's terms")
+        buckets = counted["aggregations"]["terms"]["buckets"]
+        counts = [(term, int(buckets[str(i)]["doc_count"])) for i, term in enumerate(ordered)]
+        return [(term, count) for term, count in counts if count > 0]
+
+
+def explained_terms(explanation: str, field: str, prefix: str) -> list[str]:
+    """The terms of the rewritten prefix query a validation explains: ``body:a body:b``, split only where
+    a space precedes the field's label (a term may hold a space); ``body:prefix*`` is the prefix query
+    left as it was: no term matched."""
+    label = f"{field}:"
+    if not explanation.startswith(label) or explanation == f"{label}{prefix}*":
+        return []
+    return [term for term in explanation[len(label):].split(f" {label}") if term.startswith(prefix)]
 
 
 def index_exists(client: OpenSearch, name: str) -> bool:
