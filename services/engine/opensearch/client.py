@@ -43,10 +43,10 @@ def connect(settings: Settings) -> OpenSearch:
         if settings.opensearch_ca_certs is not None:
             options["ca_certs"] = str(settings.opensearch_ca_certs)
     if settings.opensearch_sigv4_service is not None:
-        import boto3  # the AWS credentials of the environment (role, profile, variables)
+        import botocore.session  # the AWS credentials of the environment (role, profile, variables)
         from opensearchpy import AWSV4SignerAuth
 
-        credentials = boto3.Session().get_credentials()
+        credentials = botocore.session.get_session().get_credentials()
         if credentials is None:
             raise EngineUnavailable("KENSAKU_OPENSEARCH_SIGV4_SERVICE is set but no AWS credentials were found")
         options["http_auth"] = AWSV4SignerAuth(credentials, settings.opensearch_region,
