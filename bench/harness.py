@@ -8,6 +8,7 @@ started here (``python -m services.cli serve``) or any endpoint given with ``--e
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import math
 import os
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -194,6 +196,110 @@ class LocalServer:
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             print(f"# server data and log kept in {self.tmp}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------- engines
+
+ENGINES = ("embedded", "opensearch")
+DEFAULT_OPENSEARCH_URL = "http://127.0.0.1:9200"
+
+
+def parse_engines(value: str) -> list[str]:
+    """``--engine embedded,opensearch`` -> the engine names, in order; ValueError for an unknown one."""
+    engines = [e.strip() for e in value.split(",") if e.strip()]
+    for e in engines:
+        if e not in ENGINES:
+            raise ValueError(f"unknown engine {e!r} (available: {', '.join(ENGINES)})")
+    if not engines or len(set(engines)) != len(engines):
+        raise ValueError(f"give each engine once, from {', '.join(ENGINES)}")
+    return engines
+
+
+def opensearch_prefix(bench: str) -> str:
+    """A fresh index-name prefix for one benchmark run's servers (KENSAKU_OPENSEARCH_INDEX_PREFIX)."""
+    return f"kbench-{bench}-{os.getpid()}-{int(time.time())}-"
+
+
+def engine_env(engine: str, opensearch_url: str, prefix: str) -> dict[str, str]:
+    """The KENSAKU_* settings of a server on ``engine`` (the OpenSearch ones only for OpenSearch)."""
+    if engine == "embedded":
+        return {"KENSAKU_ENGINE": "embedded"}
+    return {"KENSAKU_ENGINE": "opensearch", "KENSAKU_OPENSEARCH_URL": opensearch_url,
+            "KENSAKU_OPENSEARCH_INDEX_PREFIX": prefix}
+
+
+def _opensearch(url: str, path: str, method: str = "GET", timeout: float = 60.0) -> Any:
+    req = urllib.request.Request(url.rstrip("/") + path, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def delete_opensearch_indexes(url: str, prefix: str) -> list[str]:
+    """Delete every OpenSearch index named ``<prefix>*`` (one by one: clusters may refuse wildcard
+    deletes); the names deleted."""
+    names = [row["index"] for row in _opensearch(url, f"/_cat/indices/{prefix}*?format=json&h=index"
+                                                     "&expand_wildcards=all")]
+    for name in names:
+        _opensearch(url, f"/{name}", method="DELETE")
+    return names
+
+
+def opensearch_indexes(url: str, prefix: str) -> list[dict]:
+    """``_cat/indices`` rows (index, docs.count, store.size, pri, rep) of the indexes named ``<prefix>*``."""
+    rows: list[dict] = _opensearch(url, f"/_cat/indices/{prefix}*?format=json&bytes=mb"
+                                        "&h=index,pri,rep,docs.count,store.size&s=index")
+    return rows
+
+
+def opensearch_memory(url: str) -> str:
+    """The cluster's JVM heap (used / max) and, when it runs on this machine, the JVM's RSS and peak RSS
+    (VmHWM), one entry per JVM process (the dev cluster runs its nodes in one), as one line."""
+    try:
+        stats = _opensearch(url, "/_nodes/stats/jvm")["nodes"]
+        info = _opensearch(url, "/_nodes/process")["nodes"]
+    except OSError as e:
+        return f"OpenSearch memory: n/a ({e})"
+    by_pid: dict[int, list[str]] = {}
+    for node_id in stats:
+        by_pid.setdefault(info.get(node_id, {}).get("process", {}).get("id", -1), []).append(node_id)
+    parts = []
+    for pid, node_ids in sorted(by_pid.items()):
+        mem = stats[node_ids[0]]["jvm"]["mem"]
+        rss, hwm = proc_status_kb(pid, "VmRSS"), proc_status_kb(pid, "VmHWM")
+        where = f"RSS {rss / 1024:.0f} MiB, peak RSS {(hwm or 0) / 1024:.0f} MiB" if rss else "RSS n/a"
+        parts.append(f"JVM pid {pid} ({len(node_ids)} nodes): heap {mem['heap_used_in_bytes'] / 2**20:.0f}"
+                     f" of {mem['heap_max_in_bytes'] / 2**20:.0f} MiB used, {where}")
+    return "OpenSearch " + "; ".join(parts)
+
+
+class LoadSampler:
+    """The 1-minute load average, sampled every ``interval`` seconds in a thread while used as a context
+    manager (other work shares the cores: every timing is printed with the load it ran under)."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> str:
+        xs = self.samples or [os.getloadavg()[0]]
+        return f"{sum(xs) / len(xs):.1f} (min {min(xs):.1f}, max {max(xs):.1f})"
 
 
 # ------------------------------------------------------------------------------------------- process stats

@@ -1,6 +1,7 @@
 """Ingest throughput and query latency of Kensaku through the Kendra API (boto3 ``kendra`` client).
 
     python bench/latency.py [--endpoint URL] [--docs 100000] [--queries 2000]
+                            [--engine embedded,opensearch] [--opensearch-url URL]
 
 1. Generates ``--docs`` synthetic documents of about 1 KB of UTF-8 text each (deterministic, lazily, so the
    script's memory stays small): even numbers Japanese (sentences built from ~500 common Japanese words),
@@ -19,6 +20,13 @@
    are drawn uniformly over the vocabulary ranks (a mix of common and rare words). Prints p50/p95/p99/mean
    ms per kind, checks that results honour the filters, and prints the server's peak RSS (VmHWM, only when
    this script started the server).
+
+``--engine embedded,opensearch`` runs all of it once per engine (KENSAKU_ENGINE), one server after the
+other, with the same documents and queries, and prints one table with a row per engine; the OpenSearch
+server uses the cluster at ``--opensearch-url`` under an index prefix of its own, whose indexes are
+deleted at the end (``--keep-data`` keeps them), and its JVM's heap and RSS are printed. The load
+average is sampled while each engine indexes and answers. Keyword-search numbers (the README's) are
+measured with KENSAKU_SEARCH_MODE=lexical KENSAKU_EMBEDDER=none in the environment.
 """
 
 from __future__ import annotations
@@ -40,16 +48,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     COUNTERS,
+    DEFAULT_OPENSEARCH_URL,
+    ENGINES,
     BenchError,
+    LoadSampler,
     LocalServer,
     call,
     chunks,
     create_index,
+    delete_opensearch_indexes,
     dir_size,
     document_statuses,
+    engine_env,
     error_text,
     indexed_count,
     make_client,
+    opensearch_indexes,
+    opensearch_memory,
+    opensearch_prefix,
+    parse_engines,
     percentile,
     proc_status_kb,
     process_tree,
@@ -356,6 +373,256 @@ def mib(kb: int | None) -> str:
     return "n/a" if kb is None else f"{kb / 1024:.0f} MiB"
 
 
+def make_index(client) -> str:
+    """CreateIndex, UpdateIndex with the metadata configuration of dept/tags/year, wait ACTIVE."""
+    index_id = create_index(client, "latency-bench")
+    call(client.update_index, Id=index_id, DocumentMetadataConfigurationUpdates=[
+        {"Name": "dept", "Type": "STRING_VALUE",
+         "Search": {"Facetable": True, "Searchable": True, "Displayable": True, "Sortable": True}},
+        {"Name": "tags", "Type": "STRING_LIST_VALUE", "Search": {"Facetable": True, "Displayable": True}},
+        {"Name": "year", "Type": "LONG_VALUE",
+         "Search": {"Facetable": True, "Sortable": True, "Displayable": True}},
+    ])
+    wait_index_active(client, index_id)
+    return index_id
+
+
+def ingest(client, corpus: Corpus, index_id: str, args: argparse.Namespace) -> dict:
+    """Put every document and wait until all are searchable; the ingest numbers."""
+    step = max(1, args.docs // 10)
+    progress = {"n": 0, "next": step, "t0": time.perf_counter()}
+
+    def on_batch(k: int) -> None:
+        progress["n"] += k
+        if progress["n"] >= progress["next"]:
+            dt = time.perf_counter() - progress["t0"]
+            print(f"#   put {progress['n']} documents, {dt:.0f} s, {progress['n'] / dt:.0f} docs/s",
+                  file=sys.stderr)
+            progress["next"] += step
+
+    corpus.bytes_total = 0
+    t0 = time.perf_counter()
+    put = put_documents(client, index_id, chunks(corpus.documents(), 10), workers=args.put_workers,
+                        on_batch=on_batch)
+    t_put = time.perf_counter() - t0
+    if put["errors"]:
+        raise BenchError(f"{len(put['errors'])} BatchPutDocument calls failed, first: {put['errors'][0]}")
+    if put["failed"]:
+        raise BenchError(f"{len(put['failed'])} FailedDocuments, first: {put['failed'][0]}")
+
+    sample_n = min(args.status_sample, args.docs)
+    sample = sorted({Corpus.doc_id(int(k * args.docs / sample_n)) for k in range(sample_n)}
+                    | {Corpus.doc_id(args.docs - 1)})
+    deadline = time.perf_counter() + args.index_timeout
+    count = None
+    sample_ok = False
+    statuses: Counter = Counter()
+    while True:
+        count = indexed_count(client, index_id)
+        if count == args.docs:
+            st = document_statuses(client, index_id, sample, workers=args.put_workers)
+            statuses = Counter(st.get(d, {}).get("DocumentStatus", "MISSING") for d in sample)
+            sample_ok = statuses["INDEXED"] + statuses["UPDATED"] == len(sample)
+            if sample_ok:
+                break
+        if time.perf_counter() > deadline:
+            break
+        time.sleep(0.25)
+    t_total = time.perf_counter() - t0
+    if not sample_ok:
+        raise BenchError(f"not all indexed after {args.index_timeout:.0f} s: IndexedTextDocumentsCount={count}, "
+                         f"sample statuses {dict(statuses)}")
+    print(f"# all {args.docs} documents indexed: {t_total:.1f} s end to end", file=sys.stderr)
+    return {"documents": args.docs, "text_bytes": corpus.bytes_total, "put_seconds": t_put,
+            "total_seconds": t_total, "docs_per_s": args.docs / t_total, "put_docs_per_s": args.docs / t_put,
+            "sample": len(sample), "sample_statuses": dict(statuses)}
+
+
+def run_queries(client, corpus: Corpus, index_id: str, args: argparse.Namespace) -> dict:
+    """The warm-up, then ``--queries`` sequential queries interleaved over the kinds (the same queries for
+    every engine: the generator is seeded the same)."""
+    qrng = random.Random(args.seed + 1)
+    problems: Counter = Counter()
+    examples: dict = {}
+    errors: Counter = Counter()
+    error_examples: dict = {}
+
+    def run_query(kind: str) -> tuple[float, dict | None]:
+        q = make_query(corpus, kind, qrng)
+        check = q.pop("_check")
+        t = time.perf_counter()
+        try:
+            resp = client.query(IndexId=index_id, **q)
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            dt = time.perf_counter() - t
+            errors[kind] += 1
+            error_examples.setdefault(kind, f"{q}: {error_text(e)}")
+            return dt, None
+        dt = time.perf_counter() - t
+        check_response(corpus, resp, check, problems, examples)
+        return dt, resp
+
+    for j in range(args.warmup):
+        run_query(KINDS[j % len(KINDS)])
+    lat: dict[str, list[float]] = {k: [] for k in KINDS}
+    zero: Counter = Counter()
+    totals: dict[str, list[int]] = {k: [] for k in KINDS}
+    for j in range(args.queries):
+        kind = KINDS[j % len(KINDS)]
+        dt, resp = run_query(kind)
+        if resp is None:
+            continue
+        lat[kind].append(dt)
+        if not any(it.get("Type") == "DOCUMENT" for it in resp.get("ResultItems") or []):
+            zero[kind] += 1
+        if resp.get("TotalNumberOfResults") is not None:
+            totals[kind].append(resp["TotalNumberOfResults"])
+    return {"lat": lat, "zero": zero, "totals": totals, "errors": errors, "error_examples": error_examples,
+            "problems": problems, "examples": examples}
+
+
+def query_rows(engine: str, q: dict) -> list[list]:
+    """The latency table's rows of one engine: one per kind, then all."""
+    lat, zero, totals, errors = q["lat"], q["zero"], q["totals"], q["errors"]
+    rows = []
+    for kind in KINDS:
+        xs = [1000 * x for x in lat[kind]]
+        tot = totals[kind]
+        rows.append([engine, kind, len(xs), f"{percentile(xs, 50):.1f}", f"{percentile(xs, 95):.1f}",
+                     f"{percentile(xs, 99):.1f}", f"{(sum(xs) / len(xs)) if xs else float('nan'):.1f}",
+                     zero[kind], f"{(sum(tot) / len(tot)) if tot else float('nan'):.0f}", errors[kind]])
+    allx = [1000 * x for k in KINDS for x in lat[k]]
+    rows.append([engine, "all", len(allx), f"{percentile(allx, 50):.1f}", f"{percentile(allx, 95):.1f}",
+                 f"{percentile(allx, 99):.1f}", f"{(sum(allx) / len(allx)) if allx else float('nan'):.1f}",
+                 sum(zero.values()), "", sum(errors.values())])
+    return rows
+
+
+def run_engine(engine: str, args: argparse.Namespace, corpus: Corpus) -> dict:
+    """Index the corpus on one engine's server (or --endpoint's) and time the queries; its numbers."""
+    prefix = opensearch_prefix("lat") if engine == "opensearch" else ""
+    server = None if args.endpoint else LocalServer(keep_data=args.keep_data,
+                                                    env=engine_env(engine, args.opensearch_url, prefix))
+    result: dict = {"engine": engine, "docs": args.docs}
+    sampler = LoadSampler()
+    try:
+        sampler.__enter__()
+        if server:
+            server.__enter__()
+            result["rss_start"] = rss_report(server.pid)
+        endpoint = args.endpoint or server.endpoint
+        client = make_client(endpoint, pool=args.put_workers * 2 + 4)
+        index_id = make_index(client)
+        print(f"# {engine}: index {index_id} ACTIVE with dept/tags/year configured; putting {args.docs} "
+              f"documents with {args.put_workers} callers", file=sys.stderr)
+        result["ingest"] = ingest(client, corpus, index_id, args)
+        result["load_ingest"] = sampler.summary()
+        if server:
+            result["rss_after_put"] = rss_report(server.pid)
+        if prefix:
+            result["opensearch_after_ingest"] = opensearch_memory(args.opensearch_url)
+            result["opensearch_indexes"] = opensearch_indexes(args.opensearch_url, prefix)
+        load_queries = LoadSampler()
+        with load_queries:
+            q = run_queries(client, corpus, index_id, args)
+        result["load_queries"] = load_queries.summary()
+        result["q"] = q
+        result["queries"] = {k: {"n": len(q["lat"][k]), "p50_ms": percentile([1000 * x for x in q["lat"][k]], 50),
+                                 "p95_ms": percentile([1000 * x for x in q["lat"][k]], 95),
+                                 "p99_ms": percentile([1000 * x for x in q["lat"][k]], 99),
+                                 "errors": q["errors"][k], "zero_results": q["zero"][k]} for k in KINDS}
+        result["problems"] = dict(q["problems"])
+        if prefix:
+            result["opensearch_end"] = opensearch_memory(args.opensearch_url)
+        if server:
+            result["rss_end"] = rss_report(server.pid)
+            result["data_dir_bytes"] = dir_size(server.data_dir)
+        if args.endpoint and not args.keep_index:
+            try:
+                call(client.delete_index, Id=index_id)
+            except Exception as e:  # noqa: BLE001
+                print(f"# could not delete index {index_id}: {error_text(e)}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - report the failing step, with its traceback on stderr
+        traceback.print_exc()
+        result["failed"] = e if isinstance(e, BenchError) else error_text(e)
+    finally:
+        sampler.__exit__(None, None, None)
+        result["load"] = sampler.summary()
+        if server:
+            server.__exit__(None, None, None)
+        if prefix and not args.keep_data:
+            names = delete_opensearch_indexes(args.opensearch_url, prefix)
+            print(f"# deleted {len(names)} OpenSearch indexes {prefix}*", file=sys.stderr)
+        elif prefix:
+            print(f"# OpenSearch indexes {prefix}* kept", file=sys.stderr)
+    return result
+
+
+def print_report(args: argparse.Namespace, corpus: Corpus, results: list[dict]) -> int:
+    """The tables (an engine column, a row per engine) and each engine's memory and problems; 1 if any
+    query failed or broke a filter."""
+    done = [r for r in results if "ingest" in r and "q" in r]
+    print()
+    text_bytes = done[0]["ingest"]["text_bytes"] if done else 0
+    print(f"## Kensaku latency benchmark: {args.docs} documents (half ja, half en, "
+          f"{text_bytes / max(1, args.docs):.0f} bytes of text each on average)\n")
+    ingest_rows = []
+    for r in done:
+        ing = r["ingest"]
+        ingest_rows.append([r["engine"], f"{ing['docs_per_s']:.0f} ({ing['total_seconds']:.1f} s)",
+                            f"{ing['put_docs_per_s']:.0f} ({ing['put_seconds']:.1f} s)",
+                            f"{ing['sample']} documents: {ing['sample_statuses']}", r["load_ingest"]])
+    print(markdown_table(["engine", "documents/s end to end (first put -> IndexedTextDocumentsCount == N and "
+                          "sample INDEXED)", f"documents/s of the BatchPutDocument calls alone ({args.put_workers}"
+                          " callers, 10 docs a call)", "BatchGetDocumentStatus sample", "load (1 min) while"
+                          " indexing"], ingest_rows))
+    print()
+    print(f"Query latency over HTTP, one sequential client, after {args.warmup} warm-up queries "
+          f"(ms; PageSize 10):\n")
+    print(markdown_table(["engine", "kind", "n", "p50", "p95", "p99", "mean", "no results",
+                          "mean TotalNumberOfResults", "errors"],
+                         [row for r in done for row in query_rows(r["engine"], r["q"])]))
+    print()
+    rc = 0
+    for r in results:
+        engine = r["engine"]
+        if "failed" in r:
+            rc = 1
+            print(f"**{engine}: benchmark failed**: {r['failed']}")
+        if "load_queries" in r:
+            print(f"{engine}: load average (1 min) while querying {r['load_queries']}; over the whole run {r['load']}")
+        rss = r.get("rss_end")
+        if rss:
+            start = r.get("rss_start", {})
+            after_put = r.get("rss_after_put", {})
+            print(f"{engine}: server peak RSS (VmHWM, pid {rss['pid']}): {mib(rss['VmHWM_kB'])}; current RSS "
+                  f"{mib(rss['VmRSS_kB'])}; at start {mib(start.get('VmRSS_kB'))}, after the puts "
+                  f"{mib(after_put.get('VmRSS_kB'))}"
+                  + (f"; {rss['children']} child processes, their VmHWM sum {mib(rss['children_VmHWM_kB'])}"
+                     if rss["children"] else "")
+                  + f". Data directory: {r['data_dir_bytes'] / 2**20:.0f} MiB.")
+        elif args.endpoint:
+            print(f"{engine}: server peak RSS: n/a (--endpoint)")
+        if "opensearch_end" in r:
+            sizes = ", ".join(f"{row['index']} {row['docs.count']} docs {row['store.size']} MiB "
+                              f"({row['pri']} shard, {row['rep']} replica)" for row in r["opensearch_indexes"])
+            print(f"{engine}: after indexing: {r['opensearch_after_ingest']}; after the queries: "
+                  f"{r['opensearch_end']}. Indexes: {sizes}.")
+        q = r.get("q")
+        if q and q["problems"]:
+            rc = 1
+            print(f"\n**{engine}: result problems found:**")
+            for k, v in q["problems"].items():
+                print(f"- {k}: {v} (e.g. {q['examples'].get(k)})")
+        if q and q["errors"]:
+            rc = 1
+            print(f"\n**{engine}: query errors:**")
+            for k, v in q["errors"].items():
+                print(f"- {k}: {v} (e.g. {q['error_examples'].get(k)})")
+    print(f"Benchmark script peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return rc
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--endpoint", help="Kendra endpoint URL of a running server (default: start one here)")
@@ -367,213 +634,33 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds to wait after the last put for everything to be indexed (3600)")
     ap.add_argument("--status-sample", type=int, default=1000, help="documents checked with BatchGetDocumentStatus")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--engine", default="embedded",
+                    help=f"comma-separated KENSAKU_ENGINE values, a server each in turn ({', '.join(ENGINES)};"
+                         " %(default)s); with --endpoint: the server's, as a label")
+    ap.add_argument("--opensearch-url", default=DEFAULT_OPENSEARCH_URL,
+                    help="the cluster of the opensearch engine's server (%(default)s)")
     ap.add_argument("--keep-index", action="store_true", help="with --endpoint: do not delete the index")
-    ap.add_argument("--keep-data", action="store_true", help="without --endpoint: keep the server's data dir")
+    ap.add_argument("--keep-data", action="store_true",
+                    help="without --endpoint: keep the server's data dir (and its OpenSearch indexes)")
     ap.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = ap.parse_args(argv)
+    try:
+        engines = parse_engines(args.engine)
+    except ValueError as e:
+        ap.error(str(e))
+    if args.endpoint and len(engines) > 1:
+        ap.error("with --endpoint the server's KENSAKU_ENGINE decides: give one --engine as its label")
 
     corpus = Corpus(args.docs, args.seed)
     print(f"# vocabularies: ja {len(corpus.ja_nouns)} nouns + {len(corpus.ja_verbs)} verbs; "
           f"en {len(corpus.en_words)} words from {corpus.en_source}", file=sys.stderr)
-    server = None if args.endpoint else LocalServer(keep_data=args.keep_data)
-    result: dict = {"docs": args.docs}
-    rc = 0
-    try:
-        if server:
-            server.__enter__()
-            result["rss_start"] = rss_report(server.pid)
-        endpoint = args.endpoint or server.endpoint
-        client = make_client(endpoint, pool=args.put_workers * 2 + 4)
-
-        # --- index + metadata configuration
-        index_id = create_index(client, "latency-bench")
-        call(client.update_index, Id=index_id, DocumentMetadataConfigurationUpdates=[
-            {"Name": "dept", "Type": "STRING_VALUE",
-             "Search": {"Facetable": True, "Searchable": True, "Displayable": True, "Sortable": True}},
-            {"Name": "tags", "Type": "STRING_LIST_VALUE", "Search": {"Facetable": True, "Displayable": True}},
-            {"Name": "year", "Type": "LONG_VALUE",
-             "Search": {"Facetable": True, "Sortable": True, "Displayable": True}},
-        ])
-        wait_index_active(client, index_id)
-        print(f"# index {index_id} ACTIVE with dept/tags/year configured; putting {args.docs} documents "
-              f"with {args.put_workers} callers", file=sys.stderr)
-
-        # --- ingest
-        step = max(1, args.docs // 10)
-        progress = {"n": 0, "next": step, "t0": time.perf_counter()}
-
-        def on_batch(k: int) -> None:
-            progress["n"] += k
-            if progress["n"] >= progress["next"]:
-                dt = time.perf_counter() - progress["t0"]
-                print(f"#   put {progress['n']} documents, {dt:.0f} s, {progress['n'] / dt:.0f} docs/s",
-                      file=sys.stderr)
-                progress["next"] += step
-
-        t0 = time.perf_counter()
-        put = put_documents(client, index_id, chunks(corpus.documents(), 10), workers=args.put_workers,
-                            on_batch=on_batch)
-        t_put = time.perf_counter() - t0
-        if put["errors"]:
-            raise BenchError(f"{len(put['errors'])} BatchPutDocument calls failed, first: {put['errors'][0]}")
-        if put["failed"]:
-            raise BenchError(f"{len(put['failed'])} FailedDocuments, first: {put['failed'][0]}")
-        if server:
-            result["rss_after_put"] = rss_report(server.pid)
-
-        sample_n = min(args.status_sample, args.docs)
-        sample = sorted({Corpus.doc_id(int(k * args.docs / sample_n)) for k in range(sample_n)}
-                        | {Corpus.doc_id(args.docs - 1)})
-        deadline = time.perf_counter() + args.index_timeout
-        count = None
-        sample_ok = False
-        statuses: Counter = Counter()
-        while True:
-            count = indexed_count(client, index_id)
-            if count == args.docs:
-                st = document_statuses(client, index_id, sample, workers=args.put_workers)
-                statuses = Counter(st.get(d, {}).get("DocumentStatus", "MISSING") for d in sample)
-                sample_ok = statuses["INDEXED"] + statuses["UPDATED"] == len(sample)
-                if sample_ok:
-                    break
-            if time.perf_counter() > deadline:
-                break
-            time.sleep(0.25)
-        t_total = time.perf_counter() - t0
-        if not sample_ok:
-            raise BenchError(f"not all indexed after {args.index_timeout:.0f} s: IndexedTextDocumentsCount={count}, "
-                             f"sample statuses {dict(statuses)}")
-        ingest = {
-            "documents": args.docs,
-            "text_bytes": corpus.bytes_total,
-            "put_seconds": t_put,
-            "total_seconds": t_total,
-            "docs_per_s": args.docs / t_total,
-            "put_docs_per_s": args.docs / t_put,
-            "sample_statuses": dict(statuses),
-        }
-        result["ingest"] = ingest
-        print(f"# all {args.docs} documents indexed: {t_total:.1f} s end to end", file=sys.stderr)
-
-        # --- queries
-        qrng = random.Random(args.seed + 1)
-        problems: Counter = Counter()
-        examples: dict = {}
-        errors: Counter = Counter()
-        error_examples: dict = {}
-
-        def run_query(kind: str) -> tuple[float, dict | None]:
-            q = make_query(corpus, kind, qrng)
-            check = q.pop("_check")
-            t = time.perf_counter()
-            try:
-                resp = client.query(IndexId=index_id, **q)
-            except Exception as e:  # noqa: BLE001 - counted and reported
-                dt = time.perf_counter() - t
-                errors[kind] += 1
-                error_examples.setdefault(kind, f"{q}: {error_text(e)}")
-                return dt, None
-            dt = time.perf_counter() - t
-            check_response(corpus, resp, check, problems, examples)
-            return dt, resp
-
-        for j in range(args.warmup):
-            run_query(KINDS[j % len(KINDS)])
-        lat: dict[str, list[float]] = {k: [] for k in KINDS}
-        zero: Counter = Counter()
-        totals: dict[str, list[int]] = {k: [] for k in KINDS}
-        for j in range(args.queries):
-            kind = KINDS[j % len(KINDS)]
-            dt, resp = run_query(kind)
-            if resp is None:
-                continue
-            lat[kind].append(dt)
-            if not any(it.get("Type") == "DOCUMENT" for it in resp.get("ResultItems") or []):
-                zero[kind] += 1
-            if resp.get("TotalNumberOfResults") is not None:
-                totals[kind].append(resp["TotalNumberOfResults"])
-
-        rows = []
-        for kind in KINDS:
-            xs = [1000 * x for x in lat[kind]]
-            tot = totals[kind]
-            rows.append([kind, len(xs), f"{percentile(xs, 50):.1f}", f"{percentile(xs, 95):.1f}",
-                         f"{percentile(xs, 99):.1f}", f"{(sum(xs) / len(xs)) if xs else float('nan'):.1f}",
-                         zero[kind], f"{(sum(tot) / len(tot)) if tot else float('nan'):.0f}", errors[kind]])
-        allx = [1000 * x for k in KINDS for x in lat[k]]
-        rows.append(["all", len(allx), f"{percentile(allx, 50):.1f}", f"{percentile(allx, 95):.1f}",
-                     f"{percentile(allx, 99):.1f}", f"{(sum(allx) / len(allx)) if allx else float('nan'):.1f}",
-                     sum(zero.values()), "", sum(errors.values())])
-        result["queries"] = {k: {"n": len(lat[k]), "p50_ms": percentile([1000 * x for x in lat[k]], 50),
-                                 "p95_ms": percentile([1000 * x for x in lat[k]], 95),
-                                 "p99_ms": percentile([1000 * x for x in lat[k]], 99),
-                                 "errors": errors[k], "zero_results": zero[k]} for k in KINDS}
-        result["problems"] = dict(problems)
-
-        # --- server memory
-        if server:
-            rss = rss_report(server.pid)
-            result["rss_end"] = rss
-            result["data_dir_bytes"] = dir_size(server.data_dir)
-        else:
-            rss = None
-
-        # --- report
-        print()
-        print(f"## Kensaku latency benchmark: {args.docs} documents (half ja, half en, "
-              f"{corpus.bytes_total / max(1, args.docs):.0f} bytes of text each on average)\n")
-        print(markdown_table(["ingest", "value"], [
-            ["documents/s end to end (first put -> IndexedTextDocumentsCount == N and sample INDEXED)",
-             f"{ingest['docs_per_s']:.0f} ({t_total:.1f} s)"],
-            [f"documents/s of the BatchPutDocument calls alone ({args.put_workers} callers, 10 docs a call)",
-             f"{ingest['put_docs_per_s']:.0f} ({t_put:.1f} s)"],
-            ["BatchGetDocumentStatus sample", f"{len(sample)} documents: {dict(statuses)}"],
-        ]))
-        print()
-        print(f"Query latency over HTTP, one sequential client, after {args.warmup} warm-up queries "
-              f"(ms; PageSize 10):\n")
-        print(markdown_table(["kind", "n", "p50", "p95", "p99", "mean", "no results", "mean TotalNumberOfResults",
-                              "errors"], rows))
-        print()
-        if server:
-            start = result.get("rss_start", {})
-            after_put = result.get("rss_after_put", {})
-            print(f"Server peak RSS (VmHWM, pid {rss['pid']}): {mib(rss['VmHWM_kB'])}; current RSS "
-                  f"{mib(rss['VmRSS_kB'])}; at start {mib(start.get('VmRSS_kB'))}, after the puts "
-                  f"{mib(after_put.get('VmRSS_kB'))}"
-                  + (f"; {rss['children']} child processes, their VmHWM sum {mib(rss['children_VmHWM_kB'])}"
-                     if rss["children"] else "")
-                  + f". Data directory: {result['data_dir_bytes'] / 2**20:.0f} MiB.")
-        else:
-            print("Server peak RSS: n/a (--endpoint)")
-        print(f"Benchmark script peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-        if problems:
-            rc = 1
-            print("\n**Result problems found:**")
-            for k, v in problems.items():
-                print(f"- {k}: {v} (e.g. {examples.get(k)})")
-        if errors:
-            rc = 1
-            print("\n**Query errors:**")
-            for k, v in errors.items():
-                print(f"- {k}: {v} (e.g. {error_examples.get(k)})")
-
-        if args.endpoint and not args.keep_index:
-            try:
-                call(client.delete_index, Id=index_id)
-            except Exception as e:  # noqa: BLE001
-                print(f"# could not delete index {index_id}: {error_text(e)}", file=sys.stderr)
-    except Exception as e:  # noqa: BLE001 - report the failing step, with its traceback on stderr
-        traceback.print_exc()
-        print(f"\n**benchmark failed**: {e if isinstance(e, BenchError) else error_text(e)}")
-        rc = 1
-    finally:
-        if server:
-            server.__exit__(None, None, None)
+    results = [run_engine(engine, args, corpus) for engine in engines]
+    rc = print_report(args, corpus, results)
     if COUNTERS.values:
         print(f"\nClient-side retries: {COUNTERS.values}")
     if args.json:
-        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        out = [{k: v for k, v in r.items() if k != "q"} for r in results]
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     return rc
 
 
