@@ -265,7 +265,7 @@ def test_files_dropped_on_the_admin_page_are_indexed_or_say_why_not(page: Any, f
     page.wait_for_selector("#result-list .result[data-document-id='upload/zebrafish-notes.md']")
 
 
-def test_thesauri_and_featured_results_are_listed_and_created(page: Any, first_run: FirstRun) -> None:
+def test_thesauri_and_featured_results_are_listed_created_and_edited(page: Any, first_run: FirstRun) -> None:
     run = first_run
     synonyms = run.root / "synonyms.txt"
     synonyms.write_text("wombat, marsupial\nzebrafish => danio\n", encoding="utf-8")
@@ -296,6 +296,35 @@ def test_thesauri_and_featured_results_are_listed_and_created(page: Any, first_r
     cells = page.locator("#thesauri tbody tr td").all_inner_texts()
     assert cells[1] == "ACTIVE" and cells[3] == "2", cells  # two rules
 
+    # editing it: the form holds what DescribeThesaurus says; a new path is read again (UPDATING -> ACTIVE)
+    more = run.root / "more-synonyms.txt"
+    more.write_text("wombat, marsupial\nzebrafish => danio\nbudget, spending\n", encoding="utf-8")
+    row.locator("button.edit").click()
+    page.wait_for_selector("#thesaurus-form:not([data-editing=''])")  # the page describes it first
+    assert form.locator("[name=name]").input_value() == "team-synonyms"
+    assert form.locator("[name=key]").input_value() == synonyms.as_uri()
+    form.locator("[name=name]").fill("team-synonyms-2")
+    form.locator("[name=description]").fill("Synonyms of the team")
+    form.locator("[name=key]").fill(more.as_uri())
+    form.locator("button.save").click()
+    page.locator("#thesauri tr[data-status=ACTIVE] td:nth-child(4)", has_text="3").wait_for()  # the panel follows
+    assert page.locator("#thesauri tbody tr td").first.inner_text() == "team-synonyms-2"
+    described = client.describe_thesaurus(Id=listed["Id"], IndexId=run.index_id)
+    assert (described["Name"], described["Description"], described["SynonymRuleCount"]) == (
+        "team-synonyms-2", "Synonyms of the team", 3)
+    assert described["SourceS3Path"]["Key"] == more.as_uri()
+    # a path that cannot be read keeps the rules in effect: ACTIVE_BUT_UPDATE_FAILED, with the reason
+    row.locator("button.edit").click()
+    page.wait_for_selector("#thesaurus-form:not([data-editing=''])")
+    assert form.locator("[name=description]").input_value() == "Synonyms of the team"
+    form.locator("[name=key]").fill((run.root / "missing-synonyms.txt").as_uri())
+    form.locator("button.save").click()
+    failed = page.locator("#thesauri tr[data-status=ACTIVE_BUT_UPDATE_FAILED]")
+    failed.wait_for()
+    described = client.describe_thesaurus(Id=listed["Id"], IndexId=run.index_id)
+    assert described["Status"] == "ACTIVE_BUT_UPDATE_FAILED" and described["SynonymRuleCount"] == 3
+    assert described["ErrorMessage"] in failed.locator(".error").inner_text()
+
     page.click("#featured-form-title")
     featured = page.locator("#featured-form")
     featured.locator("[name=name]").fill("Budget pins")
@@ -306,6 +335,41 @@ def test_thesauri_and_featured_results_are_listed_and_created(page: Any, first_r
     pinned.wait_for()
     assert pinned.locator("td").nth(2).inner_text() == "budget"
     assert "Wombat budget 2" in pinned.locator("td").nth(3).inner_text()
+    featured_id = pinned.get_attribute("data-featured-id")
+    pinned = page.locator(f"#featured tr[data-featured-id='{featured_id}']")
+    featured.locator("[name=name]").fill("Wombat pins")  # a second set, holding the query "wombat"
+    featured.locator("[name=queries]").fill("wombat")
+    featured.locator("[name=documents]").fill("dept-0")
+    featured.locator("button.save").click()
+    page.wait_for_function("document.querySelectorAll('#featured tbody tr').length === 2")
+
+    # editing the first: the form holds what DescribeFeaturedResultsSet says; UpdateFeaturedResultsSet
+    pinned.locator("button.edit").click()
+    page.wait_for_selector("#featured-form:not([data-editing=''])")
+    assert featured.locator("[name=name]").input_value() == "Budget pins"
+    assert featured.locator("[name=queries]").input_value() == "budget"
+    assert featured.locator("[name=documents]").input_value() == "dept-2"
+    assert featured.locator("[name=active]").is_checked()
+    featured.locator("[name=queries]").fill("budget\nwombat")  # "wombat" is the other set's
+    featured.locator("button.save").click()
+    page.wait_for_function("document.querySelector('#featured-form .form-error').textContent !== ''")
+    assert "'wombat'" in featured.locator(".form-error").inner_text()
+    featured.locator("[name=name]").fill("Budget pins 2")
+    featured.locator("[name=description]").fill("Pinned for budget questions")
+    featured.locator("[name=queries]").fill("budget\nbudget note")
+    featured.locator("[name=documents]").fill("dept-2\ndept-1")
+    featured.locator("[name=active]").uncheck()
+    featured.locator("button.save").click()
+    page.wait_for_selector(f"#featured tr[data-featured-id='{featured_id}'][data-status=INACTIVE]")
+    assert pinned.locator("td").first.inner_text() == "Budget pins 2"
+    assert pinned.locator("td").nth(1).inner_text() == "Inactive"
+    assert page.get_attribute("#featured-form", "data-editing") == ""
+    described_set = client.describe_featured_results_set(IndexId=run.index_id, FeaturedResultsSetId=featured_id)
+    assert described_set["FeaturedResultsSetName"] == "Budget pins 2"
+    assert described_set["Description"] == "Pinned for budget questions"
+    assert described_set["Status"] == "INACTIVE"
+    assert described_set["QueryTexts"] == ["budget", "budget note"]
+    assert [d["Id"] for d in described_set["FeaturedDocumentsWithMetadata"]] == ["dept-2", "dept-1"]
     page.locator("#thesauri tbody tr button.delete").click()
     page.locator("#thesauri tbody tr button.delete.armed").click()  # a second click confirms
     page.wait_for_function("document.querySelector('#thesauri .body').textContent === 'None'")
