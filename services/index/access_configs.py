@@ -62,8 +62,7 @@ class AccessControlConfigurations:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        with self.store.write() as conn:
-            conn.execute(_SCHEMA)
+        self.store.create_tables(_SCHEMA)
         indexes.access_lists = self.lists
         indexes.on_delete.append(self.drop_index)
 

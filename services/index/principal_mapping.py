@@ -184,10 +184,7 @@ class PrincipalMappings:
         self.settings = settings
         self.indexes = indexes
         self.store = indexes.store
-        with self.store.write() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        self.store.create_tables(_SCHEMA)
         self._lock = threading.Lock()
         self._graphs: dict[str, _Graph] = {}
         self._expanded: OrderedDict[tuple[str, int, tuple[str, ...]], list[str]] = OrderedDict()

@@ -126,6 +126,13 @@ class Store:
         """One transaction on the writer connection."""
         return sqlite.transaction(self._writer, self._write_lock)
 
+    def create_tables(self, schema: str) -> None:
+        """Run the ``CREATE ... IF NOT EXISTS`` statements of a feature's tables, in one transaction."""
+        with self.write() as conn:
+            for statement in schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
     def read(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:

@@ -115,10 +115,7 @@ class FeaturedResults:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        with self.store.write() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        self.store.create_tables(_SCHEMA)
         indexes.on_delete.append(self.drop_index)
 
     def operations(self) -> dict[str, Handler]:

@@ -105,9 +105,7 @@ class Thesauri:
         self.settings = settings
         self.indexes = indexes
         self.store = indexes.store
-        with self.store.write() as conn:
-            for statement in _SCHEMA.split(";"):
-                conn.execute(statement)
+        self.store.create_tables(_SCHEMA)
         indexes.on_delete.append(self.drop_index)
         self._lock = threading.Lock()
         # (index id, analyzer name) -> its thesaurus's rules compiled; ("", "ja") -> the built-in variants
