@@ -251,6 +251,25 @@ def opensearch_indexes(url: str, prefix: str) -> list[dict]:
     return rows
 
 
+def opensearch_merges(url: str, prefix: str) -> int:
+    """Segment merges running in the indexes named ``<prefix>*`` (every copy)."""
+    stats = _opensearch(url, f"/{prefix}*/_stats/merge?filter_path=_all.total.merges.current")
+    return int(stats.get("_all", {}).get("total", {}).get("merges", {}).get("current", 0))
+
+
+def wait_opensearch_merges(url: str, prefix: str, timeout: float = 1800.0, poll: float = 2.0) -> float:
+    """Wait until no merge runs in the indexes named ``<prefix>*`` (twice in a row: one merge may start
+    another); the seconds waited. After a bulk load the cluster merges segments in the background, and
+    merging vectors (rebuilding HNSW graphs) takes the CPU that queries would be timed on."""
+    t0 = time.monotonic()
+    quiet = 0
+    while quiet < 2 and time.monotonic() - t0 < timeout:
+        quiet = quiet + 1 if opensearch_merges(url, prefix) == 0 else 0
+        if quiet < 2:
+            time.sleep(poll)
+    return time.monotonic() - t0
+
+
 def opensearch_memory(url: str) -> str:
     """The cluster's JVM heap (used / max) and, when it runs on this machine, the JVM's RSS and peak RSS
     (VmHWM), one entry per JVM process (the dev cluster runs its nodes in one), as one line."""

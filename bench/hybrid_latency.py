@@ -16,6 +16,8 @@ filter; the table shows the latency percentiles as the client sees them.
 questions), written through the index service's engine (KENSAKU_ENGINE; OpenSearch at
 ``--opensearch-url`` under an index prefix of its own, deleted at the end unless ``--keep-data``).
 Each row names its engine, the load average while its queries ran, and how fast the build wrote.
+OpenSearch is timed once the background merges the build set off are over (merging 100k vectors
+rebuilds HNSW graphs for minutes on every copy and would take the cores the queries are timed on).
 What this does not measure: relevance (copies blur it) and the cost of indexing (bench/relevance.py).
 """
 
@@ -49,6 +51,7 @@ from harness import (  # noqa: E402
     opensearch_prefix,
     parse_engines,
     percentile,
+    wait_opensearch_merges,
 )
 from metrics import load_set, markdown_table  # noqa: E402
 
@@ -186,7 +189,9 @@ def run_engine(engine: str, args: argparse.Namespace, questions: list[tuple[str,
         print(f"# {engine}: {args.passages} passages built in {built:.0f} s ({args.passages / built:.0f}/s),"
               f" load {load.summary()}", file=sys.stderr)
         if prefix:
-            print(f"# {engine}: {opensearch_memory(args.opensearch_url)}", file=sys.stderr)
+            waited = wait_opensearch_merges(args.opensearch_url, prefix)
+            print(f"# {engine}: waited {waited:.0f} s for the cluster's background merges; "
+                  f"{opensearch_memory(args.opensearch_url)}", file=sys.stderr)
         for mode in args.modes.split(","):
             with LoadSampler() as load, LocalServer(keep_data=True, tmp=tmp, env={
                     **engine_env(engine, args.opensearch_url, prefix), "KENSAKU_SEARCH_MODE": mode}) as srv:
