@@ -78,12 +78,17 @@ def unavailable(what: str) -> Iterator[None]:
         raise
 
 
-def complete(result: dict[str, Any], what: str) -> dict[str, Any]:
-    """``result`` of a search or count, unless some of the index's shards did not answer (a primary lost
-    with no replica left): OpenSearch then answers 200 with partial results, which would silently drop
-    documents; that is the engine's unavailability instead."""
+def shards_missing(result: dict[str, Any]) -> str | None:
+    """How many of the index's shards answered a search or count, when not all did (a primary lost with
+    no replica left: OpenSearch then answers 200 with partial results); None when all did."""
     shards = result.get("_shards", {})
     answered = int(shards.get("successful", 0)) + int(shards.get("skipped", 0))
-    if answered < int(shards.get("total", 0)):
-        raise EngineUnavailable(f"{what}: {answered} of {shards['total']} shards answered")
+    return f"{answered} of {shards['total']} shards answered" if answered < int(shards.get("total", 0)) else None
+
+
+def complete(result: dict[str, Any], what: str) -> dict[str, Any]:
+    """``result`` of a search or count, unless some shards did not answer: partial results would silently
+    drop documents, so that is the engine's unavailability instead."""
+    if (missing := shards_missing(result)) is not None:
+        raise EngineUnavailable(f"{what}: {missing}")
     return result

@@ -31,7 +31,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 from services.engine.base import Bucket, DocRef, EngineUnavailable, Facet, Found, Hit, SortKey, Stored
 from services.engine.document import LONG, STRING, STRING_LIST, FieldSpec, LexicalDocument, TokenRow
-from services.engine.opensearch.client import DocumentRefused, complete, unavailable
+from services.engine.opensearch.client import DocumentRefused, complete, shards_missing, unavailable
 from services.engine.query import (
     Attribute,
     Bool,
@@ -275,15 +275,6 @@ def scored_terms(query: Query, field: TextField) -> list[str]:
     return []
 
 
-def _complete(result: dict[str, Any]) -> bool:
-    """Whether every shard answered (``complete`` without raising)."""
-    try:
-        complete(result, "")
-    except EngineUnavailable:
-        return False
-    return True
-
-
 class OpenSearchReader:
     """The engine's reader (services/engine/base.py) over one OpenSearch index. Each search sees the
     index as of its last refresh; statistics are cached for the reader's life (one commit). A search
@@ -319,7 +310,7 @@ class OpenSearchReader:
         with unavailable("searching"):
             answers = self._client.msearch(index=self._name, body=lines)["responses"]
         for (term, _), answer in zip(counted, answers[1:], strict=True):
-            if "error" in answer or not _complete(answer):
+            if "error" in answer or shards_missing(answer) is not None:
                 continue
             total = int(answer["hits"]["total"]["value"])
             if term:
