@@ -333,3 +333,33 @@ def test_a_cluster_lost_after_opening_raises_engine_unavailable(opensearch_store
     store.client = live  # the changes stayed buffered: the next commit writes them
     store.commit()
     assert len(store.passages_of(["doc-0"])["doc-0"]) == 4
+
+
+def test_vectors_stay_out_of_the_source_and_an_older_index_is_read(opensearch_store: Open) -> None:
+    """The knn field is not in ``_source`` (a hit read would parse it); ``vector16`` reads it back. An index
+    made before ``vector16`` (its numbers in the source, a strict mapping without the field) is opened,
+    given the field, read either way and written again."""
+    store = opensearch_store()
+    assert isinstance(store, OpenSearchPassages)
+    _fill(store)
+    source = store.client.get(index=store.name, id=str(store.passage_keys(["doc-1"])["doc-1"][0]))["_source"]
+    assert "vector" not in source and "vector16" in source
+    assert np.array_equal(store.title_vectors(["doc-1"])["doc-1"], _f16(TITLES["doc-1"]))
+
+    old = f"{store.name}-old"
+    body = store.client.indices.get_mapping(index=store.name)[store.name]["mappings"]
+    del body["_source"], body["properties"]["vector16"]
+    store.client.indices.create(index=old, body={"settings": {"index": {"knn": True}}, "mappings": body})
+    try:
+        vector = _f16(CORPUS["doc-2"][0])
+        store.client.index(index=old, id="1", refresh=True, body={
+            "key": 1, "doc_id": "doc-2", "kind": "passage", "number": 0, "start": 0, "end": 5, "text": "older",
+            "vector": vector.tolist()})
+        older = OpenSearchPassages(store.client, old, DIM, MODEL, shards=1, replicas=0)
+        assert np.array_equal(older.passages_of(["doc-2"])["doc-2"][0].vector, vector)
+        assert "vector16" in store.client.indices.get_mapping(index=old)[old]["mappings"]["properties"]
+        older.upsert("doc-3", _passages("doc-3", 1), CORPUS["doc-3"][:1])
+        older.commit()
+        assert np.array_equal(older.passages_of(["doc-3"])["doc-3"][0].vector, _f16(CORPUS["doc-3"][0]))
+    finally:
+        store.client.indices.delete(index=old, ignore_unavailable=True)

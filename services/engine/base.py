@@ -10,6 +10,7 @@ docs/engine.md says what each method promises and what each engine maps it to.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -225,6 +226,9 @@ class Engine(Protocol):
     """Where indexes live: the embedded engine (a data folder) or an OpenSearch cluster."""
 
     name: str
+    # Where the independent reads of one query are sent at once: an engine whose reads wait on the
+    # network (OpenSearch) has a thread pool; None where reads are CPU work on the query's own cores.
+    reads: Executor | None
 
     def open_index(self, index_id: str, generation: int, fields: Sequence[FieldSpec]) -> SearchIndex:
         """The search index of ``index_id``'s schema generation, created empty if it does not exist."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 from services.engine.document import FieldSpec
@@ -24,6 +25,7 @@ def model_slug(model: str) -> str:
 
 class EmbeddedEngine:
     name = "embedded"
+    reads: Executor | None = None  # tantivy and usearch read on this process's cores: nothing to wait for side by side
 
     def __init__(self, root: Path, writer_heap_bytes: int) -> None:
         self.root = root

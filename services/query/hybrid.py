@@ -15,14 +15,18 @@ Filters, languages and ACLs are the engine's: dense candidates are kept only if 
 select them in the lexical index.
 With a re-scoring model (``Rescoring``), the top documents of a question or phrase in the documents'
 own language are fused again, that model's cosines taking a share of the vectors' weight.
+Given an executor (an engine whose reads wait on the network), the reads that do not depend on each
+other are sent at once: BM25 beside embedding the query and the nearest passages, the two searches of
+the dense-only candidates together, their passages' cosines beside their titles'.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from services.engine.base import DocRef, Found, PassageStore, Reader, StoredPassage
 from services.engine.embedder import Embedder, Vectors
@@ -30,6 +34,8 @@ from services.engine.passages import estimate_tokens
 from services.engine.query import NoScore, Query, Terms, all_of
 from services.engine.rescore import RescoreVectors
 
+A = TypeVar("A")
+B = TypeVar("B")
 QueryForm = Literal["keyword", "question", "cross-language"]
 Fusion = Literal["cc", "rrf"]
 RRF_K = 60
@@ -146,10 +152,18 @@ def lexical_candidates(reader: Reader, found: Found) -> list[Candidate]:
     return [Candidate(s.doc_id, hit.ref, lexical=hit.score) for hit, s in zip(found.hits, stored, strict=True)]
 
 
+def both(parallel: Executor | None, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """``first()`` and ``second()``: the second on ``parallel`` while this thread does the first, if given."""
+    if parallel is None:
+        return first(), second()
+    later = parallel.submit(second)
+    return first(), later.result()
+
+
 def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query | None, text: str,
          languages: list[str], embedder: Embedder, vectors: PassageStore, limit: int = 100, fusion: Fusion = "cc",
          learned: Mapping[str, float] | None = None, rescoring: Rescoring | None = None,
-         related: float | None = None) -> Ranked:
+         related: float | None = None, parallel: Executor | None = None) -> Ranked:
     """The documents for a dense or hybrid query, best first (at most ``limit``).
 
     ``related``: the cosine a document found by the vectors alone must reach to join (the model's
@@ -161,17 +175,22 @@ def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query
     """
     form = query_form(text, languages)
     restrict = [NoScore(r) for r in restrictions]
-    found: dict[str, Candidate] = {}
-    lexical_total = 0
-    if mode == "hybrid" and text_query is not None:
-        result = reader.search(all_of([*restrict, text_query]), limit=max(limit, LEXICAL_CANDIDATES))
-        lexical_total = result.total
-        found = {c.doc_id: c for c in lexical_candidates(reader, result)}
+    hybrid = mode == "hybrid" and text_query is not None
 
-    qv = embedder.embed_queries([text])[0]
-    # Below the model's floor a passage or title is unrelated: a nonsense query must still find nothing.
-    nearest = [(k, sim) for k, sim in vectors.search(qv, DENSE_PASSAGES) if sim >= embedder.min_similarity]
-    rows, titled = vectors.passages([k for k, _ in nearest]), vectors.title_documents([k for k, _ in nearest])
+    def lexical() -> tuple[dict[str, Candidate], int]:
+        if not hybrid or text_query is None:
+            return {}, 0
+        result = reader.search(all_of([*restrict, text_query]), limit=max(limit, LEXICAL_CANDIDATES))
+        return {c.doc_id: c for c in lexical_candidates(reader, result)}, result.total
+
+    def dense() -> tuple[Vectors, list[tuple[int, float]], dict[int, StoredPassage], dict[int, str]]:
+        qv = embedder.embed_queries([text])[0]
+        # Below the model's floor a passage or title is unrelated: a nonsense query must still find nothing.
+        nearest = [(k, sim) for k, sim in vectors.search(qv, DENSE_PASSAGES) if sim >= embedder.min_similarity]
+        keys = [k for k, _ in nearest]
+        return qv, nearest, vectors.passages(keys), vectors.title_documents(keys)
+
+    (found, lexical_total), (qv, nearest, rows, titled) = both(parallel, lexical, dense)
     best: dict[str, tuple[float, StoredPassage]] = {}  # doc id -> its passage nearest the query
     title_sim: dict[str, float] = {}
     for key, sim in nearest:
@@ -196,18 +215,22 @@ def rank(mode: str, reader: Reader, restrictions: list[Query], text_query: Query
     dense_ids = [d for d in dict.fromkeys(joining) if d not in found and near(d)]
     if dense_ids:
         among = Terms("id", tuple(dense_ids))
-        allowed = reader.search(all_of([*restrict, among]), limit=len(dense_ids))
-        for c in lexical_candidates(reader, allowed):
+        allowed, scored = both(
+            parallel, lambda: lexical_candidates(reader, reader.search(all_of([*restrict, among]), len(dense_ids))),
+            lambda: lexical_candidates(reader, reader.search(all_of([text_query, NoScore(among)]), len(dense_ids)))
+            if hybrid and text_query is not None else [])
+        for c in allowed:
             found[c.doc_id] = Candidate(c.doc_id, c.ref)
-        if mode == "hybrid" and text_query is not None and found:
-            scored = reader.search(all_of([text_query, NoScore(among)]), limit=len(dense_ids))
-            for c in lexical_candidates(reader, scored):
-                if c.doc_id in found:
-                    found[c.doc_id].lexical = c.lexical
+        for c in scored:
+            if c.doc_id in found:
+                found[c.doc_id].lexical = c.lexical
     # Candidates beyond the nearest keys: their best passage and their title, exactly.
-    for doc_id, pairs in vectors.scored_passages([d for d in found if d not in best], qv).items():
+    passages_of, titles_of = [d for d in found if d not in best], [d for d in found if d not in title_sim]
+    scored_passages, title_sims = both(parallel, lambda: vectors.scored_passages(passages_of, qv),
+                                       lambda: vectors.title_similarities(titles_of, qv))
+    for doc_id, pairs in scored_passages.items():
         best[doc_id] = max(pairs, key=lambda pair: pair[0])  # the first of equals, as before
-    title_sim.update(vectors.title_similarities([d for d in found if d not in title_sim], qv))
+    title_sim.update(title_sims)
     for c in found.values():
         title = title_sim.get(c.doc_id)
         sims = [s for s in (best[c.doc_id][0] if c.doc_id in best else None,

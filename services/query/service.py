@@ -401,7 +401,8 @@ class QueryService:
         learned = self.reranker.multipliers(index_id, text) if self.reranker is not None else {}
         return hybrid.rank(self.mode, reader, restrictions, text_query, text, langs, embedder,
                            vectors, MAX_REACHABLE, self.indexes.settings.hybrid_fusion, learned,
-                           self.rescoring(index_id), self.calibration(True).related_cosine)
+                           self.rescoring(index_id), self.calibration(True).related_cosine,
+                           self.indexes.engine.reads)
 
     def rescoring(self, index_id: str) -> hybrid.Rescoring | None:
         """The re-scoring model and its vectors of this index, when one is configured."""

@@ -12,10 +12,11 @@ beyond the k-NN plugin every managed domain has).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from services.engine.document import FieldSpec
 from services.engine.embedded import model_slug
-from services.engine.opensearch.client import connect
+from services.engine.opensearch.client import POOL_SIZE, connect
 from services.engine.opensearch.index import OpenSearchIndex, delete_indexes, index_exists
 from services.engine.opensearch.passages import OpenSearchPassages
 from services.settings import Settings
@@ -29,6 +30,8 @@ class OpenSearchEngine:
         self.prefix = settings.opensearch_index_prefix
         self.shards = settings.opensearch_shards
         self.replicas = settings.opensearch_replicas
+        # As many as the client's connection pool: a query's reads wait on the cluster side by side.
+        self.reads: Executor | None = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="opensearch-read")
 
     def documents_index(self, index_id: str, generation: int) -> str:
         return f"{self.prefix}{index_id.lower()}-g{generation}"
@@ -54,4 +57,6 @@ class OpenSearchEngine:
         delete_indexes(self.client, f"{self.prefix}{index_id.lower()}-*")
 
     def close(self) -> None:
+        if self.reads is not None:
+            self.reads.shutdown(wait=True)
         self.client.close()

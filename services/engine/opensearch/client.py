@@ -23,6 +23,9 @@ class DocumentRefused(ValueError):
     """The cluster refused one document of a bulk request (a mapping conflict, a value too large)."""
 
 
+POOL_SIZE = 16  # kept connections to the cluster
+
+
 def connect(settings: Settings) -> OpenSearch:
     """A client for ``settings.opensearch_url`` with its auth and TLS settings (no request is sent)."""
     # opensearch-py logs every failed request with its traceback; EngineUnavailable says it once.
@@ -36,7 +39,7 @@ def connect(settings: Settings) -> OpenSearch:
         # gzip pays over a network; on the loopback it only costs CPU on both ends (a search reading
         # vectors returns about 1.5 MB: ~25 ms more per such search with it, on 2 cores)
         "http_compress": url.hostname not in ("127.0.0.1", "localhost", "::1"),
-        "pool_maxsize": 16,  # queries in the API's threads and the indexer at once, each on a kept connection
+        "pool_maxsize": POOL_SIZE,  # queries in the API's threads and the indexer at once, each on a kept connection
     }
     if url.scheme == "https":
         options["verify_certs"] = settings.opensearch_verify_certs
