@@ -138,8 +138,12 @@ def test_search_finds_the_nearest_with_its_cosine(open_store: Open) -> None:
         assert np.allclose([c for _, c in named], [c for _, c in expected], atol=1e-3)
     key, _ = store.search(CORPUS["doc-3"][2], 1)[0]
     passage = store.passages([key])[key]
-    assert (passage.doc_id, passage.number, passage.start, passage.end, passage.text) == (
-        "doc-3", 2, 20, 29, "doc-3 passage 2")
+    assert (passage.doc_id, passage.number, passage.start, passage.end) == ("doc-3", 2, 20, 29)
+    # The nearest passages may come without their texts (OpenSearch reads them from doc values): the
+    # text is then the passage's span of the document's body.
+    assert passage.text in ("doc-3 passage 2", None)
+    assert passage.text_in("x" * 20 + "its span.") == passage.text or "its span."
+    assert [p.text for _, p in store.scored_passages(["doc-3"], QUERIES[0])["doc-3"]][2] == "doc-3 passage 2"
     (stored,) = store.passages_of(["doc-3"])["doc-3"][2:3]  # vectors are read with a document's passages
     assert stored.vector is not None and stored.vector.dtype == np.float32
     assert np.array_equal(stored.vector, _f16(CORPUS["doc-3"][2]))

@@ -152,8 +152,13 @@ class StoredPassage:
     number: int
     start: int
     end: int
-    text: str
+    text: str | None  # None where it was not read (OpenSearch's nearest passages): see ``text_in``
     vector: Vectors | None  # float32, L2-normalised; None where it was not read (search results)
+
+    def text_in(self, body: str) -> str:
+        """The passage's text: as read, or its span of ``body``, the document's text (a passage is a span of
+        the body it was cut from; a body stored since may cut a passage read just before it oddly, once)."""
+        return self.text if self.text is not None else body[self.start:self.end]
 
 
 # Keys at and above this are titles (each document's title embedded alone); below, passages.
@@ -194,7 +199,7 @@ class PassageStore(Protocol):
         ...
 
     def passages(self, keys: Sequence[int]) -> dict[int, StoredPassage]:
-        """The passages among ``keys`` (title keys are skipped)."""
+        """The passages among ``keys`` (title keys are skipped); their texts may be left unread (None)."""
         ...
 
     def title_documents(self, keys: Sequence[int]) -> dict[int, str]:
@@ -205,8 +210,8 @@ class PassageStore(Protocol):
         ...
 
     def scored_passages(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, list[tuple[float, StoredPassage]]]:
-        """Document id -> each of its passages, in order, with its cosine to ``query`` (computed where the
-        vectors are: an engine need not send them)."""
+        """Document id -> each of its passages, in order, with its text and its cosine to ``query`` (computed
+        where the vectors are: an engine need not send them)."""
         ...
 
     def title_similarities(self, doc_ids: Sequence[str], query: Vectors) -> dict[str, float]:
@@ -218,7 +223,7 @@ class PassageStore(Protocol):
         ...
 
     def passages_of(self, doc_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
-        """Document id -> its passages in order."""
+        """Document id -> its passages in order, with their texts and vectors."""
         ...
 
 

@@ -230,11 +230,12 @@ def copy_passages(store: Store, src: PassageStore, dst: PassageStore, index_id: 
         doc_ids = [d.doc_id for d in batch]
         passages = src.passages_of(doc_ids)
         titles = src.title_vectors(doc_ids)
-        for doc_id in doc_ids:
+        for doc in batch:
+            doc_id = doc.doc_id
             stored, title = passages.get(doc_id, []), titles.get(doc_id)
             if not stored and title is None:
                 continue
-            dst.upsert(doc_id, [Passage(p.number, p.start, p.end, p.text) for p in stored],
+            dst.upsert(doc_id, [Passage(p.number, p.start, p.end, p.text_in(doc.body)) for p in stored],
                        stacked(stored, dim), title)
             report.passages += len(stored)
             report.titles += int(title is not None)

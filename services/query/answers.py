@@ -76,7 +76,7 @@ def answer_items(indexes: IndexService, index_id: str, ranked: Ranked, best: str
         return []
     lang = str(doc.attributes.get("_language_code") or "en")
     terms = terms_by_lang.get(lang) or analyzer_for(lang).query_terms(text)
-    passage = top.passage.text
+    passage = top.passage.text_in(doc.body)
     in_passage = {t.term for t in analyzer_for(lang).tokens(passage)} if terms else set()
     carries = bool(terms) and sum(t in in_passage for t in terms) / len(terms) >= MIN_PASSAGE_WORDS
     if not carries and (related is None or (top.dense or 0.0) < related):

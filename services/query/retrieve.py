@@ -147,7 +147,7 @@ class RetrieveService:
         vectors = self.indexes.vectors.get(index_id) if qv is not None else None
         if vectors is not None:
             for doc_id, scored in vectors.scored_passages(ids, qv).items():
-                rows += [(doc_id, p.text, sim) for sim, p in scored]
+                rows += [(doc_id, p.text, sim) for sim, p in scored if p.text is not None]  # read with their texts
         else:
             for doc_id, doc in self.indexes.store.documents(index_id, ids).items():
                 rows += [(doc_id, p.text, None) for p in split_passages(doc.body)]

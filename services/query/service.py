@@ -512,7 +512,7 @@ class QueryService:
             term_set, hints, synonyms = query_view(lang) if text else (frozenset(), [], NO_SYNONYMS)
             size = EXCERPT_CHARS.get(lang, DEFAULT_EXCERPT_CHARS)
             passage = nearest.get(hit.doc_id)
-            source = passage.text if passage is not None else doc.body
+            source = passage.text_in(doc.body) if passage is not None else doc.body
             title, body = highlight(
                 [shown(doc.title or ""), excerpt(source, hints, size)], analyzer, term_set, synonyms
             )
