@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +78,8 @@ def one_run(repo: str, branch: str | None, pip_cache: Path) -> dict[str, float]:
                 if found := LINK.search(line):
                     link = found.group(0)
             times["link"] = time.monotonic() - t0
+            # keep reading the server's output: a full pipe would block its logging, and so the server
+            threading.Thread(target=lambda: [None for _ in make.stdout or ()], daemon=True).start()
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
