@@ -43,11 +43,14 @@ class DemoFailed(Exception):
 
 @dataclass
 class DemoReport:
-    index_id: str
+    """What a load did; filled in as it goes (KensakuLoadDemo reads it while the load runs)."""
+
+    index_id: str = ""
     created_index: bool = False
     total: int = 0
     already: int = 0  # documents found INDEXED, not sent again
     sent: int = 0
+    indexed: int = 0  # of those sent, how many are INDEXED (or FAILED) so far
     failed: dict[str, str] = field(default_factory=dict)  # document id -> reason
     queries: int = 0
     seconds: float = 0.0
@@ -122,16 +125,18 @@ def statuses(call: Call, index_id: str, ids: list[str]) -> dict[str, dict[str, A
 
 
 def load_demo(call: Call, progress: Progress, *, index_name: str = DEMO_INDEX_NAME, reload: bool = False,
-              timeout: float = 900.0) -> DemoReport:
+              timeout: float = 900.0, report: DemoReport | None = None) -> DemoReport:
     """Load the sample into the index ``index_name`` (made if missing) and wait until it is indexed.
 
     ``reload``: send every document again, even those already INDEXED (they are replaced, not doubled).
+    ``report``: the report to fill in as the load goes (a new one by default); returned.
     """
     started = time.monotonic()
-    index_id, created = find_or_create_index(call, index_name, progress)
-    report = DemoReport(index_id, created_index=created)
+    report = report if report is not None else DemoReport()
     documents = [kendra_document(r) for r in sample_records()]
     report.total = len(documents)
+    index_id, created = find_or_create_index(call, index_name, progress)
+    report.index_id, report.created_index = index_id, created
     known = {} if created else statuses(call, index_id, [d["Id"] for d in documents])
     todo = [d for d in documents if reload or known.get(d["Id"], {}).get("DocumentStatus") not in ("INDEXED",
                                                                                                    "UPDATED")]
@@ -155,7 +160,7 @@ def load_demo(call: Call, progress: Progress, *, index_name: str = DEMO_INDEX_NA
             if status.get("DocumentStatus") == "FAILED":
                 report.failed[doc_id] = str(status.get("FailureReason", ""))
         waiting = [i for i in waiting if now.get(i, {}).get("DocumentStatus") not in DONE]
-        done = len(todo) - len(waiting)
+        done = report.indexed = len(todo) - len(waiting)
         if done != shown and (done == len(todo) or done - shown >= 50 or shown < 0):
             progress(f"Indexed {done}/{len(todo)} documents.")
             shown = done
