@@ -13,7 +13,9 @@ Each run, in a new temporary folder:
 
 pip's cache is ``--pip-cache`` (default: a new empty folder, shared by the runs of this invocation), so
 with ``--runs 2`` the first run downloads every wheel from the package index (a new machine) and the
-second one installs from the cache the first one filled (a second clone on the same machine).
+second one may install from the cache the first one filled (a second clone on the same machine). Each
+run prints the cache's size at its start: on the machine the README's numbers come from, pip left its
+cache empty (it logged "Updating cache" and wrote nothing), so every run there downloaded every wheel.
 Needs ../shared/data (the Office files), make, git, python3 (3.11+) and /usr/bin/chromium.
 """
 
@@ -103,9 +105,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kensaku-pip-cache-") as fresh:
         cache = args.pip_cache or Path(fresh)
         for n in range(1, args.runs + 1):
-            cached = "empty" if n == 1 and args.pip_cache is None else "filled by the run before"
+            size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) / 1e6
             load = os.getloadavg()[0]
-            print(f"run {n} (pip cache {cached}, {os.cpu_count()} cores, load {load:.1f}) ...", flush=True)
+            print(f"run {n} (pip cache {size:.1f} MB, {os.cpu_count()} cores, load {load:.1f}) ...", flush=True)
             times = one_run(args.repo, args.branch, cache)
             print("  " + ", ".join(f"{k} at {v:.1f} s" for k, v in times.items()), flush=True)
 
