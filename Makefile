@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: serve test bench
+.PHONY: serve demo test bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/kensaku serve $(ARGS)
+
+# The bundled sample into the running server (the index kensaku-demo): run it beside `make serve`.
+demo: $(VENV)/.installed
+	$(VENV)/bin/kensaku demo $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q $(ARGS)

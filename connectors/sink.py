@@ -3,7 +3,7 @@
 The endpoint is configurable (``KENSAKU_CONNECTOR_ENDPOINT``): by default Kensaku's own API, but
 any Kendra-compatible endpoint works, Amazon Kendra included. Calls are signed with the
 ``SinkCredentials`` given, or, when none are, with the standard AWS credential chain (environment,
-shared files, instance role), as any boto3 client would.
+shared files, instance role), as any boto3 client would (the chain is botocore's).
 """
 
 from __future__ import annotations
@@ -30,18 +30,19 @@ class SinkFailure:
 
 
 class KendraSink:
-    """A boto3 ``kendra`` client bound to one index."""
+    """A botocore ``kendra`` client bound to one index (botocore, not boto3: the sink runs in every
+    ``kensaku serve`` install, and boto3 is only in the ``connectors`` extra, for the S3 connector)."""
 
     def __init__(self, endpoint_url: str | None, index_id: str, *, region: str | None = "us-east-1",
                  credentials: SinkCredentials | None = None) -> None:
         """``region`` None: the AWS chain's region; ``credentials`` None: the AWS credential chain."""
-        import boto3
+        import botocore.session
         from botocore.config import Config
 
         self.index_id = index_id
         keys = ({"aws_access_key_id": credentials.access_key_id,
                  "aws_secret_access_key": credentials.secret_access_key} if credentials is not None else {})
-        self.client = boto3.client(
+        self.client: Any = botocore.session.get_session().create_client(
             "kendra", endpoint_url=endpoint_url, region_name=region,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=120), **keys,
         )

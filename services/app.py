@@ -16,6 +16,7 @@ from services.api.operations import operations
 from services.api.wire import current_channel, kendra_router
 from services.datasources.launch import runner_config, sync_components
 from services.datasources.probe import ConnectionTester
+from services.demo.operation import DemoLoads
 from services.index.access_configs import AccessControlConfigurations
 from services.index.failures import DocumentFailures
 from services.index.indexer import Indexer
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
            **DocumentFailures(indexes).operations()}
     table = operations(indexes, queries, analytics, sources, more, own)
     table.update(tags.operations(table))
+    table.update(DemoLoads(table).operations())  # runs the handlers above in the server
     admin_token = AdminToken(settings)
     sessions = Sessions(settings.admin_session_idle_seconds, generation=admin_token.generation)
     app.include_router(kendra_router(settings, table, admin=lambda request: is_admin(sessions, request)))

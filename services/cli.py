@@ -200,6 +200,39 @@ def _search(args: argparse.Namespace) -> int:
     return run_search(args)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    import os
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from services.demo.loader import DemoFailed, botocore_call, load_demo
+
+    endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_KENDRA") or "http://127.0.0.1:8000"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    print(f"Loading Kensaku's sample (Japanese and English) into the index {args.index_name} at {endpoint}",
+          flush=True)
+    try:
+        report = load_demo(botocore_call(endpoint, region), lambda line: print(line, flush=True),
+                           index_name=args.index_name, reload=args.reload)
+    except ClientError as error:
+        e = error.response.get("Error", {})
+        print(f"kensaku demo: {e.get('Code', 'Error')}: {e.get('Message', '')}", file=sys.stderr, flush=True)
+        return 1
+    except (BotoCoreError, DemoFailed) as error:
+        print(f"kensaku demo: {error}", file=sys.stderr, flush=True)
+        return 1
+    for doc_id, reason in sorted(report.failed.items()):
+        print(f"  failed: {doc_id}: {reason}", flush=True)
+    loaded = report.total - len(report.failed)
+    print(f"Done in {report.seconds:.1f} s: {loaded} of {report.total} sample documents in the index"
+          f" {args.index_name} ({report.index_id}); {report.sent} sent now, {report.already} were already there.",
+          flush=True)
+    search = endpoint.rstrip("/")
+    print(f"Search them at {search}/ (try 算出プロパティ, 経費精算 or computed properties). The search page shows"
+          " the first ACTIVE index; delete this one on the admin page when you are done with it.", flush=True)
+    return 1 if report.failed else 0
+
+
 def _opensearch_dev(args: argparse.Namespace) -> int:
     from services.opensearch_dev import LauncherUnavailable, run
 
@@ -308,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--channel", choices=("api", "chat", "web"), default="api",
                         help="analytics channel Kensaku counts the query under (default api)")
     search.set_defaults(func=_search)
+    demo = sub.add_parser("demo", help="load a small bundled sample of Japanese and English documents into an"
+                          " index of a running server (made if missing; running it again adds nothing)")
+    demo.add_argument("--endpoint", help="the server (AWS_ENDPOINT_URL_KENDRA, default http://127.0.0.1:8000)")
+    demo.add_argument("--index-name", default="kensaku-demo", help="the index to load (default kensaku-demo)")
+    demo.add_argument("--reload", action="store_true", help="send every document again (replaced, not doubled)")
+    demo.set_defaults(func=_demo)
     move = sub.add_parser("move-index", help="copy indexes from the embedded engine to OpenSearch or back, without"
                           " crawling or embedding again (stop the server first)")
     move.add_argument("--to", required=True, choices=("opensearch", "embedded"),

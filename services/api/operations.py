@@ -34,7 +34,8 @@ def refusal(operation: str) -> NotBuilt:
 def extensions(analytics: AnalyticsService, more: dict[str, Handler] | None = None) -> dict[str, Handler]:
     """Kensaku's own operations on the same protocol (not in botocore's model; they validate their input):
     KensakuGetTrends (analytics/trends.py), and those ``more`` holds: KensakuTestDataSourceConnection
-    (services/datasources/probe.py), KensakuListDocumentFailures (services/index/failures.py)."""
+    (services/datasources/probe.py), KensakuListDocumentFailures (services/index/failures.py); KensakuLoadDemo
+    (services/demo/operation.py) is added by the app, as it runs the other handlers."""
     return {"KensakuGetTrends": analytics.get_trends, **(more or {})}
 
 

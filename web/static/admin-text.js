@@ -69,6 +69,12 @@ const TEXT = {
     featuredSaved: (n) => `おすすめ結果「${n}」を作成しました`, queries: "検索語",
     editFeatured: "おすすめ結果を編集", featuredUpdated: (n) => `おすすめ結果「${n}」を保存しました`,
     faqs: "FAQ", blockLists: "検索候補のブロックリスト", items: "項目数", format: "形式",
+    // the bundled sample (KensakuLoadDemo)
+    demoHelp: "自分の文書がまだ手元になければ、同梱のサンプル（日本語と英語の約 400 文書：Vue.js のドキュメント、Wikipedia の段落、社内文書の例）をインデックス kensaku-demo に読み込んで試せます。何度押しても文書は重複しません。",
+    loadDemo: "サンプル文書を読み込む",
+    demoProgress: (r) => `サンプルを読み込み中… ${r.AlreadyIndexed + r.Indexed} / ${r.Total || "…"} 文書`,
+    demoDone: (r) => `サンプル ${r.Total - r.Failed} 文書がインデックス ${r.IndexName} にあります。`,
+    demoFailed: (m) => `サンプルを読み込めませんでした: ${m}`, demoSearch: "検索してみる（例: 算出プロパティ）",
   },
   en: {
     heading: "Administration", search: "Search", dashboard: "Dashboard", signOut: "Sign out",
@@ -131,6 +137,12 @@ const TEXT = {
     featuredSaved: (n) => `Featured results “${n}” created`, queries: "Queries",
     editFeatured: "Edit featured results", featuredUpdated: (n) => `Featured results “${n}” saved`,
     faqs: "FAQs", blockLists: "Query suggestion block lists", items: "Items", format: "Format",
+    // the bundled sample (KensakuLoadDemo)
+    demoHelp: "No documents of your own at hand? Load the bundled sample (about 400 Japanese and English documents: the Vue.js docs, Wikipedia paragraphs, sample office files) into the index kensaku-demo. Pressing it again adds nothing twice.",
+    loadDemo: "Load the sample documents",
+    demoProgress: (r) => `Loading the sample… ${r.AlreadyIndexed + r.Indexed} of ${r.Total || "…"} documents`,
+    demoDone: (r) => `${r.Total - r.Failed} sample documents are in the index ${r.IndexName}.`,
+    demoFailed: (m) => `The sample could not be loaded: ${m}`, demoSearch: "Search them (e.g. computed properties)",
   },
 };
 

@@ -8,6 +8,7 @@ import { $, ROLE, NAME, current, hooks, panel, allPages, table, cells, when, byt
 import { loadFields, wireFieldForm } from "./admin-fields.js";
 import { refreshSources, wireSourceForm } from "./admin-sources.js";
 import { wireUpload } from "./admin-upload.js";
+import { wireDemo } from "./admin-demo.js";
 import { loadFailures, loadThesauri, wireThesaurusForm, loadFeatured, wireFeaturedForm, loadFaqs,
   loadBlockLists } from "./admin-lists.js";
 
@@ -110,6 +111,7 @@ async function start() {
   wireThesaurusForm();
   wireFeaturedForm();
   await panel("indexes", loadIndexes);
+  await wireDemo();
   await loadIndexPanels();
   if (!state.indexes.length) $("index-name").focus();
 }

@@ -497,6 +497,7 @@ function showWelcome(heading) {
     el("h2", { text: heading }),
     el("ol", {}, m.welcome.steps.map((step) => el("li", { text: step }))),
     el("p", {}, el("a", { href: "/admin", id: "welcome-admin", class: "button-link", text: m.welcome.open })),
+    el("p", { id: "welcome-demo", text: m.welcome.demo }),
     el("p", { class: "note", text: m.welcome.signIn }));
   $("welcome").hidden = false;
 }
