@@ -2,6 +2,7 @@
 
     python bench/hybrid_latency.py [--passages 100000] [--queries 400] [--modes lexical,dense,hybrid]
                                    [--engine embedded,opensearch] [--opensearch-url URL] [--keep-data]
+                                   [--reuse KEPT_FOLDER]
 
 Embedding 100k passages takes long on 2 cores (see bench/embedders.py for passages/s), so the data
 folder is built directly with the engine library, not through BatchPutDocument: the ~6,000 real
@@ -65,6 +66,7 @@ CORPORA = ("jsquad-valid", "jsquad-test", "xquad-en", "vue-nlq-dev")
 CACHE = Path("/tmp/kensaku-bench-cache")
 ROLE = "arn:aws:iam::000000000000:role/kendra"
 BUILD_TIMEOUT_SECONDS = 600.0
+BUILT = "bench-build.json"  # in a kept folder: what --reuse needs to time it again
 
 
 def real_passages() -> list[tuple[str, str, str]]:
@@ -177,17 +179,29 @@ def time_queries(endpoint: str, index_id: str, questions: list[tuple[str, str]])
 
 
 def run_engine(engine: str, args: argparse.Namespace, questions: list[tuple[str, str]]) -> list[list[str]]:
-    """Build the index on one engine, then time each mode's server on it; the table's rows."""
-    prefix = opensearch_prefix("hyb") if engine == "opensearch" else ""
-    tmp = Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
+    """Build the index on one engine (or take a kept one, ``--reuse``), then time each mode's server on
+    it; the table's rows."""
+    if args.reuse is not None:
+        tmp = args.reuse
+        kept = json.loads((tmp / BUILT).read_text())
+        if kept["engine"] != engine:
+            raise SystemExit(f"{tmp} holds a build of the {kept['engine']} engine, not {engine}")
+        prefix, index_id, built, args.passages = kept["prefix"], kept["index_id"], kept["seconds"], kept["passages"]
+        args.keep_data = True
+    else:
+        prefix = opensearch_prefix("hyb") if engine == "opensearch" else ""
+        tmp = Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
     rows = []
     try:
-        with LoadSampler() as load:
-            t = time.perf_counter()
-            index_id = build(engine_settings(engine, tmp / "data", args.opensearch_url, prefix), args.passages)
-            built = time.perf_counter() - t
-        print(f"# {engine}: {args.passages} passages built in {built:.0f} s ({args.passages / built:.0f}/s),"
-              f" load {load.summary()}", file=sys.stderr)
+        if args.reuse is None:
+            with LoadSampler() as load:
+                t = time.perf_counter()
+                index_id = build(engine_settings(engine, tmp / "data", args.opensearch_url, prefix), args.passages)
+                built = time.perf_counter() - t
+            print(f"# {engine}: {args.passages} passages built in {built:.0f} s ({args.passages / built:.0f}/s),"
+                  f" load {load.summary()}", file=sys.stderr)
+            (tmp / BUILT).write_text(json.dumps({"engine": engine, "prefix": prefix, "index_id": index_id,
+                                                 "seconds": built, "passages": args.passages}))
         if prefix:
             waited = wait_opensearch_merges(args.opensearch_url, prefix)
             print(f"# {engine}: waited {waited:.0f} s for the cluster's background merges; "
@@ -226,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opensearch-url", default=DEFAULT_OPENSEARCH_URL,
                     help="the cluster of the opensearch engine (%(default)s)")
     ap.add_argument("--keep-data", action="store_true", help="keep the data folders (and the OpenSearch indexes)")
+    ap.add_argument("--reuse", type=Path, help="time the build kept (--keep-data) in this folder again, without"
+                                               " building (one engine)")
     args = ap.parse_args(argv)
+    if args.reuse is not None and "," in args.engine:
+        ap.error("--reuse times one engine's kept build")
     try:
         engines = parse_engines(args.engine)
     except ValueError as e:
