@@ -1,5 +1,6 @@
-"""Meta-tests of the house: every setting is documented in the README's tables, and every operation the
-server dispatches is exercised by a test."""
+"""Meta-tests of the house: every setting is documented in docs/settings.md (and nothing there is stale),
+every relative link of the README and docs/ leads to a file, and every operation the server dispatches
+is exercised by a test."""
 
 from __future__ import annotations
 
@@ -15,15 +16,89 @@ from tests.test_wire import TARGET, raw_post
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_every_setting_has_a_row_in_the_readme() -> None:
-    rows = "".join(line for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines(True)
-                   if line.startswith("|"))
-    documented = set(re.findall(r"KENSAKU_[A-Z0-9_]+", rows))
-    missing = [f"KENSAKU_{name.upper()}" for name in Settings.model_fields
-               if f"KENSAKU_{name.upper()}" not in documented]
-    assert not missing, f"settings without a README table row: {missing}"
-    unknown = sorted(documented - {f"KENSAKU_{name.upper()}" for name in Settings.model_fields})
-    assert not unknown, f"README rows naming no setting: {unknown}"
+SETTINGS_PAGE = REPO / "docs" / "settings.md"
+# Environment variables the docs may name that are not settings: the test suite's and the benchmarks'.
+NOT_SETTINGS = {"KENSAKU_TEST_OPENSEARCH_URL", "KENSAKU_SHARED_DIR", "KENSAKU_CHROMIUM"}
+
+
+def setting_variables() -> set[str]:
+    """``KENSAKU_<NAME>`` of every field of services/settings.py."""
+    return {f"KENSAKU_{name.upper()}" for name in Settings.model_fields}
+
+
+def documented_settings(page: str) -> tuple[list[str], set[str]]:
+    """The variables a settings page documents (named in the first cell of a table row, in order, so a
+    repeated row shows), and every ``KENSAKU_`` name its rows mention anywhere."""
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| variable ")]
+    documented = [name for row in rows for name in re.findall(r"KENSAKU_[A-Z0-9_]*[A-Z0-9]", row.split("|")[1])]
+    mentioned = {name for row in rows for name in re.findall(r"KENSAKU_[A-Z0-9_]*[A-Z0-9]", row)}
+    return documented, mentioned
+
+
+def test_every_setting_has_a_row_in_the_settings_page() -> None:
+    documented, mentioned = documented_settings(SETTINGS_PAGE.read_text(encoding="utf-8"))
+    settings = setting_variables()
+    missing = sorted(settings - set(documented))
+    assert not missing, f"settings without a row in docs/settings.md: {missing}"
+    twice = sorted({name for name in documented if documented.count(name) > 1})
+    assert not twice, f"settings with more than one row in docs/settings.md: {twice}"
+    stale = sorted(mentioned - settings)
+    assert not stale, f"docs/settings.md rows naming no setting (renamed or removed?): {stale}"
+
+
+def test_the_docs_name_only_settings_that_exist() -> None:
+    """A ``KENSAKU_`` variable named anywhere in the README or docs/ is a setting (or a prefix of some,
+    written ``KENSAKU_OPENSEARCH_*``), so a renamed or removed setting leaves no stale advice behind."""
+    settings = setting_variables()
+    stale = {}
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for name in set(re.findall(r"KENSAKU_[A-Z0-9_]+", path.read_text(encoding="utf-8"))):
+            known = (any(s.startswith(name) for s in settings) if name.endswith("_")
+                     else name in settings or name in NOT_SETTINGS)
+            if not known:
+                stale.setdefault(path.relative_to(REPO).as_posix(), []).append(name)
+    assert not stale, f"variables that are no setting: {stale}"
+
+
+def test_the_settings_check_catches_missing_and_stale_rows() -> None:
+    settings = sorted(setting_variables())
+    page = "| variable | default | meaning |\n|---|---|---|\n" + "".join(f"| `{name}` | x | y |\n" for name in settings)
+    documented, mentioned = documented_settings(page)
+    assert set(documented) == set(settings) and mentioned == set(settings)
+    documented, _ = documented_settings(page.replace(f"| `{settings[0]}` |", "| `KENSAKU_NOT_A_SETTING` |"))
+    assert settings[0] not in documented and "KENSAKU_NOT_A_SETTING" in documented
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def broken_links(path: Path) -> list[str]:
+    """The relative links (and images) of a Markdown file whose target file does not exist; links
+    inside code spans and fenced code blocks are not links."""
+    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("#"):
+            continue  # https:, mailto:, an anchor of the same page
+        file = target.split("#", 1)[0].split("?", 1)[0]
+        if not (path.parent / file).exists():
+            broken.append(target)
+    return broken
+
+
+def test_every_relative_link_of_the_docs_leads_to_a_file() -> None:
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    broken = {p.relative_to(REPO).as_posix(): links for p in pages if (links := broken_links(p))}
+    assert not broken, f"links to files that do not exist: {broken}"
+
+
+def test_the_link_check_finds_a_broken_link(tmp_path: Path) -> None:
+    (tmp_path / "there.md").write_text("x", encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text("[ok](there.md#a) [web](https://example.com/x) [gone](docs/gone.md#b) ![img](gone.png)\n"
+                    "`[code](not-a-link.md)`\n```\n[fenced](not-a-link.md)\n```\n", encoding="utf-8")
+    assert broken_links(page) == ["docs/gone.md#b", "gone.png"]
 
 
 def test_every_built_operation_is_called_by_a_test(server: Server) -> None:
