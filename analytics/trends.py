@@ -1,8 +1,7 @@
 """KensakuGetTrends: the dashboard's numbers, a Kensaku extension operation on the Kendra protocol.
 
-Request and response are fixed by the contract in the README ("Trends: the KensakuGetTrends
-extension"). Intervals mean what they mean for GetSnapshots (whole days in the analytics zone; the
-current day never counts). Definitions:
+Request and response are fixed by the contract in docs/api.md ("KensakuGetTrends"). Intervals mean
+what they mean for GetSnapshots (whole days in the analytics zone; the current day never counts). Definitions:
 
 - ClickThroughRate: share of queries with at least one (non-orphaned) click;
 - MeanReciprocalRank: mean of 1 / (best clicked rank) over the queries that had a click;

@@ -25,7 +25,7 @@
 other, with the same documents and queries, and prints one table with a row per engine; the OpenSearch
 server uses the cluster at ``--opensearch-url`` under an index prefix of its own, whose indexes are
 deleted at the end (``--keep-data`` keeps them), and its JVM's heap and RSS are printed. The load
-average is sampled while each engine indexes and answers. Keyword-search numbers (the README's) are
+average is sampled while each engine indexes and answers. Keyword-search numbers (docs/measurements.md) are
 measured with KENSAKU_SEARCH_MODE=lexical KENSAKU_EMBEDDER=none in the environment.
 """
 

@@ -1,6 +1,6 @@
 """KensakuTestDataSourceConnection: can the server reach a data source, and what would a sync find?
 
-A Kensaku extension operation on the Kendra protocol (README "Admin extensions"), for the admin
+A Kensaku extension operation on the Kendra protocol (docs/api.md, "Admin extensions"), for the admin
 page's "test connection" button. It takes an existing data source (``IndexId`` + ``Id``) or a draft
 (``IndexId`` + ``Type`` + ``Configuration``, as CreateDataSource takes them, validated by the same
 rules and the same outbound policy), builds the connector and starts its listing, the very first

@@ -1,4 +1,4 @@
-"""KensakuLoadDemo: the admin page's "Load the sample documents" button (README "Admin extensions").
+"""KensakuLoadDemo: the admin page's "Load the sample documents" button (docs/api.md, "Extension operations").
 
 A Kensaku extension operation on the Kendra protocol. It runs the loader of ``kensaku demo``
 (services/demo/loader.py) in the server, in the background, through the server's own Kendra handlers

@@ -1,6 +1,6 @@
 """KensakuListDocumentFailures: the documents of an index that failed, with their reasons.
 
-A Kensaku extension operation on the Kendra protocol (README "Admin extensions"), for the admin
+A Kensaku extension operation on the Kendra protocol (docs/api.md, "Admin extensions"), for the admin
 page. Kendra tells a document's failure only to whoever asks BatchGetDocumentStatus for its id, and
 a sync job's ErrorMessage holds only its first failures; this lists them all, newest first, from
 two places in the store:
