@@ -270,7 +270,8 @@ class Topology:
 
     def start_postgres(self) -> None:
         env = _environment(self.services["postgres"])
-        user, password, db = env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env.get("POSTGRES_DB", env["POSTGRES_USER"])
+        user, password = env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]
+        db = env.get("POSTGRES_DB", user)
         self.pg_dir = Path(tempfile.mkdtemp(prefix="kensaku-pg-"))  # not under pytest's 0700 root
         pwfile = self.pg_dir / "pw"
         pwfile.write_text(password)
@@ -318,9 +319,12 @@ class Topology:
         for api in apis[1:]:
             api.wait_healthy()
 
-    def restart(self, name: str) -> None:
-        """compose's ``restart: unless-stopped`` after a kill."""
+    def restart(self, name: str, overrides: dict[str, str] | None = None) -> None:
+        """compose's ``restart: unless-stopped`` after a kill (with ``overrides`` of its environment, if
+        given; a later restart without them goes back to the compose file's)."""
         process = self.processes[name]
+        process.stop()
+        process.env = {**self.environment(name), **(overrides or {})}
         process.start()
         if process.port is not None:
             process.wait_healthy()

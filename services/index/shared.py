@@ -14,11 +14,14 @@ Embedded mode never reads or writes them.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from typing import Any
 
 from services.index.store import Store
+
+log = logging.getLogger("kensaku.indexer")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS index_leases (
@@ -40,6 +43,7 @@ class IndexLeases:
         self.store = store
         self.holder = holder
         self.seconds = seconds
+        self.held: set[str] = set()  # the indexes this indexer held at its last claim of each
         store.create_tables(SCHEMA)
 
     def claim(self, index_id: str, now: float | None = None) -> bool:
@@ -53,7 +57,11 @@ class IndexLeases:
                 " WHERE index_leases.holder = excluded.holder OR index_leases.expires_at < ?",
                 (index_id, self.holder, now + self.seconds, now))
             row = conn.execute("SELECT holder FROM index_leases WHERE index_id = ?", (index_id,)).fetchone()
-        return row is not None and row[0] == self.holder
+        got = row is not None and row[0] == self.holder
+        if got and index_id not in self.held:
+            log.info("indexer %s took index %s", self.holder, index_id)
+        (self.held.add if got else self.held.discard)(index_id)
+        return got
 
     def holds(self, conn: sqlite3.Connection | Any, index_id: str, now: float | None = None) -> bool:
         """Whether this indexer still holds ``index_id``, read in the caller's transaction."""
@@ -65,6 +73,7 @@ class IndexLeases:
         """Give up every lease (a clean stop: another indexer need not wait for them to expire)."""
         with self.store.write() as conn:
             conn.execute("DELETE FROM index_leases WHERE holder = ?", (self.holder,))
+        self.held.clear()
 
 
 def note_commit(conn: sqlite3.Connection | Any, index_id: str) -> None:
