@@ -259,6 +259,9 @@ def test_kill_9_of_the_celery_worker_during_a_sync_loses_and_doubles_nothing(
     ex = api1.start_data_source_sync_job(Id=ds, IndexId=index)["ExecutionId"]
     wait_for(lambda: _indexed_count(api2, index) > before, 60, "the sync's first documents")
     topo.processes["worker"].kill()  # the worker and its pool: the batches it held go back to Redis
+    status = {j["ExecutionId"]: j["Status"] for j in api2.list_data_source_sync_jobs(Id=ds, IndexId=index)["History"]}
+    assert status[ex] == "SYNCING", "the sync ended before the kill; give it more files"
+    assert _indexed_count(api2, index) < before + 60
     time.sleep(1)
     topo.restart("worker")
     job = wait_job(api2, index, ds, ex, timeout=180)
