@@ -207,7 +207,10 @@ def test_queries_through_both_apis_reach_get_snapshots(topo: Topology, api1: Any
 def test_kill_9_of_an_api_process_the_other_answers(topo: Topology, api1: Any, api2: Any,
                                                     shared: dict[str, Any]) -> None:
     index = shared["index"]
+    acknowledged = [f"before-kill-{i}" for i in range(10)]
+    _put(api1, index, [text_doc(d, f"{d}: acknowledged by api-1 just before it was killed.") for d in acknowledged])
     topo.processes["api-1"].kill()
+    _all_indexed(api2, index, acknowledged)
     for _ in range(5):
         assert api2.query(IndexId=index, QueryText="okapi")["TotalNumberOfResults"] == 18
     _put(api2, index, [text_doc("after-kill", "Written while api-1 was down: a quokka.", lang="en")])
@@ -299,6 +302,8 @@ def test_redis_down_syncs_wait_and_queries_go_on(topo: Topology, api1: Any, api2
     job = wait_job(api2, index, ds, ex, timeout=120)
     assert job["Status"] == "SUCCEEDED", job
     assert metrics(job)["Added"] == 1
+    assert f"sync job {ex} waits for the broker" in topo.processes["api-1"].log.read_text(errors="replace")
+    assert f"sync job {ex} made no progress" in topo.processes["beat"].log.read_text(errors="replace")
     assert api1.query(IndexId=index, QueryText="aye-aye")["TotalNumberOfResults"] >= 1
 
 

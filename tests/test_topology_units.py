@@ -53,8 +53,8 @@ def test_the_commit_counter_counts_in_the_callers_transaction(store: Store) -> N
 
 def test_distributed_needs_the_opensearch_engine() -> None:
     with pytest.raises(ValidationError, match="one writing process"):
-        Settings(topology="distributed", engine="embedded")
-    assert Settings(topology="distributed", engine="opensearch").topology == "distributed"
+        Settings.model_validate({"topology": "distributed", "engine": "embedded"})
+    assert Settings.model_validate({"topology": "distributed", "engine": "opensearch"}).topology == "distributed"
 
 
 def _kensaku(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -235,6 +235,7 @@ class Indexer:
         if service.distributed:
             holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
             self._leases = IndexLeases(self.store, holder, self.settings.indexer_lease_seconds)
+        self._working: str | None = None  # the index of the batch in progress (its lease is kept alive)
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -263,6 +264,22 @@ class Indexer:
         self._start_pool()
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
         self._thread.start()
+        if self._leases is not None:
+            threading.Thread(target=self._keep_lease, name="indexer-lease", daemon=True).start()
+
+    def _keep_lease(self) -> None:
+        """Renew the lease of the index being worked on, so that a batch may take longer than the lease
+        (a big batch, a slow document); only a dead (or wholly stuck) process lets it expire."""
+        assert self._leases is not None
+        while not self._stop.wait(self._leases.seconds / 3):
+            index_id = self._working
+            if index_id is None:
+                continue
+            try:
+                if not self._leases.claim(index_id):
+                    log.warning("the lease of index %s passed to another indexer mid-batch", index_id)
+            except Exception:  # the store is busy or down: the next renewal tries again
+                log.exception("renewing the lease of index %s failed", index_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -332,6 +349,13 @@ class Indexer:
         if not changes:
             self._isolate = 0
             return False
+        self._working = self._turn
+        try:
+            return self._drain(changes)
+        finally:
+            self._working = None
+
+    def _drain(self, changes: list[PendingChange]) -> bool:
         by_index: dict[str, list[PendingChange]] = defaultdict(list)
         for change in changes:
             by_index[change.index_id].append(change)
