@@ -66,7 +66,9 @@ TUNINGS = {
 @pytest.fixture(scope="module")
 def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     url = opensearch_url()
-    topology = Topology(tmp_path_factory.mktemp("topology"), url, TUNINGS)
+    work = tmp_path_factory.mktemp("topology")
+    # file:// FAQ and thesaurus files are read from here (instead of S3).
+    topology = Topology(work, url, {**TUNINGS, "KENSAKU_LOCAL_FILES_ROOT": str(work / "files")})
     try:
         topology.start()
         yield topology
@@ -202,6 +204,41 @@ def test_queries_through_both_apis_reach_get_snapshots(topo: Topology, api1: Any
         wait_for(counted, 30, "the five queries in GetSnapshots (written by the analytics consumer)")
     finally:
         topo.restart("api-2")
+
+
+def _synonym_marked(client: Any, index: str, text: str) -> bool:
+    """Whether a result of ``text`` highlights a THESAURUS_SYNONYM."""
+    items = client.query(IndexId=index, QueryText=text)["ResultItems"]
+    return any(h["Type"] == "THESAURUS_SYNONYM" for item in items
+               for part in ("DocumentTitle", "DocumentExcerpt") for h in (item.get(part) or {}).get("Highlights", []))
+
+
+def test_a_faq_and_a_thesaurus_made_through_one_api_act_through_the_other(
+        topo: Topology, api1: Any, api2: Any, shared: dict[str, Any]) -> None:
+    index = shared["index"]
+    files = topo.work / "files"
+    files.mkdir(exist_ok=True)
+    question = "how long do okapis live"
+    # api-2 answers first: it holds the index's FAQ entries (none) and thesaurus rules (none) from then on.
+    assert not [i for i in api2.query(IndexId=index, QueryText=question)["ResultItems"]
+                if i["Type"] == "QUESTION_ANSWER"]
+    assert not _synonym_marked(api2, index, "qwzx")
+    faq_file = files / "okapi.csv"
+    faq_file.write_text('"How long do okapis live?","About 30 years in zoos."\n', encoding="utf-8")
+    faq = api1.create_faq(IndexId=index, Name="okapi", S3Path={"Bucket": "local", "Key": faq_file.as_uri()},
+                          RoleArn=ROLE, FileFormat="CSV")["Id"]
+    wait_for(lambda: api2.describe_faq(IndexId=index, Id=faq)["Status"] == "ACTIVE", 60, "the FAQ loaded")
+    wait_for(lambda: [i for i in api2.query(IndexId=index, QueryText=question)["ResultItems"]
+                      if i["Type"] == "QUESTION_ANSWER"], 30, "the FAQ answering through api-2")
+    thesaurus_file = files / "synonyms.txt"
+    thesaurus_file.write_text("qwzx, okapi\n", encoding="utf-8")
+    thesaurus = api1.create_thesaurus(IndexId=index, Name="words", RoleArn=ROLE,
+                                      SourceS3Path={"Bucket": "local", "Key": thesaurus_file.as_uri()})["Id"]
+    wait_for(lambda: api2.describe_thesaurus(IndexId=index, Id=thesaurus)["Status"] == "ACTIVE", 60,
+             "the thesaurus read")
+    wait_for(lambda: _synonym_marked(api2, index, "qwzx"), 30, "the synonym applied through api-2")
+    api1.delete_faq(IndexId=index, Id=faq)
+    api1.delete_thesaurus(IndexId=index, Id=thesaurus)
 
 
 def test_kill_9_of_an_api_process_the_other_answers(topo: Topology, api1: Any, api2: Any,
