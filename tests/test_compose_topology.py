@@ -154,8 +154,12 @@ def test_a_document_put_through_one_api_is_found_through_the_other(
 
     # An update through api-2 is read through api-1, whose engine reader follows the indexers' commits.
     assert api1.query(IndexId=index, QueryText="tapir")["TotalNumberOfResults"] == 0
+    assert "okapi-0" in [i["DocumentId"] for i in api1.query(IndexId=index, QueryText="okapi handbook page 0",
+                                                               PageSize=20)["ResultItems"]]  # cached by api-1
     _put(api2, index, [text_doc("okapi-0", "This page is now about the tapir.", title="Tapir", lang="en")])
     wait_for(lambda: api1.query(IndexId=index, QueryText="tapir")["TotalNumberOfResults"] == 1, 30, "the update")
+    (item,) = [i for i in api1.query(IndexId=index, QueryText="tapir")["ResultItems"] if i["DocumentId"] == "okapi-0"]
+    assert "tapir" in item["DocumentExcerpt"]["Text"] and item["DocumentTitle"]["Text"] == "Tapir"
     assert api1.query(IndexId=index, QueryText="okapi")["TotalNumberOfResults"] == 19
     api1.batch_delete_document(IndexId=index, DocumentIdList=["okapi-19"])
     wait_for(lambda: api2.query(IndexId=index, QueryText="okapi")["TotalNumberOfResults"] == 18, 30, "the delete")
