@@ -325,7 +325,8 @@ def move_table(reports: list[MoveReport]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run every service in one process (embedded mode)")
+    serve = sub.add_parser("serve", help="run every service in one process (embedded mode); with"
+                           " KENSAKU_TOPOLOGY=distributed, the Kendra API only")
     serve.add_argument("--host", help="address to listen on (KENSAKU_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (KENSAKU_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR, default ./kensaku-data)")
