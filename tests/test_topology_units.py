@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from services.index import shared
 from services.index.store import Store
 from services.settings import Settings
-from tests.compose_topology import ComposeError, Topology, load
+from tests.compose_topology import PG_BIN, ComposeError, Topology, load
 from tests.conftest import REPO
 
 
@@ -95,3 +96,24 @@ def test_the_harness_maps_every_compose_address(tmp_path: Path) -> None:
     services = load()
     assert {n for n, s in services.items() if "volumes" in s and s.get("image", "").startswith("kensaku")} == {
         "api-1", "api-2", "worker"}  # only the read-only shares: no Kensaku service keeps state in a volume
+
+
+@pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL 15 (apt-get install postgresql-15)")
+def test_the_harness_starts_and_restarts_the_compose_postgres(tmp_path: Path) -> None:
+    """The PostgreSQL of the compose file as the harness runs it: its user, password and database, and the
+    restart hook of the fault test that runs once the PostgreSQL store is merged."""
+    topology = Topology(tmp_path, "http://127.0.0.1:9200", database="postgresql")
+    url = urlsplit(topology.environment("api-1")["KENSAKU_DATABASE_URL"])
+    try:
+        topology.start_postgres()
+        for _ in range(2):
+            ready = subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(url.port),
+                                    "-U", str(url.username), "-d", url.path.lstrip("/")], capture_output=True)
+            assert ready.returncode == 0, ready
+            topology.restart_postgres()
+        dump = subprocess.run([str(PG_BIN / "pg_dump"), "--schema-only", "-h", "127.0.0.1", "-p", str(url.port),
+                               "-U", str(url.username), url.path.lstrip("/")], capture_output=True, text=True,
+                              env={"PGPASSWORD": str(url.password)})
+        assert dump.returncode == 0, dump.stderr  # the password and database of docker-compose.yml
+    finally:
+        topology.stop()
