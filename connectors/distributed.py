@@ -141,7 +141,14 @@ class CeleryLauncher:
         self.app = celery_app(settings)
 
     def launch(self, job_id: str) -> None:
-        self.app.send_task("kensaku.sync.plan", args=[job_id], queue=QUEUE)
+        from kombu.exceptions import OperationalError
+
+        try:
+            self.app.send_task("kensaku.sync.plan", args=[job_id], queue=QUEUE)
+        except OperationalError as error:
+            # The broker is down: the job waits SYNCING, and the supervisor queues it again once it has
+            # made no progress for its stall time (Supervisor._requeue_stalled).
+            log.warning("sync job %s waits for the broker (%s)", job_id, error)
 
     def requeue(self, job_id: str, seqs: list[int] | None) -> None:
         """Queue a job's remaining batches again (or its plan, when it was never planned)."""

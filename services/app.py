@@ -22,7 +22,7 @@ from services.index.failures import DocumentFailures
 from services.index.indexer import Indexer
 from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
-from services.index.service import IndexService
+from services.index.service import DeleteSweeper, IndexService
 from services.index.store import Store
 from services.index.tags import Tags
 from services.query.faqs import FaqService
@@ -47,10 +47,15 @@ async def _client_left(request: Request, _: Exception) -> Response:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app; the store opens and the indexer starts when the server starts."""
+    """Build the app; the store opens and the indexer starts when the server starts.
+
+    With KENSAKU_TOPOLOGY=distributed the app is the API role only: no indexer (``kensaku indexer``),
+    no sync supervisor (``kensaku beat``), and it follows what other processes commit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    distributed = settings.topology == "distributed"
     store = Store(settings.data_dir / "kensaku.sqlite3")
     indexes = IndexService(settings, store)
+    indexes.follow_commits = distributed
     analytics = AnalyticsService(
         settings, require_index=indexes.require_active,
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,
@@ -66,25 +71,34 @@ def create_app(settings: Settings) -> FastAPI:
                            reranker=analytics.learning if settings.click_learning else None, featured=featured,
                            synonyms=thesauri)
     retrieve = RetrieveService(queries)
-    indexer = Indexer(indexes)
+    indexer = None if distributed else Indexer(indexes)
+    sweeper = DeleteSweeper(indexes) if distributed else None
     rescore_filler = RescoreFiller(indexes)
     sources, supervisor, close_sync = sync_components(settings, indexes, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        indexer.start()
+        if indexer is not None:
+            indexer.start()
+        if sweeper is not None:
+            sweeper.start()
         rescore_filler.start()
         analytics.start()
-        supervisor.start()
+        if not distributed:  # distributed: `kensaku beat` runs the one supervisor
+            supervisor.start()
         try:
             yield
         finally:
-            supervisor.stop()
+            if not distributed:
+                supervisor.stop()
             close_sync()
             analytics.stop()
             faqs.close()
             rescore_filler.stop()
-            indexer.stop()
+            if sweeper is not None:
+                sweeper.stop()
+            if indexer is not None:
+                indexer.stop()
             indexes.close()
             store.close()
 

@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from contextlib import ExitStack, closing
+from contextlib import AbstractContextManager, ExitStack, closing, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
     given: tuple[tuple[str, Any], ...] = (("host", args.host), ("port", args.port), ("data_dir", args.data_dir),
                                           ("trust_network", True if args.trust_network else None))
     overrides = {k: v for k, v in given if v is not None}
-    settings = Settings(**overrides)
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:  # e.g. KENSAKU_TOPOLOGY=distributed on the embedded engine
+        print(f"kensaku: {error}", file=sys.stderr, flush=True)
+        return 2
     if args.local_roots:  # added to KENSAKU_CONNECTOR_LOCAL_ROOTS, never replacing it
         roots = [*settings.connector_local_roots, *(Path(r).expanduser().resolve() for r in args.local_roots)]
         settings = Settings(**overrides, connector_local_roots=roots)
@@ -63,11 +69,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(refusal, file=sys.stderr, flush=True)
         return 2
 
-    try:
-        lock = lock_data_folder(settings.data_dir)  # before the indexer starts; held until this process ends
-    except DataFolderInUse as error:
-        print(error, file=sys.stderr, flush=True)
-        return 2
+    lock: AbstractContextManager[Any] = nullcontext()
+    if settings.topology == "embedded":  # distributed: any number of API processes, no indexer among them
+        try:
+            lock = lock_data_folder(settings.data_dir)  # before the indexer starts; held until this process ends
+        except DataFolderInUse as error:
+            print(error, file=sys.stderr, flush=True)
+            return 2
 
     import uvicorn
 
@@ -194,6 +202,26 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _role(args: argparse.Namespace) -> int:
+    """``kensaku indexer`` / ``kensaku beat`` (services/roles.py)."""
+    from pydantic import ValidationError
+
+    from services.roles import RoleRefused, run_beat, run_indexer
+
+    try:
+        settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
+    except ValidationError as error:  # e.g. KENSAKU_TOPOLOGY=distributed on the embedded engine
+        print(f"kensaku: {error}", file=sys.stderr, flush=True)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        (run_indexer if args.command == "indexer" else run_beat)(settings)
+    except RoleRefused as error:
+        print(f"kensaku: {error}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
 def _search(args: argparse.Namespace) -> int:
     from services.chat.cli_search import run_search
 
@@ -297,7 +325,8 @@ def move_table(reports: list[MoveReport]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kensaku", description="Enterprise search that speaks the Kendra API")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run every service in one process (embedded mode)")
+    serve = sub.add_parser("serve", help="run every service in one process (embedded mode); with"
+                           " KENSAKU_TOPOLOGY=distributed, the Kendra API only")
     serve.add_argument("--host", help="address to listen on (KENSAKU_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (KENSAKU_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR, default ./kensaku-data)")
@@ -323,6 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
     worker.add_argument("--data-dir", type=Path, help="the server's data folder (KENSAKU_DATA_DIR)")
     worker.set_defaults(func=_worker)
+    indexer = sub.add_parser("indexer", help="distributed mode: write queued document changes to the engine"
+                             " (any number of them; KENSAKU_TOPOLOGY=distributed)")
+    indexer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")
+    indexer.set_defaults(func=_role)
+    beat = sub.add_parser("beat", help="distributed mode: start scheduled syncs and settle sync jobs"
+                          " (one per installation; KENSAKU_TOPOLOGY=distributed)")
+    beat.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")
+    beat.set_defaults(func=_role)
     dev = sub.add_parser("opensearch-dev", help="a development OpenSearch cluster (N nodes in one JVM, k-NN plugin);"
                          " prints READY <url> when green")
     dev.add_argument("--nodes", type=int, default=1, choices=range(1, 10), metavar="N", help="nodes (default 1)")

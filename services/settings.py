@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     # documents wait for the next attempt.
     opensearch_timeout_seconds: float = Field(10.0, gt=0)
 
+    # How the roles run (README "Distributed mode"). "embedded": `kensaku serve` is every role in one
+    # process on one data folder. "distributed": `kensaku serve` is the API only (any number of them, no
+    # indexer, no schedules, no data-folder lock), `kensaku indexer` (any number) writes the engine and
+    # `kensaku beat` starts scheduled syncs; needs KENSAKU_ENGINE=opensearch (tantivy has one writer process).
+    topology: Literal["embedded", "distributed"] = "embedded"
+    # Distributed: how often a process looks in the store for what other processes changed (an index's
+    # schema generation, the indexers' commits), and how often an idle indexer looks for queued changes.
+    shared_refresh_seconds: float = Field(1.0, gt=0)
+    # Distributed: an indexer holds an index (its queued changes, in order) for this long after each batch
+    # it takes; an indexer killed mid-batch leaves the index to another one after this long.
+    indexer_lease_seconds: float = Field(30.0, gt=0)
+
     # Indexing: how long the indexer gathers documents before one commit makes them searchable.
     commit_interval_seconds: float = Field(0.25, ge=0)
     # Documents (and at most this many blob bytes) per indexer batch, i.e. per commit.
@@ -273,6 +285,14 @@ class Settings(BaseSettings):
             raise ValueError("KENSAKU_WEBCRAWLER_ALLOW_PRIVATE_ADDRESSES was replaced by "
                              "KENSAKU_CONNECTOR_ALLOWED_NETWORKS, which applies to every connector "
                              '(e.g. public,10.0.0.0/8); cloud metadata addresses stay refused')
+        return self
+
+    @model_validator(mode="after")
+    def _distributed_engine(self) -> Settings:
+        if self.topology == "distributed" and self.engine != "opensearch":
+            raise ValueError("KENSAKU_TOPOLOGY=distributed needs KENSAKU_ENGINE=opensearch: the embedded engine"
+                             " (tantivy in one data folder) allows one writing process, so its API, indexer and"
+                             " schedules run together in one `kensaku serve` (KENSAKU_TOPOLOGY=embedded)")
         return self
 
     @model_validator(mode="after")

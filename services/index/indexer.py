@@ -13,8 +13,10 @@ import logging
 import math
 import multiprocessing
 import os
+import socket
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,6 +33,7 @@ from services.engine.passages import Passage, embedding_text, split_passages
 from services.engine.vectors import LAYOUT
 from services.index.documents import build_version, lexical_document, principals
 from services.index.service import IndexService
+from services.index.shared import IndexLeases, note_commit
 from services.index.store import PendingChange
 from services.index.worker import DeadlineExceeded, deadline, init_worker
 
@@ -39,6 +42,11 @@ log = logging.getLogger("kensaku.indexer")
 ENGINE_RETRY_MAX_SECONDS = 15.0
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+
+
+class LeaseLost(Exception):
+    """Distributed: another indexer took the index over (this one stalled past its lease); the batch is
+    left to it, unrecorded."""
 
 
 class WorkersStopped(Exception):
@@ -222,6 +230,12 @@ class Indexer:
         self._attempts: dict[int, int] = {}  # a change's failed attempts alone (seq -> count)
         self._turn: str | None = None  # the index whose changes the last batch took
         self._running: dict[tuple[int, ...], _Running] = {}  # chunks a batch stopped waiting for, by seqs
+        # Distributed topology: indexes are leased, one indexer process each at a time (services/index/shared.py).
+        self._leases: IndexLeases | None = None
+        if service.distributed:
+            holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            self._leases = IndexLeases(self.store, holder, self.settings.indexer_lease_seconds)
+        self._working: str | None = None  # the index of the batch in progress (its lease is kept alive)
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -250,6 +264,22 @@ class Indexer:
         self._start_pool()
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
         self._thread.start()
+        if self._leases is not None:
+            threading.Thread(target=self._keep_lease, name="indexer-lease", daemon=True).start()
+
+    def _keep_lease(self) -> None:
+        """Renew the lease of the index being worked on, so that a batch may take longer than the lease
+        (a big batch, a slow document); only a dead (or wholly stuck) process lets it expire."""
+        assert self._leases is not None
+        while not self._stop.wait(self._leases.seconds / 3):
+            index_id = self._working
+            if index_id is None:
+                continue
+            try:
+                if not self._leases.claim(index_id):
+                    log.warning("the lease of index %s passed to another indexer mid-batch", index_id)
+            except Exception:  # the store is busy or down: the next renewal tries again
+                log.exception("renewing the lease of index %s failed", index_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -258,10 +288,14 @@ class Indexer:
             self._thread.join(timeout=30)
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+        if self._leases is not None:
+            self._leases.release_all()
 
     def _run(self) -> None:
         for row in self.store.index_rows():
             if row["status"] == "DELETING":
+                if self._leases is not None:  # the API processes finish deletes (they drop FAQs, sources...)
+                    continue
                 self.service.finish_delete(row["id"])
                 continue
             if row["analyzer"] != build_version():
@@ -291,7 +325,8 @@ class Indexer:
                 worked = False
                 self._stop.wait(1.0)
             if not worked:
-                self.service.changed.wait(timeout=1.0)
+                # Distributed: the API processes queue changes in the store; nothing here is told of them.
+                self.service.changed.wait(timeout=self.settings.shared_refresh_seconds if self._leases else 1.0)
                 self.service.changed.clear()
                 # Let a burst of puts gather into one commit.
                 self._stop.wait(self.settings.commit_interval_seconds)
@@ -304,17 +339,34 @@ class Indexer:
         # Indexes take turns, a batch each, so that slow documents of one index never hold the queue of
         # the others longer than one batch; a batch being redone one change at a time keeps its turn.
         if not self._isolate:
-            self._turn = self.store.next_pending_index(after=self._turn)
+            self._turn = self._next_turn(self._turn)
+        elif self._leases is not None and self._turn is not None and not self._leases.claim(self._turn):
+            self._isolate = 0  # taken over while redoing a batch: the new holder redoes it
+            return False
+        if self._leases is not None and self._turn is None:
+            return False  # every index with queued changes is another indexer's
         changes = self.store.next_pending(size, self.settings.indexer_batch_bytes, self._turn)
         if not changes:
             self._isolate = 0
             return False
+        self._working = self._turn
+        try:
+            return self._drain(changes)
+        finally:
+            self._working = None
+
+    def _drain(self, changes: list[PendingChange]) -> bool:
         by_index: dict[str, list[PendingChange]] = defaultdict(list)
         for change in changes:
             by_index[change.index_id].append(change)
         try:
             for index_id, group in by_index.items():
                 self._apply(index_id, group)
+        except LeaseLost:
+            log.warning("index %s was taken over by another indexer; its batch is left to it", self._turn)
+            self._discard_unfinished(by_index)
+            self._isolate = 0
+            return True
         except EngineUnavailable:
             # The engine's failure, not the documents': the batch stays queued, whole, and is retried.
             self._discard_unfinished(by_index)
@@ -355,6 +407,21 @@ class Indexer:
         if sum(len(c.blob or b"") for c in changes) > TRIM_AFTER_BYTES:
             _return_freed_memory()
         return True
+
+    def _next_turn(self, after: str | None) -> str | None:
+        """The next index with queued changes (after ``after``, in turn); distributed, the next one this
+        indexer holds or could lease (None when the others hold every one)."""
+        if self._leases is None:
+            return self.store.next_pending_index(after=after)
+        first, at = None, after
+        while True:
+            index_id = self.store.next_pending_index(after=at)
+            if index_id is None or index_id == first:
+                return None
+            first = first or index_id
+            if self._leases.claim(index_id):
+                return index_id
+            at = index_id
 
     def _fail(self, change: PendingChange, reason: str) -> None:
         """Give up on one change: a put is FAILED with ``reason``; a delete is dropped."""
@@ -514,6 +581,12 @@ class Indexer:
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()
         with self.store.write() as conn:
+            if self._leases is not None:
+                # Fenced: an indexer that stalled past its lease records nothing (the new holder redoes
+                # the batch; engine writes are idempotent). The counter tells the API processes.
+                if not self._leases.holds(conn, index_id, now):
+                    raise LeaseLost(index_id)
+                note_commit(conn, index_id)
             for o in outcomes:
                 doc_id = o.change.doc_id
                 if o.change.op == "delete":
@@ -585,6 +658,8 @@ class Indexer:
             for batch in self.store.iter_indexed(index_id):
                 if self._stop.is_set():
                     return
+                if self._leases is not None and not self._leases.claim(index_id):
+                    break  # another indexer builds them
                 items = [(d.doc_id, d.title, d.body) for d in batch]
                 chunks = [items[i : i + 32] for i in range(0, len(items), 32)]
                 mapper = self._pool.map if self._pool is not None else map
@@ -592,9 +667,10 @@ class Indexer:
                     for doc_id, e in found:
                         vec.upsert(doc_id, e.passages, e.vectors, e.title)
                 vec.commit()
-            vec.mark_layout_current()
-            vec.commit()
-            log.info("vectors of index %s built from its stored documents", index_id)
+            else:  # every batch done here (not left to another indexer)
+                vec.mark_layout_current()
+                vec.commit()
+                log.info("vectors of index %s built from its stored documents", index_id)
 
     # -- schema rebuilds (UpdateIndex declared new fields) ----------------------------------------
 
@@ -602,6 +678,8 @@ class Indexer:
         worked = False
         for row in self.store.index_rows():
             if row["status"] == "UPDATING":
+                if self._leases is not None and not self._leases.claim(row["id"]):
+                    continue  # another indexer rebuilds it
                 self._rebuild(row)
                 worked = True
         return worked
@@ -625,6 +703,8 @@ class Indexer:
             ).rowcount
             if not done:
                 conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))
+            if self._leases is not None:
+                note_commit(conn, index_id)
         old = self.service.swap_lexical(index_id, lex)
         if old is not None:
             old.destroy()

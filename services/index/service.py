@@ -61,6 +61,16 @@ class IndexService:
         self.expand_principals: Callable[[str, list[str]], list[str]] = lambda index_id, terms: terms
         # What else an index holds (FAQs, data sources) is dropped with it by these callbacks.
         self.on_delete: list[Callable[[str], None]] = []
+        # Distributed topology: other processes write the store and the engine. Every process reopens an
+        # index whose schema generation changed; an API process (``follow_commits``) also takes a new
+        # reader when the indexers committed (readers cache statistics for the life of one commit).
+        self.distributed = settings.topology == "distributed"
+        self.follow_commits = False
+        self._seen: dict[str, tuple[int, int, float]] = {}  # index id -> (generation, commits, checked at)
+        if self.distributed:
+            from services.index import shared
+
+            store.create_tables(shared.SCHEMA)
 
     # -- search indexes ------------------------------------------------------------------------------
 
@@ -68,11 +78,39 @@ class IndexService:
         """The current lexical index (opened on first use)."""
         with self._lock:
             lex = self._lexical.get(index_id)
+            if lex is not None and self.distributed:
+                lex = self._follow(index_id, lex)
             if lex is None:
                 row = self._row(index_id)
                 lex = self.open_lexical(index_id, row["schema_gen"], json.loads(row["fields"]))
                 self._lexical[index_id] = lex
+                if self.distributed:
+                    self._seen[index_id] = (row["schema_gen"], self._commits(index_id), time.monotonic())
             return lex
+
+    def _commits(self, index_id: str) -> int:
+        from services.index import shared
+
+        return shared.commits(self.store, index_id) if self.follow_commits else 0
+
+    def _follow(self, index_id: str, lex: SearchIndex) -> SearchIndex | None:
+        """``lex``, or None (to be opened again) when another process changed the index since it was
+        opened: checked at most every ``shared_refresh_seconds``. Called under ``_lock``."""
+        generation, commits, checked = self._seen.get(index_id, (-1, -1, 0.0))
+        now = time.monotonic()
+        if now - checked < self.settings.shared_refresh_seconds:
+            return lex
+        row = self.store.index_row(index_id)
+        if row is None:  # deleted: callers find out from the row
+            return lex
+        seen = self._commits(index_id)
+        if row["schema_gen"] == generation and seen == commits:
+            self._seen[index_id] = (generation, commits, now)
+            return lex
+        del self._lexical[index_id]
+        lex.close()  # an OpenSearch index holds nothing but its reader's caches
+        self.vectors.forget(index_id)  # the passage store's caches too
+        return None
 
     def open_lexical(self, index_id: str, generation: int, fields: list[dict[str, Any]]) -> SearchIndex:
         return self.engine.open_index(index_id, generation, field_specs({f["Name"]: f for f in fields}))
@@ -240,6 +278,8 @@ class IndexService:
             conn.execute(
                 "UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (time.time(), row["id"])
             )
+        if self.distributed:  # a DeleteSweeper of any API process finishes it, even if this one dies
+            return
         timer = threading.Timer(self.settings.index_deleting_seconds, self.finish_delete, args=(row["id"],))
         timer.daemon = True
         timer.start()
@@ -359,3 +399,36 @@ class IndexService:
         return {"Errors": [], "DocumentStatusList": statuses}
 
 
+
+
+class DeleteSweeper:
+    """Distributed topology: finishes the deletes of every API process (each sweeps; finishing is
+    idempotent), so that an index whose API process died after DeleteIndex is still deleted."""
+
+    def __init__(self, service: IndexService) -> None:
+        self.service = service
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="delete-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def sweep(self, now: float) -> None:
+        """Finish the deletes due at ``now``."""
+        due = now - self.service.settings.index_deleting_seconds
+        for row in self.service.store.index_rows():
+            if row["status"] == "DELETING" and row["updated_at"] <= due:
+                self.service.finish_delete(row["id"])
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.service.settings.shared_refresh_seconds):
+            try:
+                self.sweep(time.time())
+            except Exception:  # the store or engine failed this time; the next sweep tries again
+                log.exception("finishing deleted indexes failed")

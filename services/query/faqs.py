@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -218,6 +219,9 @@ class FaqService:
         self._lock = threading.RLock()
         self._open = True
         self._cache: dict[str, tuple[list[sqlite3.Row], Any]] = {}  # index id -> ACTIVE entries, vectors
+        # Distributed topology: other API processes add and delete FAQs; an entry is read again after this.
+        self._cache_seconds = settings.shared_refresh_seconds if settings.topology == "distributed" else math.inf
+        self._cached_at: dict[str, float] = {}
         indexes.faq_count = self.count
         indexes.on_delete.append(self.drop_index)
         # A FAQ left CREATING by a stop is read again.
@@ -381,6 +385,8 @@ class FaqService:
     def _entries(self, index_id: str) -> tuple[list[sqlite3.Row], Any]:
         with self._lock:
             cached = self._cache.get(index_id)
+            if cached is not None and time.monotonic() - self._cached_at.get(index_id, 0.0) > self._cache_seconds:
+                cached = None
             if cached is None:
                 rows = self._db.execute(
                     "SELECT e.*, f.language FROM faq_entries e JOIN faqs f ON f.id = e.faq_id"
@@ -391,6 +397,7 @@ class FaqService:
                     vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
                 cached = (rows, vectors)
                 self._cache[index_id] = cached
+                self._cached_at[index_id] = time.monotonic()
             return cached
 
     def match(self, index_id: str, text: str, languages: list[str], principals: Principals,

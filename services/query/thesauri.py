@@ -112,6 +112,8 @@ class Thesauri:
         self._compiled: dict[tuple[str, str], Compiled] = {}
         self._rules: dict[str, list[Rule]] = {}  # index id -> the rules in effect (empty: none)
         self._generation: dict[str, int] = {}  # index id -> changes of its thesauri so far
+        # Distributed topology: other API processes change thesauri; index id -> (what the store said, when).
+        self._seen: dict[str, tuple[tuple[Any, ...], float]] = {}
         for row in self.store.read().execute(
                 "SELECT id FROM thesauri WHERE status IN ('CREATING', 'UPDATING')").fetchall():
             self._start_load(row["id"])  # left loading by a stop
@@ -270,6 +272,8 @@ class Thesauri:
         """The rules of the index's thesaurus, compiled for ``lang``'s analyzer (None: no rules).
         Compiling (an analysis of every term) runs outside the lock; a change meanwhile discards it."""
         analyzer = analyzer_for(lang)
+        if self.settings.topology == "distributed":
+            self._follow(index_id)
         with self._lock:
             found = self._compiled.get((index_id, analyzer.name))
             if found is not None:
@@ -285,6 +289,19 @@ class Thesauri:
                 self._rules[index_id] = rules
                 self._compiled[(index_id, analyzer.name)] = compiled
         return compiled or None
+
+    def _follow(self, index_id: str) -> None:
+        """Forget the index's compiled rules when another process changed its thesauri (looked at every
+        ``shared_refresh_seconds``: every change of a thesaurus sets its updated_at)."""
+        now = time.monotonic()
+        seen = self._seen.get(index_id)
+        if seen is not None and now - seen[1] < self.settings.shared_refresh_seconds:
+            return
+        state = tuple(self.store.read().execute(
+            "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM thesauri WHERE index_id = ?", (index_id,)).fetchone())
+        if seen is not None and seen[0] != state:
+            self._forget(index_id)
+        self._seen[index_id] = (state, now)
 
     def _variants(self, lang: str) -> Compiled | None:
         analyzer = analyzer_for(lang)
