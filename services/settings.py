@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # documents wait for the next attempt.
     opensearch_timeout_seconds: float = Field(10.0, gt=0)
 
-    # How the roles run (README "Distributed mode"). "embedded": `kensaku serve` is every role in one
+    # How the roles run (docs/services.md). "embedded": `kensaku serve` is every role in one
     # process on one data folder. "distributed": `kensaku serve` is the API only (any number of them, no
     # indexer, no schedules, no data-folder lock), `kensaku indexer` (any number) writes the engine and
     # `kensaku beat` starts scheduled syncs; needs KENSAKU_ENGINE=opensearch (tantivy has one writer process).
