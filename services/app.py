@@ -23,7 +23,7 @@ from services.index.indexer import Indexer
 from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
 from services.index.service import IndexService
-from services.index.store import Store
+from services.index.store import open_store
 from services.index.tags import Tags
 from services.query.faqs import FaqService
 from services.query.featured import FeaturedResults
@@ -49,7 +49,7 @@ async def _client_left(request: Request, _: Exception) -> Response:
 def create_app(settings: Settings) -> FastAPI:
     """Build the app; the store opens and the indexer starts when the server starts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.data_dir / "kensaku.sqlite3")
+    store = open_store(settings)
     indexes = IndexService(settings, store)
     analytics = AnalyticsService(
         settings, require_index=indexes.require_active,

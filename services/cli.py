@@ -160,12 +160,12 @@ def _analytics_consumer(args: argparse.Namespace) -> int:
     import threading
 
     from analytics.service import clock_of
-    from analytics.store import FILE_NAME, AnalyticsStore
+    from analytics.store import FILE_NAME, open_analytics_store
     from analytics.stream import RedisConsumer
 
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = AnalyticsStore(settings.data_dir / FILE_NAME)
+    store = open_analytics_store(settings)
     clock = clock_of(settings)
 
     def retention() -> int:
@@ -177,7 +177,7 @@ def _analytics_consumer(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     consumer.start()
     print(f"Kensaku analytics consumer: {settings.redis_url} stream {settings.analytics_stream}"
-          f" -> {settings.data_dir / FILE_NAME}", flush=True)
+          f" -> {'PostgreSQL' if settings.database_url else settings.data_dir / FILE_NAME}", flush=True)
     done.wait()
     consumer.stop()
     store.close()

@@ -119,7 +119,8 @@ class IndexService:
         lowered (a level no document has costs a query one empty term lookup)."""
         if levels > 0:
             with self.store.write() as conn:
-                conn.execute("UPDATE indexes SET acl_levels = MAX(acl_levels, ?) WHERE id = ?", (levels, index_id))
+                conn.execute("UPDATE indexes SET acl_levels = CASE WHEN acl_levels < ? THEN ? ELSE acl_levels END"
+                             " WHERE id = ?", (levels, levels, index_id))
 
     def require_active(self, index_id: str, *, allow_updating: bool = True) -> Any:
         row = self._row(index_id)
