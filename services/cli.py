@@ -155,6 +155,29 @@ def _admin_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    """Apply the schema migrations of every component (services apply them on start too)."""
+    from services.database import FILES, open_database
+    from services.database.migrations import STEPS, migrate
+
+    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
+    where = "PostgreSQL (KENSAKU_DATABASE_URL)" if settings.database_url is not None else str(settings.data_dir)
+    print(f"migrating {where}", flush=True)
+    for component in FILES:
+        db = open_database(settings, component)
+        try:
+            done = migrate(db)
+        finally:
+            db.close()
+        latest = STEPS[component][-1].version
+        if done:
+            span = f"{done[0].version}-{done[-1].version}" if len(done) > 1 else str(done[0].version)
+            print(f"{component}: applied {span} (now version {latest}): " + "; ".join(s.name for s in done))
+        else:
+            print(f"{component}: up to date (version {latest})")
+    return 0
+
+
 def _analytics_consumer(args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -315,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--host", help="the server's address, for the link (KENSAKU_HOST)")
     token.add_argument("--port", type=int, help="the server's port, for the link (KENSAKU_PORT)")
     token.set_defaults(func=_admin_token)
+    mig = sub.add_parser("migrate", help="apply the schema migrations to the data folder's SQLite files or to"
+                         " the PostgreSQL database of KENSAKU_DATABASE_URL")
+    mig.add_argument("--data-dir", type=Path, default=None)
+    mig.set_defaults(func=_migrate)
     consumer = sub.add_parser("analytics-consumer",
                               help="distributed mode: write the analytics Redis stream into the analytics store")
     consumer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")

@@ -120,16 +120,51 @@ def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any
 ENGINES = ["embedded", "opensearch"]
 
 
+DATABASES = ["sqlite", "postgresql"]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of a module marked ``engines`` run once on each engine (those that use a server, or ask for
-    ``engine_env``); every other test runs on the embedded engine."""
+    ``engine_env``); every other test runs on the embedded engine. Likewise ``databases``: once with the
+    state in SQLite files (embedded mode), once in PostgreSQL (``KENSAKU_DATABASE_URL``)."""
     if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True, scope="session")
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("databases"):
+        metafunc.parametrize("database", DATABASES, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
 def engine(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture(scope="session")
+def database(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+# The PostgreSQL server of this session (``postgres``), started on first use.
+_POSTGRES: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Any:
+    """A PostgreSQL server for the session (tests/postgres.py); skipped when its binaries are missing."""
+    from tests.postgres import PostgresServer, binaries
+
+    if "server" not in _POSTGRES:
+        if binaries() is None:
+            pytest.skip("PostgreSQL is not installed (initdb, pg_ctl: apt-get install postgresql)")
+        _POSTGRES["server"] = PostgresServer(free_port()).start()
+    return _POSTGRES["server"]
+
+
+@pytest.fixture(scope="session")
+def database_env(request: pytest.FixtureRequest, database: str) -> dict[str, str]:
+    """The settings of a server keeping its state in ``database``: SQLite (none) or a new PostgreSQL database."""
+    if database == "sqlite":
+        return {}
+    return {"KENSAKU_DATABASE_URL": request.getfixturevalue("postgres").new_database()}
 
 
 # The test cluster this session started (``opensearch_url``), or why it could not.
@@ -182,6 +217,8 @@ def opensearch_url() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "server" in _POSTGRES:
+        _POSTGRES.pop("server").remove()
     proc = _CLUSTER.get("proc")
     if proc is not None:
         proc.terminate()
@@ -245,10 +282,13 @@ def _servers() -> Iterator[dict[str, Server]]:
 
 
 @pytest.fixture(scope="session")
-def server(_servers: dict[str, Server], engine: str, engine_env: dict[str, str]) -> Server:
-    srv = _servers.get(engine)
+def server(_servers: dict[str, Server], engine: str, engine_env: dict[str, str], database: str,
+           request: pytest.FixtureRequest) -> Server:
+    key = engine if database == "sqlite" else f"{engine}-{database}"
+    srv = _servers.get(key)
     if srv is None:
-        srv = _servers[engine] = Server(_servers["_root"].data_dir / engine, engine_env).start()
+        env = {**engine_env, **request.getfixturevalue("database_env")}
+        srv = _servers[key] = Server(_servers["_root"].data_dir / key, env).start()
     return srv
 
 

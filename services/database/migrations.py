@@ -8,8 +8,8 @@ each step's version is recorded in it, so several processes starting at once app
 A step's DDL is written with SQLite's types (``services.database.postgres`` turns them into PostgreSQL's)
 and ``CREATE ... IF NOT EXISTS``: a data folder from before migrations were recorded already has some of
 the tables, and its first run creates only what is missing. ``columns`` are added where missing (older
-data folders got some of them from the ad-hoc checks this replaces), before the step's DDL runs. ``postgresql`` is DDL for
-PostgreSQL only: what SQLite has built in (``rowid``).
+data folders got some of them from the ad-hoc checks this replaces), before the step's DDL runs.
+``postgresql`` is DDL for PostgreSQL only: what SQLite has built in (``rowid``).
 
 Never edit a released step: add one.
 """

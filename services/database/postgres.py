@@ -80,10 +80,11 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[?%]")
 
 @functools.lru_cache(maxsize=4096)
 def translate(sql: str) -> str:
-    """The portable SQL of the stores in psycopg's form: ``?`` -> ``%s``, ``%`` -> ``%%`` outside literals."""
+    """The portable SQL of the stores in psycopg's form: ``?`` -> ``%s`` outside literals, and every ``%`` ->
+    ``%%`` (psycopg reads placeholders inside literals too)."""
     def one(match: re.Match[str]) -> str:
         token = match.group(0)
-        return "%s" if token == "?" else "%%" if token == "%" else token
+        return "%s" if token == "?" else token.replace("%", "%%")
     return _TOKENS.sub(one, sql)
 
 
