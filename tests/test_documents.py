@@ -22,7 +22,7 @@ from tests.conftest import (
     wait_indexed,
 )
 
-pytestmark = pytest.mark.engines
+pytestmark = [pytest.mark.engines, pytest.mark.databases]  # PostgreSQL: with OpenSearch
 
 OFFICE = SHARED / "data/corpora/office"
 
