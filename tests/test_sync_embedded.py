@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import JA, ids_of
 from tests.sync_helpers import create_source, git, markdown_count, metrics, office_folder, sync, vue_repo
 
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
+
 
 def _query_ids(kendra: Any, index: str, text: str, lang_filter: Any = None) -> list[str]:
     kwargs = {"AttributeFilter": lang_filter} if lang_filter else {}

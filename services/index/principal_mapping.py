@@ -349,7 +349,7 @@ class PrincipalMappings:
     @staticmethod
     def _changed(conn: Connection, index_id: str) -> None:
         conn.execute("INSERT INTO principal_versions (index_id, version) VALUES (?, 1)"
-                     " ON CONFLICT (index_id) DO UPDATE SET version = version + 1", (index_id,))
+                     " ON CONFLICT (index_id) DO UPDATE SET version = principal_versions.version + 1", (index_id,))
 
     @staticmethod
     def _record(conn: Connection, index_id: str, ds: str, group: str, ordering: int, status: str,
