@@ -4,14 +4,27 @@ interface, ``migrations`` for the schema."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
-from services.database.base import Connection, Cursor, Database, DatabaseUnavailable, Dialect, Row
+from services.database.base import (
+    Connection,
+    ConstraintViolation,
+    Cursor,
+    Database,
+    DatabaseUnavailable,
+    Dialect,
+    Row,
+)
 
 if TYPE_CHECKING:
     from services.settings import Settings
 
-__all__ = ["Connection", "Cursor", "Database", "DatabaseUnavailable", "Dialect", "Row", "FILES", "open_database"]
+__all__ = ["ConstraintViolation", "Connection", "Cursor", "Database", "DatabaseUnavailable", "Dialect", "Row", "FILES",
+           "INTEGRITY_ERRORS", "open_database"]
+
+# What a broken constraint raises, on either database.
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, ConstraintViolation)
 
 # Each component's SQLite file in the data folder.
 FILES = {"store": "kensaku.sqlite3", "faqs": "faqs.sqlite3", "analytics": "analytics.sqlite3"}

@@ -25,6 +25,11 @@ class DatabaseUnavailable(Exception):
     mistake (the API answers it with a 5xx)."""
 
 
+class ConstraintViolation(Exception):
+    """A statement broke a UNIQUE, PRIMARY KEY, NOT NULL or CHECK constraint (PostgreSQL's side of
+    ``sqlite3.IntegrityError``; catch ``services.database.INTEGRITY_ERRORS`` for both)."""
+
+
 class Row(Protocol):
     """A result row: by column name or position; iterable (and so unpackable)."""
 

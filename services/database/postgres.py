@@ -27,7 +27,7 @@ from psycopg import adapt
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from services.database.base import Connection, Database, DatabaseUnavailable
+from services.database.base import Connection, ConstraintViolation, Database, DatabaseUnavailable
 
 # Errors that say the server (or the way to it) is gone, not that a statement is wrong.
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
@@ -120,6 +120,8 @@ class _Transaction:
             return self.conn.execute(translate(sql), tuple(parameters))
         except _UNAVAILABLE as error:
             raise DatabaseUnavailable(f"the database is unavailable: {error}") from error
+        except psycopg.IntegrityError as error:
+            raise ConstraintViolation(str(error)) from error
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         rows = [tuple(p) for p in parameters]
@@ -129,6 +131,8 @@ class _Transaction:
                 cursor.executemany(translate(sql), rows)
         except _UNAVAILABLE as error:
             raise DatabaseUnavailable(f"the database is unavailable: {error}") from error
+        except psycopg.IntegrityError as error:
+            raise ConstraintViolation(str(error)) from error
         return cursor
 
 
@@ -165,6 +169,10 @@ class PostgresDatabase(Database):
             url, min_size=1, max_size=max(1, pool_size), timeout=timeout, name=f"kensaku-{component}",
             kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": max(1, int(timeout))},
             configure=_configure, check=ConnectionPool.check_connection, open=False,
+            # The pool's reconnection attempts back off exponentially; giving up sooner than a caller waits
+            # means the next caller's request starts a fresh attempt at once: the first operation after the
+            # server is back gets a connection, however long the outage was.
+            reconnect_timeout=max(1.0, timeout / 2),
         )
         self._pool.open(wait=False)
         self._reader = _Reader(self)
