@@ -3,6 +3,7 @@ data folders, and the pending queue shared by several indexers on PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -148,6 +149,27 @@ def test_an_older_sqlite_data_folder_is_upgraded_in_place(tmp_path: Path, added:
     assert "store: up to date (version 8)" in again.stdout, again.stdout
 
 
+def test_processes_starting_at_once_on_postgres_apply_each_migration_once(pg_settings: Settings) -> None:
+    assert pg_settings.database_url is not None
+    url = pg_settings.database_url.get_secret_value()
+    migrating = [subprocess.Popen([sys.executable, "-m", "services.cli", "migrate"], cwd=REPO, text=True,
+                                  stdout=subprocess.PIPE, env={**os.environ, "KENSAKU_DATABASE_URL": url})
+                 for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0] for p in migrating]
+    assert [p.returncode for p in migrating] == [0, 0, 0]
+    assert sum("store: applied 1-8" in out for out in outputs) == 1, outputs  # one applied, two found it done
+    stores = [open_store(pg_settings) for _ in range(2)]
+    analytics = open_analytics_store(pg_settings)
+    try:
+        rows = stores[0].read().execute("SELECT component, COUNT(*), MAX(version) FROM kensaku_migrations"
+                                        " GROUP BY component ORDER BY component").fetchall()
+        assert [tuple(r) for r in rows] == [(c, len(STEPS[c]), len(STEPS[c])) for c in sorted(STEPS)]
+    finally:
+        for s in stores:
+            s.close()
+        analytics.close()
+
+
 def test_two_stores_on_one_postgres_database_see_each_others_writes(pg_settings: Settings) -> None:
     first, second = open_store(pg_settings), open_store(pg_settings)  # as two processes would
     try:
@@ -282,3 +304,24 @@ def test_analytics_store_opened_on_a_path_stays_sqlite(tmp_path: Path) -> None:
         assert store.db.dialect == "sqlite" and (tmp_path / "a.sqlite3").exists()
     finally:
         store.close()
+
+
+def test_analytics_events_wait_for_an_unavailable_database_instead_of_being_dropped() -> None:
+    from analytics.capture import Capture
+
+    written: list[str] = []
+    failures = [DatabaseUnavailable("down"), DatabaseUnavailable("still down")]
+
+    def write(events: Any) -> None:
+        if failures:
+            raise failures.pop(0)
+        written.extend(e.query_id for e in events)
+
+    capture = Capture(write, buffer_size=10)
+    capture.start()
+    try:
+        capture.offer(QueryEvent("q", "i", 1.0, "x", "x", ("en",), "api", None, None, 0, 1.0, ()))
+        assert capture.flush(timeout=10)
+        assert written == ["q"] and capture.dropped == 0
+    finally:
+        capture.stop()

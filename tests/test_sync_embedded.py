@@ -14,14 +14,13 @@ import pytest
 from tests.conftest import JA, ids_of
 from tests.sync_helpers import create_source, git, markdown_count, metrics, office_folder, sync, vue_repo
 
-pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
-
 
 def _query_ids(kendra: Any, index: str, text: str, lang_filter: Any = None) -> list[str]:
     kwargs = {"AttributeFilter": lang_filter} if lang_filter else {}
     return ids_of(kendra.query(IndexId=index, QueryText=text, PageSize=100, **kwargs))
 
 
+@pytest.mark.databases  # with PostgreSQL too
 def test_filesystem_source_syncs_office_files_and_follows_edits(kendra: Any, new_index: Any,
                                                                tmp_path: Path) -> None:
     index = new_index()
@@ -142,6 +141,7 @@ def test_forced_full_crawl_sends_everything_again(kendra: Any, new_index: Any, t
     assert metrics(sync(kendra, index, ds))["Modified"] == 3
 
 
+@pytest.mark.databases  # with PostgreSQL too
 def test_deleting_a_data_source_removes_its_documents(kendra: Any, new_index: Any, tmp_path: Path) -> None:
     index = new_index()
     root = tmp_path / "share"

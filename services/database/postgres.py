@@ -167,7 +167,10 @@ class PostgresDatabase(Database):
         self.lock_key = int.from_bytes(hashlib.sha256(f"kensaku:{component}".encode()).digest()[:8], "big") >> 1
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), timeout=timeout, name=f"kensaku-{component}",
-            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": max(1, int(timeout))},
+            # TCP keepalives: a server that vanished without closing its connections (a network partition)
+            # is noticed in about half a minute, not after the system's hours-long TCP timeout.
+            kwargs={"autocommit": True, "row_factory": _rows, "connect_timeout": max(1, int(timeout)),
+                    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3},
             configure=_configure, check=ConnectionPool.check_connection, open=False,
             # The pool's reconnection attempts back off exponentially; giving up sooner than a caller waits
             # means the next caller's request starts a fresh attempt at once: the first operation after the
