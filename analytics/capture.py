@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from analytics.events import Event
+from services.database import DatabaseUnavailable
 
 log = logging.getLogger("kensaku.analytics")
 
@@ -108,15 +109,24 @@ class Capture:
                 self._done.notify_all()
 
     def _store(self, batch: list[Event]) -> None:
-        try:
-            self._write(batch)
-        except Exception:  # one bad event must not cost the batch: retry one by one
-            log.exception("analytics: writing a batch of %d events failed; retrying one by one", len(batch))
-            for event in batch:
-                try:
-                    self._write([event])
-                except Exception:
-                    log.exception("analytics: dropped an event that could not be written: %r", event)
+        while True:
+            try:
+                self._write(batch)
+                return
+            except DatabaseUnavailable as error:  # not the events' fault: they wait (new ones fill the buffer)
+                if self._stopping.is_set():
+                    log.warning("analytics: dropped %d events: %s", len(batch), error)
+                    return
+                log.warning("analytics: %d events wait for the database: %s", len(batch), error)
+                self._stopping.wait(1.0)
+            except Exception:  # one bad event must not cost the batch: retry one by one
+                log.exception("analytics: writing a batch of %d events failed; retrying one by one", len(batch))
+                break
+        for event in batch:
+            try:
+                self._write([event])
+            except Exception:
+                log.exception("analytics: dropped an event that could not be written: %r", event)
 
     @staticmethod
     def _guarded(task: Callable[[], object]) -> None:

@@ -22,7 +22,7 @@ from analytics.capture import Capture
 from analytics.events import Clock, FeedbackEvent, QueryEvent, ReturnedResult, channel_of
 from analytics.learning import ClickLearning
 from analytics.snapshots import snapshot, time_filter, window
-from analytics.store import FILE_NAME, AnalyticsStore
+from analytics.store import open_analytics_store
 from analytics.stream import RedisConsumer, RedisPublisher
 from analytics.suggest_service import DocumentSource, SuggestionService
 from analytics.trends import parse_request, trends
@@ -74,7 +74,7 @@ class AnalyticsService:
         self._require_index = require_index
         self._document_count = document_count
         self._channel = channel
-        self.store = AnalyticsStore(settings.data_dir / FILE_NAME)
+        self.store = open_analytics_store(settings)
         self.consumer: RedisConsumer | None = None
         if settings.analytics_capture == "redis":
             publisher = RedisPublisher(settings)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from typing import Any
 
 from analytics.events import Event, FeedbackEvent, QueryEvent, ReturnedResult
 from analytics.store import AnalyticsStore
+from services.database import INTEGRITY_ERRORS
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -182,11 +182,11 @@ class RedisConsumer:
                 log.exception("analytics consumer: skipped an unreadable stream entry")
         try:
             self.store.write(events)
-        except sqlite3.IntegrityError:  # a redelivered query event: store the rest one by one
+        except INTEGRITY_ERRORS:  # a redelivered query event: store the rest one by one
             for event in events:
                 try:
                     self.store.write([event])
-                except sqlite3.IntegrityError:
+                except INTEGRITY_ERRORS:
                     pass
         self._client.xack(self.stream, GROUP, *[entry_id for entry_id, _ in entries])
         self.written += len(events)

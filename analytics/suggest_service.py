@@ -6,7 +6,7 @@ made on first use, dropped when the config, a block list or a clear changes what
 remade in the background every ``suggestions_refresh_seconds`` (so new queries show up within that
 time). With a refresh of 0 every call builds afresh (tests, demos).
 
-Config, clear times and block lists live in the analytics store (tables created here).
+Config, clear times and block lists live in the analytics store (``migrations.ANALYTICS``).
 """
 
 from __future__ import annotations
@@ -33,30 +33,6 @@ log = logging.getLogger("kensaku.analytics")
 DAY = 86_400.0
 MAX_SUGGESTIONS = 10
 TITLE = "_document_title"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS suggestion_configs (
-    index_id TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    last_clear REAL
-);
-CREATE TABLE IF NOT EXISTS block_lists (
-    id TEXT PRIMARY KEY,
-    index_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    source TEXT NOT NULL,
-    role_arn TEXT,
-    status TEXT NOT NULL,
-    error TEXT,
-    entries TEXT NOT NULL,
-    file_size INTEGER NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    client_token TEXT
-);
-CREATE INDEX IF NOT EXISTS block_lists_by_index ON block_lists (index_id);
-"""
 
 # Kendra's defaults (MinimumQueryCount is undocumented; 1 is ours, reported by Describe).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -120,7 +96,6 @@ class SuggestionService:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        store.executescript(_SCHEMA)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

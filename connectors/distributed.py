@@ -26,7 +26,7 @@ from celery import Celery
 from connectors.contract import SourceUnavailable
 from connectors.runner import SyncRunner
 from services.datasources import records
-from services.index.store import Store
+from services.index.store import open_store
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.sync")
@@ -87,7 +87,7 @@ def celery_app(settings: Settings) -> Celery:
         from services.datasources.launch import runner_config
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SyncRunner(Store(settings.data_dir / "kensaku.sqlite3"), runner_config(settings))
+        return SyncRunner(open_store(settings), runner_config(settings))
 
     @cache
     def leases(pid: int) -> SourceLeases:  # one Redis connection per worker process

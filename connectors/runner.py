@@ -77,7 +77,6 @@ class SyncRunner:
     def __init__(self, store: Store, config: RunnerConfig) -> None:
         self.store = store
         self.config = config
-        records.ensure_schema(store)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -163,7 +162,7 @@ class SyncRunner:
             if state is None or state["plan_state"] == "planned":
                 return
             conn.executemany(
-                "INSERT OR IGNORE INTO sync_batches (job_id, seq, items) VALUES (?, ?, ?)",
+                "INSERT INTO sync_batches (job_id, seq, items) VALUES (?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING",
                 [(job.id, seq, json.dumps(batch, ensure_ascii=False)) for seq, batch in enumerate(batches)],
             )
             conn.execute(

@@ -23,7 +23,7 @@ from services.index.indexer import Indexer
 from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
 from services.index.service import DeleteSweeper, IndexService
-from services.index.store import Store
+from services.index.store import open_store
 from services.index.tags import Tags
 from services.query.faqs import FaqService
 from services.query.featured import FeaturedResults
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     no sync supervisor (``kensaku beat``), and it follows what other processes commit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     distributed = settings.topology == "distributed"
-    store = Store(settings.data_dir / "kensaku.sqlite3")
+    store = open_store(settings)
     indexes = IndexService(settings, store)
     indexes.follow_commits = distributed
     analytics = AnalyticsService(

@@ -163,17 +163,40 @@ def _admin_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    """Apply the schema migrations of every component (services apply them on start too)."""
+    from services.database import FILES, open_database
+    from services.database.migrations import STEPS, migrate
+
+    settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
+    where = "PostgreSQL (KENSAKU_DATABASE_URL)" if settings.database_url is not None else str(settings.data_dir)
+    print(f"migrating {where}", flush=True)
+    for component in FILES:
+        db = open_database(settings, component)
+        try:
+            done = migrate(db)
+        finally:
+            db.close()
+        latest = STEPS[component][-1].version
+        if done:
+            span = f"{done[0].version}-{done[-1].version}" if len(done) > 1 else str(done[0].version)
+            print(f"{component}: applied {span} (now version {latest}): " + "; ".join(s.name for s in done))
+        else:
+            print(f"{component}: up to date (version {latest})")
+    return 0
+
+
 def _analytics_consumer(args: argparse.Namespace) -> int:
     import signal
     import threading
 
     from analytics.service import clock_of
-    from analytics.store import FILE_NAME, AnalyticsStore
+    from analytics.store import FILE_NAME, open_analytics_store
     from analytics.stream import RedisConsumer
 
     settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = AnalyticsStore(settings.data_dir / FILE_NAME)
+    store = open_analytics_store(settings)
     clock = clock_of(settings)
 
     def retention() -> int:
@@ -185,7 +208,7 @@ def _analytics_consumer(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     consumer.start()
     print(f"Kensaku analytics consumer: {settings.redis_url} stream {settings.analytics_stream}"
-          f" -> {settings.data_dir / FILE_NAME}", flush=True)
+          f" -> {'PostgreSQL' if settings.database_url else settings.data_dir / FILE_NAME}", flush=True)
     done.wait()
     consumer.stop()
     store.close()
@@ -344,6 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--host", help="the server's address, for the link (KENSAKU_HOST)")
     token.add_argument("--port", type=int, help="the server's port, for the link (KENSAKU_PORT)")
     token.set_defaults(func=_admin_token)
+    mig = sub.add_parser("migrate", help="apply the schema migrations to the data folder's SQLite files or to"
+                         " the PostgreSQL database of KENSAKU_DATABASE_URL")
+    mig.add_argument("--data-dir", type=Path, default=None)
+    mig.set_defaults(func=_migrate)
     consumer = sub.add_parser("analytics-consumer",
                               help="distributed mode: write the analytics Redis stream into the analytics store")
     consumer.add_argument("--data-dir", type=Path, help="data folder (KENSAKU_DATA_DIR)")

@@ -40,11 +40,11 @@ def run_indexer(settings: Settings) -> None:
     from services.index.access_configs import AccessControlConfigurations
     from services.index.indexer import Indexer
     from services.index.service import IndexService
-    from services.index.store import Store
+    from services.index.store import open_store
 
     check_distributed(settings, "indexer")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.data_dir / "kensaku.sqlite3")
+    store = open_store(settings)
     indexes = IndexService(settings, store)
     AccessControlConfigurations(indexes)  # documents that take their ACL from a configuration read it here
     indexer = Indexer(indexes)
@@ -63,7 +63,7 @@ def run_beat(settings: Settings) -> None:
     sync, and the second would be refused as one is running)."""
     from services.datasources.launch import sync_components
     from services.index.service import IndexService
-    from services.index.store import Store
+    from services.index.store import open_store
 
     check_distributed(settings, "beat")
     if settings.sync_mode != "celery":
@@ -71,7 +71,7 @@ def run_beat(settings: Settings) -> None:
     # The supervisor embeds nothing: no model is loaded.
     settings = settings.model_copy(update={"embedder": "none", "rescore_embedder": "none"})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.data_dir / "kensaku.sqlite3")
+    store = open_store(settings)
     indexes = IndexService(settings, store)
     _, supervisor, close_sync = sync_components(settings, indexes, store)
     supervisor.start()

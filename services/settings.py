@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path("kensaku-data")
+    # Shared state (services/database): unset, every store is a SQLite file of data_dir (embedded mode);
+    # postgresql://user:password@host:port/db, every store's tables in that one PostgreSQL database, which
+    # any number of processes share. Connections per store and process; seconds to wait for one.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(10, gt=0, le=1000)
+    database_timeout_seconds: float = Field(10.0, gt=0)
 
     # Authentication of Kendra API calls. "off": Authorization is ignored (localhost default).
     # "sigv4": requests must be signed with one of `access_keys` (access key id -> secret).
@@ -256,6 +262,15 @@ class Settings(BaseSettings):
         if self.max_request_bytes is not None:
             return self.max_request_bytes
         return 10 * (self.max_document_bytes * 4 // 3 + 4) + 1024 * 1024
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if value.get_secret_value().split(":", 1)[0] not in ("postgresql", "postgres"):
+            raise ValueError("KENSAKU_DATABASE_URL must be a postgresql:// URL (unset: SQLite in the data folder)")
+        return value
 
     @field_validator("data_dir")
     @classmethod

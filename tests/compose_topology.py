@@ -16,8 +16,8 @@ tunings (short leases and timeouts, an index prefix on the shared cluster) are t
 the constructor. A service the harness does not know how to start fails the test.
 
 The store: ``DATABASE`` says which. "postgresql" gives every process the compose file's
-KENSAKU_DATABASE_URL (for the PostgreSQL store); "sqlite" (until that store is merged) drops it and gives
-every process one shared data folder, the store that works across processes on one machine today.
+KENSAKU_DATABASE_URL (the PostgreSQL store, as deployed); "sqlite" drops it and gives every process one
+shared data folder (the SQLite store also works across processes on one machine).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
-# Switch to "postgresql" once the PostgreSQL store is merged: the only line to change.
-DATABASE = "sqlite"
+# Where the kensaku services keep their state: "postgresql" (KENSAKU_DATABASE_URL, as in the compose file) or
+# "sqlite" (one data folder shared by every service).
+DATABASE = "postgresql"
 KENSAKU_IMAGE = "kensaku"
 OPENSEARCH_IMAGE = "opensearchproject/opensearch"
 OPENSEARCH_NODES = ("opensearch-node1", "opensearch-node2", "opensearch-node3")

@@ -7,12 +7,14 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -120,16 +122,61 @@ def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any
 ENGINES = ["embedded", "opensearch"]
 
 
+DATABASES = ["sqlite", "postgresql"]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests of a module marked ``engines`` run once on each engine (those that use a server, or ask for
-    ``engine_env``); every other test runs on the embedded engine."""
-    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines"):
+    ``engine_env``); every other test runs on the embedded engine. Likewise ``databases``: once with the
+    state in SQLite files (embedded mode), once in PostgreSQL (``KENSAKU_DATABASE_URL``)."""
+    engines = "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("engines")
+    databases = "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("databases")
+    if engines and databases:  # PostgreSQL with OpenSearch only: the distributed configuration
+        metafunc.parametrize(("engine", "database"), [(e, "sqlite") for e in ENGINES] + [("opensearch", "postgresql")],
+                             indirect=True, scope="session", ids=[*ENGINES, "opensearch-postgresql"])
+    elif engines:
         metafunc.parametrize("engine", ENGINES, indirect=True, scope="session")
+    elif databases:
+        metafunc.parametrize("database", DATABASES, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
 def engine(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture(scope="session")
+def database(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+# The PostgreSQL server of this session (``postgres``), started on first use.
+_POSTGRES: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Any:
+    """A PostgreSQL server for the session (tests/postgres.py); skipped when its binaries are missing."""
+    from tests.postgres import PostgresServer, binaries
+
+    if "server" not in _POSTGRES:
+        if binaries() is None:
+            pytest.skip("PostgreSQL is not installed (initdb, pg_ctl: apt-get install postgresql)")
+        _POSTGRES["server"] = PostgresServer(free_port()).start()
+    return _POSTGRES["server"]
+
+
+def _database_env(request: pytest.FixtureRequest, database: str) -> dict[str, str]:
+    if database == "sqlite":
+        return {}
+    return {"KENSAKU_DATABASE_URL": request.getfixturevalue("postgres").new_database()}
+
+
+@pytest.fixture(scope="module")
+def database_env(request: pytest.FixtureRequest, database: str) -> dict[str, str]:
+    """The settings of a module's own server keeping its state in ``database``: SQLite (none), or a new
+    PostgreSQL database (of its own: servers sharing one would share their queues)."""
+    return _database_env(request, database)
 
 
 # The test cluster this session started (``opensearch_url``), or why it could not.
@@ -182,6 +229,8 @@ def opensearch_url() -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "server" in _POSTGRES:
+        _POSTGRES.pop("server").remove()
     proc = _CLUSTER.get("proc")
     if proc is not None:
         proc.terminate()
@@ -245,16 +294,36 @@ def _servers() -> Iterator[dict[str, Server]]:
 
 
 @pytest.fixture(scope="session")
-def server(_servers: dict[str, Server], engine: str, engine_env: dict[str, str]) -> Server:
-    srv = _servers.get(engine)
+def server(_servers: dict[str, Server], engine: str, engine_env: dict[str, str], database: str,
+           request: pytest.FixtureRequest) -> Server:
+    key = engine if database == "sqlite" else f"{engine}-{database}"
+    srv = _servers.get(key)
     if srv is None:
-        srv = _servers[engine] = Server(_servers["_root"].data_dir / engine, engine_env).start()
+        env = {**engine_env, **_database_env(request, database)}
+        srv = _servers[key] = Server(_servers["_root"].data_dir / key, env).start()
     return srv
 
 
 @pytest.fixture(scope="session")
 def kendra(server: Server) -> Any:
     return make_client(server.url)
+
+
+def state_rows(server: Server, component: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read a server's state directly, wherever it keeps it: ``component``'s SQLite file of its data folder
+    (services.database.FILES), or its PostgreSQL database (a Kensaku-only view for tests)."""
+    url = server.env.get("KENSAKU_DATABASE_URL")
+    if url:
+        import psycopg
+
+        from services.database.postgres import translate
+
+        with psycopg.connect(url) as conn:
+            return [tuple(r) for r in conn.execute(translate(sql), params)]
+    from services.database import FILES
+
+    with closing(sqlite3.connect(server.data_dir / FILES[component])) as db:
+        return list(db.execute(sql, params))
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
+from tests.conftest import ROLE, Server, make_client, put_and_wait, state_rows, text_doc, wait_active, wait_for
 
 # Last week's Tuesday, and "now" a week later (both Tuesdays, noon UTC).
 LAST_TUESDAY = "2024-05-14T12:00:00+00:00"
 NEXT_TUESDAY = "2024-05-21T12:00:00+00:00"
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
+
 METRICS = ("QUERIES_BY_COUNT", "QUERIES_BY_ZERO_CLICK_RATE", "QUERIES_BY_ZERO_RESULT_RATE",
            "DOCS_BY_CLICK_COUNT", "AGG_QUERY_DOC_METRICS", "TREND_QUERY_DOC_METRICS")
 
@@ -56,8 +58,8 @@ def test_click_for_an_unknown_query_is_recorded_as_orphaned(server: Server, kend
                            ClickFeedbackItems=[{"ResultId": "no-such-result", "ClickTime": datetime.now(UTC)}],
                            RelevanceFeedbackItems=[{"ResultId": "no-such-result", "RelevanceValue": "NOT_RELEVANT"}])
     sql = "SELECT orphaned FROM {} WHERE index_id = ? AND query_id = 'no-such-query'"
-    assert wait_for(lambda: db_rows(server.data_dir, sql.format("clicks"), (index_id,)), 10) == [(1,)]
-    assert wait_for(lambda: db_rows(server.data_dir, sql.format("votes"), (index_id,)), 10) == [(1,)]
+    assert wait_for(lambda: state_rows(server, "analytics", sql.format("clicks"), (index_id,)), 10) == [(1,)]
+    assert wait_for(lambda: state_rows(server, "analytics", sql.format("votes"), (index_id,)), 10) == [(1,)]
     assert kendra.list_indices()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
@@ -70,7 +72,7 @@ def test_channel_and_user_come_from_the_request(server: Server, kendra: Any, new
     q2 = kendra.query(IndexId=index_id, QueryText="Hello  World", VisitorId="v1")
     q3 = kendra.query(IndexId=index_id, QueryText="x")
     sql = "SELECT query_id, channel, user_key, normalized_text, total_results FROM queries WHERE index_id = ?"
-    rows = wait_for(lambda: (r := db_rows(server.data_dir, sql, (index_id,))) and len(r) == 3 and r, 10)
+    rows = wait_for(lambda: (r := state_rows(server, "analytics", sql, (index_id,))) and len(r) == 3 and r, 10)
     assert sorted(rows) == sorted([(q1["QueryId"], "chat", "alice", "東京都", 0),
                                    (q2["QueryId"], "api", "v1", "hello world", 0),
                                    (q3["QueryId"], "api", None, "x", 0)])

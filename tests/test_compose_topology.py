@@ -349,7 +349,7 @@ def test_redis_down_syncs_wait_and_queries_go_on(topo: Topology, api1: Any, api2
 
 
 @pytest.mark.skipif(compose_topology.DATABASE != "postgresql",
-                    reason="the kensaku services use the shared SQLite store until the PostgreSQL store is merged")
+                    reason="the kensaku services share a SQLite store (compose_topology.DATABASE)")
 def test_postgresql_restarted_the_services_reconnect(topo: Topology, api1: Any, api2: Any,
                                                      shared: dict[str, Any]) -> None:
     index = shared["index"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, Server, make_client, text_doc, wait_for, wait_indexed
+from tests.conftest import ROLE, Server, make_client, state_rows, text_doc, wait_for, wait_indexed
+
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
 
 
 def _template(kind: str, **endpoint: Any) -> dict[str, Any]:
@@ -162,14 +163,10 @@ def test_data_sources_go_with_their_index(server: Server, kendra: Any, tmp_path:
     kendra.delete_index(Id=index)
     wait_for(lambda: index not in [i["Id"] for i in kendra.list_indices()["IndexConfigurationSummaryItems"]],
              what="the index gone")
-    db = sqlite3.connect(f"file:{server.data_dir / 'kensaku.sqlite3'}?mode=ro", uri=True)
-    try:
-        left = {table: db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} IN (?, ?, ?)",
-                                  (index, share, crm)).fetchone()[0]
-                for table, column in (("data_sources", "index_id"), ("sync_jobs", "index_id"),
-                                      ("source_items", "data_source_id"))}
-    finally:
-        db.close()
+    left = {table: state_rows(server, "store", f"SELECT COUNT(*) FROM {table} WHERE {column} IN (?, ?, ?)",
+                              (index, share, crm))[0][0]
+            for table, column in (("data_sources", "index_id"), ("sync_jobs", "index_id"),
+                                  ("source_items", "data_source_id"))}
     assert left == {"data_sources": 0, "sync_jobs": 0, "source_items": 0}  # no schedule left to fire
     other = kendra.create_index(Name="after", RoleArn=ROLE)["Id"]  # the server goes on as before
     wait_for(lambda: kendra.describe_index(Id=other)["Status"] == "ACTIVE")

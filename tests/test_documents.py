@@ -27,6 +27,7 @@ pytestmark = pytest.mark.engines
 OFFICE = SHARED / "data/corpora/office"
 
 
+@pytest.mark.databases  # with PostgreSQL too (and OpenSearch)
 def test_put_three_documents_then_statistics_and_updated(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
     docs = [text_doc(f"doc{i}", f"document number {i} about kendra", title=f"Doc {i}") for i in range(3)]
@@ -40,6 +41,7 @@ def test_put_three_documents_then_statistics_and_updated(kendra: Any, new_index:
     assert status["DocumentStatusList"][0]["DocumentStatus"] == "NOT_FOUND"
 
 
+@pytest.mark.databases  # with PostgreSQL too (and OpenSearch)
 def test_status_is_processing_until_indexed(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
     docs = [text_doc(f"p{i}", "processing " * 50) for i in range(10)]
@@ -49,6 +51,7 @@ def test_status_is_processing_until_indexed(kendra: Any, new_index: Any) -> None
     wait_indexed(kendra, index_id, [d["Id"] for d in docs])
 
 
+@pytest.mark.databases  # with PostgreSQL too (and OpenSearch)
 def test_deleted_document_stops_matching(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
     put_and_wait(kendra, index_id, [text_doc("a", "zebra crossing"), text_doc("b", "zebra stripes")])
@@ -65,6 +68,7 @@ def test_deleted_document_stops_matching(kendra: Any, new_index: Any) -> None:
     assert ids_of(kendra.query(IndexId=index_id, QueryText="zebra")) == ["b"]
 
 
+@pytest.mark.databases  # with PostgreSQL too (and OpenSearch)
 def test_per_document_failures_carry_kendra_error_codes(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
     docs = [
@@ -82,6 +86,7 @@ def test_per_document_failures_carry_kendra_error_codes(kendra: Any, new_index: 
     assert wait_indexed(kendra, index_id, ["fine"])[0]["DocumentStatus"] == "INDEXED"
 
 
+@pytest.mark.databases  # with PostgreSQL too (and OpenSearch)
 def test_unreadable_file_is_failed_with_a_reason(kendra: Any, new_index: Any) -> None:
     index_id = new_index()
     kendra.batch_put_document(IndexId=index_id, Documents=[{"Id": "bad", "Blob": b"%PDF-1.4 garbage",

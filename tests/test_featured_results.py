@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import put_and_wait, text_doc
 
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
+
 
 def featured_ids(response: dict[str, Any]) -> list[str]:
     return [item["DocumentId"] for item in response.get("FeaturedResultsItems", [])]

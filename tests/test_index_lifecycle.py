@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROLE, text_doc, wait_active, wait_for, wait_indexed
 
-pytestmark = pytest.mark.engines
+pytestmark = [pytest.mark.engines, pytest.mark.databases]  # PostgreSQL: with OpenSearch
 
 BUILTINS = {
     "_authors": "STRING_LIST_VALUE", "_category": "STRING_VALUE", "_created_at": "DATE_VALUE",

@@ -25,6 +25,8 @@ from tests.conftest import (
 )
 from tests.test_wire import TARGET, raw_post
 
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
+
 
 def allow(name: str, kind: str = "GROUP", **extra: str) -> dict[str, str]:
     return {"Name": name, "Type": kind, "Access": "ALLOW", **extra}

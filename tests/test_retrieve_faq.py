@@ -19,7 +19,7 @@ from botocore.exceptions import ParamValidationError
 
 from tests.conftest import ROLE, Server, make_client, put_and_wait, text_doc, wait_for
 
-pytestmark = pytest.mark.engines
+pytestmark = [pytest.mark.engines, pytest.mark.databases]  # PostgreSQL: with OpenSearch
 
 TOPICS = [
     "Expense reports must be filed within thirty days of the purchase, with a scanned receipt attached.",
@@ -44,8 +44,9 @@ def _long_document() -> str:
 
 
 @pytest.fixture(scope="module")
-def faq_server(s3_url: str, tmp_path_factory: pytest.TempPathFactory, engine_env: dict[str, str]) -> Iterator[Server]:
-    env = {**engine_env, "KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test",
+def faq_server(s3_url: str, tmp_path_factory: pytest.TempPathFactory, engine_env: dict[str, str],
+               database_env: dict[str, str]) -> Iterator[Server]:
+    env = {**engine_env, **database_env, "KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test",
            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
            # the tests' tmp_path folders, where their file:// FAQ files are
            "KENSAKU_LOCAL_FILES_ROOT": str(tmp_path_factory.getbasetemp())}

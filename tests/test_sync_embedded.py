@@ -20,6 +20,7 @@ def _query_ids(kendra: Any, index: str, text: str, lang_filter: Any = None) -> l
     return ids_of(kendra.query(IndexId=index, QueryText=text, PageSize=100, **kwargs))
 
 
+@pytest.mark.databases  # with PostgreSQL too
 def test_filesystem_source_syncs_office_files_and_follows_edits(kendra: Any, new_index: Any,
                                                                tmp_path: Path) -> None:
     index = new_index()
@@ -140,6 +141,7 @@ def test_forced_full_crawl_sends_everything_again(kendra: Any, new_index: Any, t
     assert metrics(sync(kendra, index, ds))["Modified"] == 3
 
 
+@pytest.mark.databases  # with PostgreSQL too
 def test_deleting_a_data_source_removes_its_documents(kendra: Any, new_index: Any, tmp_path: Path) -> None:
     index = new_index()
     root = tmp_path / "share"

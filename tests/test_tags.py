@@ -3,13 +3,13 @@ kind, Tags at creation, Kendra's ARNs, limits, and tags going with their resourc
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, Server, wait_for
+from tests.conftest import ROLE, Server, state_rows, wait_for
+
+pytestmark = pytest.mark.databases  # the tests on the shared server run with PostgreSQL too
 
 ARN = "arn:aws:kendra:us-east-1:123456789012:index/{}"
 
@@ -20,9 +20,8 @@ def tags_of(kendra: Any, arn: str) -> dict[str, str]:
 
 def stored(server: Server, index: str) -> list[str]:
     """The resources of ``index`` the server's store still holds tags of."""
-    with closing(sqlite3.connect(server.data_dir / "kensaku.sqlite3")) as db:
-        rows = db.execute("SELECT DISTINCT resource FROM tags WHERE resource LIKE ?", (f"index/{index}%",))
-        return [r[0] for r in rows]
+    rows = state_rows(server, "store", "SELECT DISTINCT resource FROM tags WHERE resource LIKE ?", (f"index/{index}%",))
+    return [r[0] for r in rows]
 
 
 def resources(kendra: Any, index: str) -> dict[str, str]:

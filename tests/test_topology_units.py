@@ -41,7 +41,6 @@ def test_an_index_lease_is_held_by_one_indexer_until_it_expires(store: Store) ->
 
 
 def test_the_commit_counter_counts_in_the_callers_transaction(store: Store) -> None:
-    store.create_tables(shared.SCHEMA)
     assert shared.commits(store, "i1") == 0
     for _ in range(3):
         with store.write() as conn:

@@ -16,7 +16,8 @@
     ├── UnrecognizedClientException  403: unknown access key (auth enabled)
     ├── IncompleteSignatureException 403: the SigV4 Authorization lacks a part or a required signed header
     ├── InvalidSignatureException    403: SigV4 signature, scope or time does not match (auth enabled)
-    └── InternalServerException      500: a bug of ours, never a client's mistake
+    └── InternalServerException      500: a bug of ours, never a client's mistake (503 while the database
+                                     of KENSAKU_DATABASE_URL is unavailable: services/api/wire.py)
 
 boto3 maps ``__type`` to ``client.exceptions.<Name>``; it retries only 5xx and throttling, so every
 client mistake must be a 400.

@@ -30,6 +30,7 @@ from services.api.errors import (
     ValidationException,
 )
 from services.api.identity import apply_trusted_user, check_user_operation
+from services.database import DatabaseUnavailable
 from services.engine.base import EngineUnavailable
 from services.settings import Settings
 
@@ -121,6 +122,10 @@ def kendra_router(settings: Settings, operations: Mapping[str, Handler],
         except EngineUnavailable as error:  # not the client's mistake either: a 5xx it may retry
             log.warning("search engine unavailable (request %s): %s", request_id, error)
             return _response(500, InternalServerException(f"The search engine is unavailable: {error}").body(),
+                             request_id)
+        except DatabaseUnavailable as error:  # PostgreSQL down or restarting: 503, which clients retry
+            log.warning("database unavailable (request %s): %s", request_id, error)
+            return _response(503, InternalServerException(f"The database is unavailable: {error}").body(),
                              request_id)
         except Exception:  # a bug of ours: say so, log it, keep serving
             log.exception("operation failed (request %s)", request_id)

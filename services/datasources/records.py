@@ -1,4 +1,5 @@
-"""Data sources and sync jobs as rows of the one SQLite store (same file as indexes and documents).
+"""Data sources and sync jobs as rows of the store (same database as indexes and documents; the schema is
+``services.database.migrations.STORE``).
 
 Tables:
     data_sources   one row per CreateDataSource; ``checkpoint`` is the connector's checkpoint of the
@@ -15,75 +16,20 @@ Tables:
                    an item whose version is unchanged is not sent again, which is what lets a stopped
                    or crashed sync resume without resending what was already done
 
-Every process that runs sync work (the server, Celery workers on the same data folder) opens the
-store through :class:`services.index.store.Store`; SQLite's WAL and BEGIN IMMEDIATE serialise writers.
+Every process that runs sync work (the server, Celery workers on the same data folder or database) opens
+the store through :class:`services.index.store.Store`, whose ``write()`` serialises writers.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.database import Connection, Row
 from services.index.store import Store
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS data_sources (
-    id TEXT PRIMARY KEY,
-    index_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    client_token TEXT,
-    config TEXT NOT NULL,
-    checkpoint TEXT,
-    last_schedule_check REAL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS data_sources_token ON data_sources (index_id, client_token);
-CREATE TABLE IF NOT EXISTS sync_jobs (
-    id TEXT PRIMARY KEY,
-    data_source_id TEXT NOT NULL,
-    index_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    error_code TEXT,
-    error_message TEXT,
-    source_error_code TEXT,
-    scanned INTEGER NOT NULL DEFAULT 0,
-    total INTEGER,
-    plan_state TEXT NOT NULL DEFAULT 'none',
-    next_checkpoint TEXT,
-    forced INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS sync_jobs_source ON sync_jobs (data_source_id, started_at);
-CREATE TABLE IF NOT EXISTS sync_batches (
-    job_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    items TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (job_id, seq)
-);
-CREATE TABLE IF NOT EXISTS sync_job_docs (
-    job_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    action TEXT NOT NULL,
-    reason TEXT,
-    PRIMARY KEY (job_id, doc_id, kind)
-);
-CREATE TABLE IF NOT EXISTS source_items (
-    data_source_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    version TEXT NOT NULL,
-    PRIMARY KEY (data_source_id, doc_id)
-);
-"""
 
 # Kendra's DataSourceSyncJobStatus values, grouped.
 RUNNING = ("SYNCING", "STOPPING")
@@ -112,13 +58,6 @@ class SyncJob:
     forced: bool
 
 
-def ensure_schema(store: Store) -> None:
-    with store.write() as conn:
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-
-
 def drop_index(store: Store, index_id: str) -> None:
     """Delete the data sources of ``index_id`` and everything their syncs recorded."""
     jobs = "SELECT id FROM sync_jobs WHERE index_id = ?"
@@ -138,7 +77,7 @@ def orphaned_indexes(store: Store) -> list[str]:
         " EXCEPT SELECT id FROM indexes")]
 
 
-def job_of(row: sqlite3.Row) -> SyncJob:
+def job_of(row: Row) -> SyncJob:
     return SyncJob(
         id=row["id"], data_source_id=row["data_source_id"], index_id=row["index_id"], status=row["status"],
         started_at=row["started_at"], ended_at=row["ended_at"], error_code=row["error_code"],
@@ -149,8 +88,8 @@ def job_of(row: sqlite3.Row) -> SyncJob:
     )
 
 
-def data_source_row(store: Store, ds_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = store.read().execute("SELECT * FROM data_sources WHERE id = ?", (ds_id,)).fetchone()
+def data_source_row(store: Store, ds_id: str) -> Row | None:
+    row: Row | None = store.read().execute("SELECT * FROM data_sources WHERE id = ?", (ds_id,)).fetchone()
     return row
 
 
@@ -182,11 +121,12 @@ def failures(store: Store, job_id: str, limit: int = 20) -> list[tuple[str, str]
     return [(row["doc_id"], row["reason"] or "") for row in rows]
 
 
-def record_docs(conn: sqlite3.Connection, job_id: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
+def record_docs(conn: Connection, job_id: str, entries: Iterable[tuple[str, str, str | None]]) -> None:
     """(doc_id, action, reason). A document counts once per kind of event in a job (put: added or
     modified, by the first put; deleted; failed), however often a retried batch sends it."""
     conn.executemany(
-        "INSERT OR IGNORE INTO sync_job_docs (job_id, doc_id, kind, action, reason) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sync_job_docs (job_id, doc_id, kind, action, reason) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (job_id, doc_id, kind) DO NOTHING",
         [(job_id, doc_id, _KIND.get(action, action), action, reason[:2048] if reason else None)
          for doc_id, action, reason in entries],
     )
@@ -197,10 +137,11 @@ def known_versions(store: Store, ds_id: str) -> dict[str, str]:
     return {row["doc_id"]: row["version"] for row in rows}
 
 
-def set_versions(conn: sqlite3.Connection, ds_id: str, versions: Mapping[str, str | None]) -> None:
+def set_versions(conn: Connection, ds_id: str, versions: Mapping[str, str | None]) -> None:
     """Record delivered versions; None forgets an item (deleted at the source)."""
     conn.executemany(
-        "INSERT OR REPLACE INTO source_items (data_source_id, doc_id, version) VALUES (?, ?, ?)",
+        "INSERT INTO source_items (data_source_id, doc_id, version) VALUES (?, ?, ?)"
+        " ON CONFLICT (data_source_id, doc_id) DO UPDATE SET version = excluded.version",
         [(ds_id, doc_id, v) for doc_id, v in versions.items() if v is not None],
     )
     conn.executemany(

@@ -91,7 +91,6 @@ class DataSourceService:
         self.store = store
         self.launcher = launcher
         self.outbound = outbound or OutboundPolicy()
-        records.ensure_schema(store)
         indexes.on_delete.append(self.drop_index)
         for index_id in records.orphaned_indexes(store):  # left by a server from before data sources went too
             records.drop_index(store, index_id)
@@ -185,7 +184,8 @@ class DataSourceService:
         conn = self.store.read()
         owned = {r[0] for r in conn.execute("SELECT doc_id FROM source_items WHERE data_source_id = ?", (ds_id,))}
         owned |= {r[0] for r in conn.execute(
-            "SELECT doc_id FROM documents WHERE index_id = ? AND json_extract(attributes, '$._data_source_id') = ?",
+            "SELECT doc_id FROM documents WHERE index_id = ?"
+            f" AND {self.store.json_text('attributes', '_data_source_id')} = ?",
             (index_id, ds_id),
         )}
         if owned:

@@ -9,6 +9,7 @@ import threading
 import time
 
 from services.api.errors import ResourceInUseException
+from services.database import DatabaseUnavailable
 from services.datasources import records, schedule
 from services.datasources.jobs import settle
 from services.datasources.service import DataSourceService, Launcher
@@ -49,6 +50,8 @@ class Supervisor:
         while not self._stop.wait(self.interval):
             try:
                 self.tick(time.time())
+            except DatabaseUnavailable as error:  # the next tick tries again
+                log.warning("sync supervisor step skipped: %s", error)
             except Exception:
                 log.exception("sync supervisor step failed")
 

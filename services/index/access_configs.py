@@ -28,7 +28,6 @@ description, acl, hierarchy as JSON, client_token, created_at).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -36,25 +35,11 @@ from typing import Any
 from services.api.errors import ConflictException, ResourceNotFoundException, ValidationException
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
+from services.database import Connection, Row
 from services.index.documents import check_acl, hierarchy_of, hierarchy_wire
 from services.index.service import AccessLists, IndexService
 
 DEFAULT_PAGE_SIZE = 100
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS access_configs (
-    index_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    acl TEXT NOT NULL,
-    hierarchy TEXT NOT NULL,
-    client_token TEXT,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (index_id, id)
-)
-"""
-
 
 class AccessControlConfigurations:
     """The access control configurations of every index, in the index store."""
@@ -62,7 +47,6 @@ class AccessControlConfigurations:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        self.store.create_tables(_SCHEMA)
         indexes.access_lists = self.lists
         indexes.on_delete.append(self.drop_index)
 
@@ -171,9 +155,9 @@ class AccessControlConfigurations:
 
     # -- rows -----------------------------------------------------------------------------------
 
-    def _row(self, index_id: str, config_id: str) -> sqlite3.Row:
+    def _row(self, index_id: str, config_id: str) -> Row:
         self.indexes.require_active(index_id)
-        row: sqlite3.Row | None = self.store.read().execute(
+        row: Row | None = self.store.read().execute(
             "SELECT * FROM access_configs WHERE index_id = ? AND id = ?", (index_id, config_id)).fetchone()
         if row is None:
             raise ResourceNotFoundException(
@@ -181,7 +165,7 @@ class AccessControlConfigurations:
         return row
 
     @staticmethod
-    def _naming(conn: sqlite3.Connection, index_id: str, config_id: str) -> set[str]:
+    def _naming(conn: Connection, index_id: str, config_id: str) -> set[str]:
         """The documents that take their ACL from the configuration: stored, or in a queued put."""
         found = {r["doc_id"] for r in conn.execute(
             "SELECT doc_id FROM documents WHERE index_id = ? AND acl_config = ?", (index_id, config_id))}

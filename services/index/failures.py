@@ -70,7 +70,7 @@ class DocumentFailures:
         failures: dict[str, dict[str, Any]] = {}
         for row in conn.execute(
             "SELECT doc_id, status, failure_code, failure_reason, updated_at,"
-            " json_extract(attributes, '$._data_source_id') AS source FROM documents"
+            f" {self.indexes.store.json_text('attributes', '_data_source_id')} AS source FROM documents"
             " WHERE index_id = ? AND status IN ('FAILED', 'UPDATE_FAILED') ORDER BY updated_at DESC LIMIT ?",
             (index_id, _LIMIT),
         ):
@@ -83,7 +83,7 @@ class DocumentFailures:
             if row["source"]:
                 item["DataSourceId"] = str(row["source"])
             failures[row["doc_id"]] = item
-        if _has_sync_tables(conn):
+        if self.indexes.store.db.has_table("sync_job_docs"):
             for row in conn.execute(
                 "SELECT j.doc_id, j.reason, s.id AS job, s.data_source_id, COALESCE(s.ended_at, s.started_at) AS at"
                 " FROM sync_jobs s JOIN sync_job_docs j ON j.job_id = s.id"
@@ -101,8 +101,3 @@ class DocumentFailures:
         if start + size < len(ordered):
             out["NextToken"] = page_token(start + size)
         return out
-
-
-def _has_sync_tables(conn: Any) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_job_docs'").fetchone() is not None
-

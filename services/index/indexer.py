@@ -2,7 +2,7 @@
 
 Order of durability: a change is committed to the ``pending`` table before BatchPutDocument
 answers; the indexer extracts, analyses and writes it to tantivy, commits tantivy, and only then,
-in one SQLite transaction, records the document and removes the pending row. A crash at any point
+in one transaction, records the document and removes the pending row. A crash at any point
 replays the pending row (idempotent: delete-by-id then add), so nothing is lost or duplicated.
 """
 
@@ -18,14 +18,16 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.extraction import ExtractionError, extract
+from services.database import Connection, DatabaseUnavailable
 from services.engine.base import EngineUnavailable
 from services.engine.document import LexicalDocument
 from services.engine.embedder import Embedder, Vectors, make_embedder
@@ -42,6 +44,14 @@ log = logging.getLogger("kensaku.indexer")
 ENGINE_RETRY_MAX_SECONDS = 15.0
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
+_DOCUMENT_COLUMNS = ("index_id", "doc_id", "status", "title", "body", "attributes", "acl", "hierarchy", "acl_config",
+                     "text_bytes", "failure_code", "failure_reason", "updated_at")
+# A document's whole row, replacing the one there (every column given: nothing of the old row is kept).
+_REPLACE_DOCUMENT = (
+    f"INSERT INTO documents ({', '.join(_DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_DOCUMENT_COLUMNS))})"
+    " ON CONFLICT (index_id, doc_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _DOCUMENT_COLUMNS[2:])
+)
 
 
 class LeaseLost(Exception):
@@ -236,6 +246,7 @@ class Indexer:
             holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
             self._leases = IndexLeases(self.store, holder, self.settings.indexer_lease_seconds)
         self._working: str | None = None  # the index of the batch in progress (its lease is kept alive)
+        self._write: Callable[[], AbstractContextManager[Connection]] = self.store.write  # the batch's claim's
         st = self.settings
         self._spec: EmbedSpec | None = None
         if service.vectors.enabled:
@@ -311,9 +322,10 @@ class Indexer:
             try:
                 worked = self.rebuild_updated_schemas() | self.drain_once()
                 backoff = 0.0
-            except EngineUnavailable as error:  # queued changes wait for the engine, longer each time
+            except (EngineUnavailable, DatabaseUnavailable) as error:  # queued changes wait, longer each time
                 backoff = min(max(2 * backoff, 0.5), ENGINE_RETRY_MAX_SECONDS)
-                log.warning("the search engine is unavailable (%s); pending changes retried in %.1f s", error, backoff)
+                what = "search engine" if isinstance(error, EngineUnavailable) else "database"
+                log.warning("the %s is unavailable (%s); pending changes retried in %.1f s", what, error, backoff)
                 self._stop.wait(backoff)
                 worked = False
             except (BrokenProcessPool, WorkersStopped):  # new workers; the batch again, one by one
@@ -345,15 +357,17 @@ class Indexer:
             return False
         if self._leases is not None and self._turn is None:
             return False  # every index with queued changes is another indexer's
-        changes = self.store.next_pending(size, self.settings.indexer_batch_bytes, self._turn)
-        if not changes:
-            self._isolate = 0
-            return False
-        self._working = self._turn
-        try:
-            return self._drain(changes)
-        finally:
-            self._working = None
+        # The outcome of the batch is written through the claim (with several indexers on PostgreSQL, in the
+        # transaction that holds the claimed rows).
+        with self.store.claim(size, self.settings.indexer_batch_bytes, self._turn) as claim:
+            if not claim.changes:
+                self._isolate = 0
+                return False
+            self._write, self._working = claim.write, self._turn
+            try:
+                return self._drain(claim.changes)
+            finally:
+                self._write, self._working = self.store.write, None
 
     def _drain(self, changes: list[PendingChange]) -> bool:
         by_index: dict[str, list[PendingChange]] = defaultdict(list)
@@ -367,8 +381,9 @@ class Indexer:
             self._discard_unfinished(by_index)
             self._isolate = 0
             return True
-        except EngineUnavailable:
-            # The engine's failure, not the documents': the batch stays queued, whole, and is retried.
+        except (EngineUnavailable, DatabaseUnavailable):
+            # The engine's or the database's failure, not the documents': the batch stays queued, whole, and
+            # is retried.
             self._discard_unfinished(by_index)
             raise
         except (BrokenProcessPool, WorkersStopped) as error:
@@ -580,7 +595,7 @@ class Indexer:
 
     def _record(self, index_id: str, outcomes: list[_Outcome]) -> None:
         now = time.time()
-        with self.store.write() as conn:
+        with self._write() as conn:
             if self._leases is not None:
                 # Fenced: an indexer that stalled past its lease records nothing (the new holder redoes
                 # the batch; engine writes are idempotent). The counter tells the API processes.
@@ -613,30 +628,25 @@ class Indexer:
                             " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
                             (done.failure_code, done.failure[:2048], now, index_id, doc_id),
                         )
-                    else:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO documents (index_id, doc_id, status, failure_code,"
-                            " failure_reason, updated_at) VALUES (?, ?, 'FAILED', ?, ?, ?)",
-                            (index_id, doc_id, done.failure_code, done.failure[:2048], now),
-                        )
+                    else:  # the whole row anew (what was there of it is gone)
+                        conn.execute(_REPLACE_DOCUMENT, (index_id, doc_id, "FAILED", None, None, None, None, None,
+                                                         None, 0, done.failure_code, done.failure[:2048], now))
                     continue
                 payload = o.change.payload
                 acl, hierarchy = done.acl or (payload.get("acl", []), payload.get("hierarchy") or [])
                 conn.execute(
-                    "INSERT OR REPLACE INTO documents (index_id, doc_id, status, title, body, attributes, acl,"
-                    " hierarchy, acl_config, text_bytes, failure_code, failure_reason, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                    _REPLACE_DOCUMENT,
                     (
                         index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", done.title, done.body,
                         json.dumps(done.attributes, ensure_ascii=False), json.dumps(acl, ensure_ascii=False),
                         json.dumps(hierarchy, ensure_ascii=False) if hierarchy else None, payload.get("acl_config"),
-                        len(done.body.encode("utf-8")), now,
+                        len(done.body.encode("utf-8")), None, None, now,
                     ),
                 )
             conn.executemany("DELETE FROM pending WHERE seq = ?", [(o.change.seq,) for o in outcomes])
 
     def _forget(self, changes: list[PendingChange]) -> None:
-        with self.store.write() as conn:
+        with self._write() as conn:
             conn.executemany("DELETE FROM pending WHERE seq = ?", [(c.seq,) for c in changes])
 
     # -- vectors of another model ---------------------------------------------------------------

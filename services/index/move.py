@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -34,13 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.data_lock import lock_data_folder
+from services.database import Row
 from services.engine.base import Engine, PassageStore, StoredPassage
 from services.engine.embedder import Embedder, Vectors, make_embedder
 from services.engine.passages import Passage
 from services.engine.query import MatchAll
 from services.engine.vectors import LAYOUT
 from services.index.documents import build_version, field_specs, lexical_document
-from services.index.store import Store
+from services.index.store import Store, open_store
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.move")
@@ -86,10 +86,10 @@ def move_indexes(settings: Settings, source: Engine, target: Engine, index_ids: 
     if source.name == target.name:
         raise MoveRefused(f"The source and the target are both the {source.name} engine")
     path = settings.data_dir / STORE_FILE
-    if not path.exists():
+    if settings.database_url is None and not path.exists():
         raise MoveRefused(f"{settings.data_dir} holds no Kensaku data ({STORE_FILE} is missing)")
     with lock_data_folder(settings.data_dir):
-        store = Store(path)
+        store = open_store(settings)
         try:
             rows = chosen_indexes(store, settings, index_ids, progress)
             embedder = make_embedder(settings.embedder, settings.embedder_model)
@@ -100,7 +100,7 @@ def move_indexes(settings: Settings, source: Engine, target: Engine, index_ids: 
             store.close()
 
 
-def effective_status(row: sqlite3.Row, settings: Settings) -> str:
+def effective_status(row: Row, settings: Settings) -> str:
     """The status the server reports: CREATING turns ACTIVE after ``index_creating_seconds``."""
     status = str(row["status"])
     if status == "CREATING" and time.time() - row["created_at"] >= settings.index_creating_seconds:
@@ -109,7 +109,7 @@ def effective_status(row: sqlite3.Row, settings: Settings) -> str:
 
 
 def chosen_indexes(store: Store, settings: Settings, index_ids: Sequence[str] | None,
-                   progress: Progress) -> list[sqlite3.Row]:
+                   progress: Progress) -> list[Row]:
     """The index rows to move: those named (each must exist and be ACTIVE or UPDATING), or every ACTIVE or
     UPDATING one (the others are skipped with a line of progress)."""
     rows = {row["id"]: row for row in store.index_rows()}
@@ -147,7 +147,7 @@ def check_direction(source: Engine, target: Engine, index_ids: Sequence[str], em
             f" again); force the move (--force) to do it anyway.")
 
 
-def move_index(store: Store, source: Engine, target: Engine, row: sqlite3.Row, embedder: Embedder | None,
+def move_index(store: Store, source: Engine, target: Engine, row: Row, embedder: Embedder | None,
                progress: Progress) -> MoveReport:
     """Move one index (see the module's docstring). If anything fails, what the target got of the index is
     dropped again and the error raised."""
@@ -171,7 +171,7 @@ def move_index(store: Store, source: Engine, target: Engine, row: sqlite3.Row, e
     return report
 
 
-def copy_documents(store: Store, target: Engine, row: sqlite3.Row, report: MoveReport, progress: Progress) -> None:
+def copy_documents(store: Store, target: Engine, row: Row, report: MoveReport, progress: Progress) -> None:
     """Analyse every searchable document of the store into the target's current schema generation."""
     index_id = str(row["id"])
     fields = {f["Name"]: f for f in json.loads(row["fields"])}

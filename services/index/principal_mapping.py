@@ -43,7 +43,6 @@ Tables (in the index store, owned by this module):
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -56,6 +55,7 @@ from services.api import model
 from services.api.errors import ResourceNotFoundException, ValidationException
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
+from services.database import Connection
 from services.files import FileReadError, read_s3_path
 from services.index.documents import principal_term
 from services.index.service import IndexService
@@ -68,35 +68,6 @@ MAX_MEMBERS_PER_GROUP = 100_000  # users and sub-groups of one group, from a mem
 MAX_SUMMARIES = 10  # actions DescribePrincipalMapping lists (the model's maximum)
 DEFAULT_PAGE_SIZE = 10
 _EXPANSIONS_KEPT = 4096
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS principal_groups (
-    index_id TEXT NOT NULL,
-    data_source_id TEXT NOT NULL,
-    group_id TEXT NOT NULL,
-    ordering_id INTEGER NOT NULL,
-    members TEXT,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (index_id, data_source_id, group_id)
-);
-CREATE TABLE IF NOT EXISTS principal_actions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    index_id TEXT NOT NULL,
-    data_source_id TEXT NOT NULL,
-    group_id TEXT NOT NULL,
-    ordering_id INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    failure_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS principal_actions_group ON principal_actions (index_id, data_source_id, group_id, seq);
-CREATE TABLE IF NOT EXISTS principal_versions (
-    index_id TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
-"""
-
 
 class MembersFileError(Exception):
     """A members file that cannot be read or understood; the message is the action's FailureReason."""
@@ -184,7 +155,6 @@ class PrincipalMappings:
         self.settings = settings
         self.indexes = indexes
         self.store = indexes.store
-        self.store.create_tables(_SCHEMA)
         self._lock = threading.Lock()
         self._graphs: dict[str, _Graph] = {}
         self._expanded: OrderedDict[tuple[str, int, tuple[str, ...]], list[str]] = OrderedDict()
@@ -367,7 +337,7 @@ class PrincipalMappings:
     # -- rows -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _older(conn: sqlite3.Connection, index_id: str, ds: str, group: str, ordering: int) -> str | None:
+    def _older(conn: Connection, index_id: str, ds: str, group: str, ordering: int) -> str | None:
         """Why an action with ``ordering`` is ignored (a later one was applied), or None."""
         row = conn.execute("SELECT ordering_id FROM principal_groups WHERE index_id = ? AND data_source_id = ?"
                            " AND group_id = ?", (index_id, ds, group)).fetchone()
@@ -377,12 +347,12 @@ class PrincipalMappings:
         return None
 
     @staticmethod
-    def _changed(conn: sqlite3.Connection, index_id: str) -> None:
+    def _changed(conn: Connection, index_id: str) -> None:
         conn.execute("INSERT INTO principal_versions (index_id, version) VALUES (?, 1)"
-                     " ON CONFLICT (index_id) DO UPDATE SET version = version + 1", (index_id,))
+                     " ON CONFLICT (index_id) DO UPDATE SET version = principal_versions.version + 1", (index_id,))
 
     @staticmethod
-    def _record(conn: sqlite3.Connection, index_id: str, ds: str, group: str, ordering: int, status: str,
+    def _record(conn: Connection, index_id: str, ds: str, group: str, ordering: int, status: str,
                 received: float, failure: str | None) -> None:
         conn.execute(
             "INSERT INTO principal_actions (index_id, data_source_id, group_id, ordering_id, status, received_at,"

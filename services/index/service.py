@@ -67,10 +67,6 @@ class IndexService:
         self.distributed = settings.topology == "distributed"
         self.follow_commits = False
         self._seen: dict[str, tuple[int, int, float]] = {}  # index id -> (generation, commits, checked at)
-        if self.distributed:
-            from services.index import shared
-
-            store.create_tables(shared.SCHEMA)
 
     # -- search indexes ------------------------------------------------------------------------------
 
@@ -157,7 +153,8 @@ class IndexService:
         lowered (a level no document has costs a query one empty term lookup)."""
         if levels > 0:
             with self.store.write() as conn:
-                conn.execute("UPDATE indexes SET acl_levels = MAX(acl_levels, ?) WHERE id = ?", (levels, index_id))
+                conn.execute("UPDATE indexes SET acl_levels = CASE WHEN acl_levels < ? THEN ? ELSE acl_levels END"
+                             " WHERE id = ?", (levels, levels, index_id))
 
     def require_active(self, index_id: str, *, allow_updating: bool = True) -> Any:
         row = self._row(index_id)

@@ -1,6 +1,6 @@
 """What the processes of the distributed topology tell each other through the store (KENSAKU_TOPOLOGY).
 
-Two small tables, in plain SQL that SQLite and PostgreSQL both run:
+Two small tables (made by the store's migrations, services/database/migrations.py):
 
     index_leases    which indexer holds an index: it alone takes that index's queued changes, so they
                     are written to the engine in queue order (a put then a delete of one document never
@@ -15,26 +15,12 @@ Embedded mode never reads or writes them.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from typing import Any
 
+from services.database import Connection
 from services.index.store import Store
 
 log = logging.getLogger("kensaku.indexer")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS index_leases (
-    index_id TEXT PRIMARY KEY,
-    holder TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS index_commits (
-    index_id TEXT PRIMARY KEY,
-    commits INTEGER NOT NULL
-)
-"""
-
 
 class IndexLeases:
     """One indexer per index at a time, among any number of indexer processes."""
@@ -44,7 +30,6 @@ class IndexLeases:
         self.holder = holder
         self.seconds = seconds
         self.held: set[str] = set()  # the indexes this indexer held at its last claim of each
-        store.create_tables(SCHEMA)
 
     def claim(self, index_id: str, now: float | None = None) -> bool:
         """Take or renew the lease of ``index_id``; False while another live indexer holds it."""
@@ -63,7 +48,7 @@ class IndexLeases:
         (self.held.add if got else self.held.discard)(index_id)
         return got
 
-    def holds(self, conn: sqlite3.Connection | Any, index_id: str, now: float | None = None) -> bool:
+    def holds(self, conn: Connection, index_id: str, now: float | None = None) -> bool:
         """Whether this indexer still holds ``index_id``, read in the caller's transaction."""
         now = time.time() if now is None else now
         row = conn.execute("SELECT holder, expires_at FROM index_leases WHERE index_id = ?", (index_id,)).fetchone()
@@ -76,7 +61,7 @@ class IndexLeases:
         self.held.clear()
 
 
-def note_commit(conn: sqlite3.Connection | Any, index_id: str) -> None:
+def note_commit(conn: Connection, index_id: str) -> None:
     """Raise ``index_id``'s commit counter, in the caller's write transaction."""
     conn.execute(
         "INSERT INTO index_commits (index_id, commits) VALUES (?, 1)"

@@ -1,74 +1,26 @@
 """The durable record of everything: indexes, documents, and the queue of pending document changes.
 
-One SQLite file in the data folder (WAL). A document change is first written to ``pending`` and
-committed before BatchPutDocument answers; the indexer moves it into the lexical index and only
-then marks it INDEXED, so a status of INDEXED always means "in a committed segment".
-SQL is kept portable (no SQLite-only syntax beyond ``INSERT OR REPLACE``/``ON CONFLICT``).
+One SQLite file in the data folder (WAL), or the tables in PostgreSQL (``KENSAKU_DATABASE_URL``; see
+``services.database``). A document change is first written to ``pending`` and committed before
+BatchPutDocument answers; the indexer moves it into the lexical index and only then marks it INDEXED,
+so a status of INDEXED always means "in a committed segment". SQL is portable (``services.database``);
+the schema is ``services.database.migrations.STORE``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services import sqlite
+from services.database import Connection, Database, Row
+from services.database.migrations import migrate
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS indexes (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    client_token TEXT UNIQUE,
-    schema_gen INTEGER NOT NULL DEFAULT 0,
-    analyzer TEXT NOT NULL DEFAULT '',
-    config TEXT NOT NULL,
-    fields TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS documents (
-    index_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    title TEXT,
-    body TEXT,
-    attributes TEXT,
-    acl TEXT,
-    text_bytes INTEGER NOT NULL DEFAULT 0,
-    failure_code TEXT,
-    failure_reason TEXT,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (index_id, doc_id)
-);
-CREATE TABLE IF NOT EXISTS pending (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    index_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL,
-    op TEXT NOT NULL,
-    payload TEXT,
-    blob BLOB
-);
-CREATE INDEX IF NOT EXISTS pending_doc ON pending (index_id, doc_id);
-CREATE INDEX IF NOT EXISTS pending_turn ON pending (index_id, seq);
-"""
-# Columns added after the first release, (table, column, definition): added to an older data folder on open.
-#   indexes.acl_levels     the most levels of hierarchical ACL any document of the index was given (never
-#                          lowered): how many level checks a query with user context makes
-#   documents.hierarchy    the HierarchicalAccessControlList's principal lists (JSON), NULL for none
-#   documents.acl_config   the AccessControlConfigurationId the ACL (acl, hierarchy) was taken from
-_ADDED_COLUMNS = (
-    ("indexes", "acl_levels", "INTEGER NOT NULL DEFAULT 0"),
-    ("documents", "hierarchy", "TEXT"),
-    ("documents", "acl_config", "TEXT"),
-)
-_ADDED_INDEXES = "CREATE INDEX IF NOT EXISTS documents_acl_config ON documents (index_id, acl_config)"
-
+if TYPE_CHECKING:
+    from services.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
@@ -95,58 +47,49 @@ class PendingChange:
     blob: bytes | None
 
 
+@dataclass(slots=True)
+class Claim:
+    """Pending changes an indexer took (``Store.claim``), and how to record what became of them."""
+
+    changes: list[PendingChange]
+    # A write transaction for the outcome: on PostgreSQL part of the claim's own transaction (committed
+    # with it, when the claim ends), so the changes leave the queue only with their outcome.
+    write: Callable[[], AbstractContextManager[Connection]]
+
+
 class Store:
-    """Thread-safe access: one writer connection behind a lock, one reader connection per thread."""
+    """Thread-safe access to the store's database (a SQLite file, or PostgreSQL): ``read()`` and ``write()``
+    as ``services.database`` describes them. The schema is migrated when the store opens."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._write_lock = threading.Lock()
-        self._local = threading.local()
-        self._writer = self._connect()
-        self._writer.executescript(_SCHEMA)
-        self._migrate()
+    def __init__(self, path: Path | Database) -> None:
+        if isinstance(path, Path):
+            from services.database.sqlite import SQLiteDatabase
 
-    def _migrate(self) -> None:
-        with self.write() as conn:
-            for table, column, definition in _ADDED_COLUMNS:
-                if column not in {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            conn.execute(_ADDED_INDEXES)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite.connect(self._path)
-        conn.row_factory = sqlite3.Row
-        return conn
+            path = SQLiteDatabase(path, "store")
+        self.db: Database = path
+        migrate(self.db)
 
     def close(self) -> None:
-        with self._write_lock:
-            self._writer.close()
+        self.db.close()
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One transaction on the writer connection."""
-        return sqlite.transaction(self._writer, self._write_lock)
+    def write(self) -> AbstractContextManager[Connection]:
+        """One write transaction."""
+        return self.db.write()
 
-    def create_tables(self, schema: str) -> None:
-        """Run the ``CREATE ... IF NOT EXISTS`` statements of a feature's tables, in one transaction."""
-        with self.write() as conn:
-            for statement in schema.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+    def read(self) -> Connection:
+        return self.db.read()
 
-    def read(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text of member ``key`` of the JSON object in ``column``."""
+        return self.db.json_text(column, key)
 
     # -- indexes -----------------------------------------------------------------------------
 
-    def index_rows(self) -> list[sqlite3.Row]:
+    def index_rows(self) -> list[Row]:
         return list(self.read().execute("SELECT * FROM indexes ORDER BY created_at, id"))
 
-    def index_row(self, index_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.read().execute("SELECT * FROM indexes WHERE id = ?", (index_id,)).fetchone()
+    def index_row(self, index_id: str) -> Row | None:
+        row: Row | None = self.read().execute("SELECT * FROM indexes WHERE id = ?", (index_id,)).fetchone()
         return row
 
     # -- documents ---------------------------------------------------------------------------
@@ -243,12 +186,48 @@ class Store:
             " WHERE running - COALESCE(LENGTH(blob), 0) < ? ORDER BY seq",
             (*([index_id] if index_id is not None else []), limit, max_bytes),
         )
-        return [
-            PendingChange(
-                r["seq"], r["index_id"], r["doc_id"], r["op"], json.loads(r["payload"] or "null") or {}, r["blob"]
-            )
-            for r in rows
-        ]
+        return [_change(r) for r in rows]
+
+    @contextmanager
+    def claim(self, limit: int, max_bytes: int, index_id: str | None = None) -> Iterator[Claim]:
+        """Take the oldest changes (as ``next_pending``) to apply them, for as long as the block runs.
+
+        With one indexer process (SQLite) this is ``next_pending``, and ``Claim.write`` is ``write``.
+        With row locks (PostgreSQL, any number of indexers) the claim is a transaction holding the rows
+        it took (``FOR UPDATE SKIP LOCKED``): only the earliest pending change of a document, and only if
+        no other indexer holds it, so two indexers never get changes of one document and a document's
+        changes are applied in their order. The outcome is written in the same transaction; a claimer
+        that dies (even killed) has its transaction aborted by the server, and its rows are free again.
+        """
+        if not self.db.row_locks:
+            yield Claim(self.next_pending(limit, max_bytes, index_id), self.write)
+            return
+        from services.database.postgres import PostgresDatabase
+
+        db = self.db
+        assert isinstance(db, PostgresDatabase)
+        with db.transaction() as tx:
+            where = " AND p.index_id = ?" if index_id is not None else ""
+            # Rows another claimer holds are skipped; the earliest row of a document is its turn.
+            held = tx.execute(
+                "SELECT p.seq, COALESCE(LENGTH(p.blob), 0) FROM pending p WHERE p.seq ="
+                " (SELECT MIN(q.seq) FROM pending q WHERE q.index_id = p.index_id AND q.doc_id = p.doc_id)"
+                f"{where} ORDER BY p.seq LIMIT ? FOR UPDATE SKIP LOCKED",
+                (*([index_id] if index_id is not None else []), limit),
+            ).fetchall()
+            seqs: list[int] = []
+            total = 0
+            for seq, size in held:  # about max_bytes of blobs, at least one change (as next_pending)
+                if seqs and total >= max_bytes:
+                    break  # the rows past the budget stay locked until this claim ends, untouched
+                seqs.append(seq)
+                total += size
+            changes: list[PendingChange] = []
+            for at in range(0, len(seqs), 500):
+                part = seqs[at : at + 500]
+                changes += [_change(r) for r in tx.execute(
+                    f"SELECT * FROM pending WHERE seq IN ({','.join('?' * len(part))}) ORDER BY seq", part)]
+            yield Claim(changes, lambda: db.savepoint(tx))
 
     def pending_count(self, index_id: str | None = None) -> int:
         """Queued changes (of one index, when given)."""
@@ -257,7 +236,21 @@ class Store:
         return int(self.read().execute("SELECT COUNT(*) FROM pending WHERE index_id = ?", (index_id,)).fetchone()[0])
 
 
-def _document(row: sqlite3.Row) -> StoredDocument:
+def _change(r: Row) -> PendingChange:
+    return PendingChange(
+        r["seq"], r["index_id"], r["doc_id"], r["op"], json.loads(r["payload"] or "null") or {},
+        bytes(r["blob"]) if r["blob"] is not None else None,
+    )
+
+
+def open_store(settings: Settings) -> Store:
+    """The store as the settings say: ``kensaku.sqlite3`` in the data folder, or PostgreSQL."""
+    from services.database import open_database
+
+    return Store(open_database(settings, "store"))
+
+
+def _document(row: Row) -> StoredDocument:
     return StoredDocument(
         doc_id=row["doc_id"],
         status=row["status"],

@@ -38,17 +38,6 @@ MAX_TAGS = 200
 _ARN = regex.compile(r"arn:aws[a-z-]*:kendra:[a-z0-9-]+:\d{12}:(index/[^/]+(?:/[a-z-]+/[^/]+)?)")
 _TAG_TEXT = regex.compile(r"[\p{L}\p{Z}\p{N}\s_.:/=+\-@]*")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tags (
-    resource TEXT NOT NULL,
-    key_folded TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (resource, key_folded)
-)
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class Kind:
     """A taggable resource kind: its operations, and where its id is in their requests and responses."""
@@ -110,8 +99,6 @@ class Tags:
 
     def __init__(self, indexes: IndexService) -> None:
         self.store = indexes.store
-        with self.store.write() as conn:
-            conn.execute(_SCHEMA)
         indexes.on_delete.append(lambda index_id: self._forget(f"index/{index_id}"))
         self._table: Mapping[str, Handler] = {}
 

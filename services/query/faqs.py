@@ -7,9 +7,10 @@ AWS), or, as a Kensaku extension, from a local file below KENSAKU_LOCAL_FILES_RO
 CreateFaq answers at once; the FAQ is CREATING until its file is read and its questions embedded,
 then ACTIVE (or FAILED with ErrorMessage: a file refused by the reader fails the FAQ, as Kendra does).
 
-Entries live in ``faqs.sqlite3`` in the data folder. A query matches an entry when the cosine of
-the query and the FAQ question reaches the model's paraphrase level, or when most query words occur
-in the question; at most 4 QUESTION_ANSWER results, ahead of the documents, on page 1 only.
+Entries live in ``faqs.sqlite3`` in the data folder (or PostgreSQL: ``services.database``). A query
+matches an entry when the cosine of the query and the FAQ question reaches the model's paraphrase
+level, or when most query words occur in the question; at most 4 QUESTION_ANSWER results, ahead of
+the documents, on page 1 only.
 A FAQ entry's attributes (CSV_WITH_HEADER columns, JSON ``Attributes``: built-ins such as ``_category``
 and custom fields the index declares) are typed by the index's fields, filtered by the query's
 AttributeFilter, and returned, with ``_faq_id``, as the result's DocumentAttributes (those Displayable
@@ -23,7 +24,6 @@ import io
 import json
 import logging
 import math
-import sqlite3
 import threading
 import time
 import uuid
@@ -39,6 +39,8 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
+from services.database import Row, open_database
+from services.database.migrations import migrate
 from services.engine.analysis import analyzer_for, normalize
 from services.files import FileReadError, is_local, local_path, read_s3_path
 from services.index.documents import principal_term
@@ -46,7 +48,6 @@ from services.index.fields import DATE, LONG, STRING_LIST, displayed_attributes,
 from services.index.service import IndexService
 from services.query.filters import LANGUAGE_KEY, Principals, matches, may_see
 from services.settings import Settings
-from services.sqlite import connect, transaction
 
 log = logging.getLogger("kensaku.faqs")
 
@@ -62,40 +63,6 @@ DEFAULT_PARAPHRASE_SIMILARITY = 0.6
 _ENTRY_COLUMNS = frozenset({"_question", "_answer"})
 _ACL_COLUMNS = {"_acl_user_allow": ("USER", "ALLOW"), "_acl_user_deny": ("USER", "DENY"),
                 "_acl_group_allow": ("GROUP", "ALLOW"), "_acl_group_deny": ("GROUP", "DENY")}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS faqs (
-    id TEXT PRIMARY KEY,
-    index_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    bucket TEXT NOT NULL,
-    key TEXT NOT NULL,
-    role_arn TEXT,
-    file_format TEXT NOT NULL,
-    language TEXT NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT,
-    client_token TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS faq_entries (
-    faq_id TEXT NOT NULL,
-    index_id TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    source_uri TEXT,
-    allow TEXT NOT NULL,
-    deny TEXT NOT NULL,
-    vector BLOB,
-    attributes TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (faq_id, number)
-);
-CREATE INDEX IF NOT EXISTS faq_entries_index ON faq_entries (index_id);
-"""
-
 
 class FaqFileError(Exception):
     """The FAQ file cannot be read or parsed (the FAQ becomes FAILED with this message)."""
@@ -210,22 +177,18 @@ class FaqService:
         self.settings = settings
         self.indexes = indexes
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = connect(settings.data_dir / "faqs.sqlite3")
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(_SCHEMA)
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(faq_entries)")}
-        if "attributes" not in columns:  # a data folder from before FAQ attributes
-            self._db.execute("ALTER TABLE faq_entries ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
+        self._db = open_database(settings, "faqs")
+        migrate(self._db)
         self._lock = threading.RLock()
         self._open = True
-        self._cache: dict[str, tuple[list[sqlite3.Row], Any]] = {}  # index id -> ACTIVE entries, vectors
+        self._cache: dict[str, tuple[list[Row], Any]] = {}  # index id -> ACTIVE entries, vectors
         # Distributed topology: other API processes add and delete FAQs; an entry is read again after this.
         self._cache_seconds = settings.shared_refresh_seconds if settings.topology == "distributed" else math.inf
         self._cached_at: dict[str, float] = {}
         indexes.faq_count = self.count
         indexes.on_delete.append(self.drop_index)
         # A FAQ left CREATING by a stop is read again.
-        for row in self._db.execute("SELECT id FROM faqs WHERE status = 'CREATING'").fetchall():
+        for row in self._db.read().execute("SELECT id FROM faqs WHERE status = 'CREATING'").fetchall():
             self._start_load(row["id"])
 
     def operations(self) -> dict[str, Handler]:
@@ -242,14 +205,14 @@ class FaqService:
     def create_faq(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        with self._lock:
+        with self._lock, self._db.write() as db:
             token = p.get("ClientToken")
             if token:
-                row = self._db.execute("SELECT id FROM faqs WHERE index_id = ? AND client_token = ?",
-                                       (index_id, token)).fetchone()
+                row = db.execute("SELECT id FROM faqs WHERE index_id = ? AND client_token = ?",
+                                 (index_id, token)).fetchone()
                 if row is not None:
                     return {"Id": row["id"]}
-            count = self._db.execute("SELECT COUNT(*) FROM faqs WHERE index_id = ?", (index_id,)).fetchone()[0]
+            count = db.execute("SELECT COUNT(*) FROM faqs WHERE index_id = ?", (index_id,)).fetchone()[0]
             if count >= MAX_FAQS_PER_INDEX:
                 raise ServiceQuotaExceededException(f"At most {MAX_FAQS_PER_INDEX} FAQs per index")
             key = p["S3Path"]["Key"]
@@ -260,7 +223,7 @@ class FaqService:
                     raise ValidationException(f"S3Path.Key: {error}") from None
             faq_id = str(uuid.uuid4())
             now = time.time()
-            self._db.execute(
+            db.execute(
                 "INSERT INTO faqs (id, index_id, name, description, bucket, key, role_arn, file_format, language,"
                 " status, client_token, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'CREATING', ?, ?, ?)",
@@ -270,13 +233,14 @@ class FaqService:
         self._start_load(faq_id)
         return {"Id": faq_id}
 
-    def _row(self, index_id: str, faq_id: str) -> sqlite3.Row:
+    def _row(self, index_id: str, faq_id: str) -> Row:
         self.indexes.require_active(index_id)
         with self._lock:
-            row = self._db.execute("SELECT * FROM faqs WHERE id = ? AND index_id = ?", (faq_id, index_id)).fetchone()
+            row = self._db.read().execute("SELECT * FROM faqs WHERE id = ? AND index_id = ?",
+                                          (faq_id, index_id)).fetchone()
         if row is None:
             raise ResourceNotFoundException(f"FAQ {faq_id} does not exist in index {index_id}")
-        found: sqlite3.Row = row
+        found: Row = row
         return found
 
     def describe_faq(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +262,7 @@ class FaqService:
         start = page_offset(p.get("NextToken"))
         size = p.get("MaxResults", 100)
         with self._lock:
-            rows = self._db.execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
+            rows = self._db.read().execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
                                     (index_id,)).fetchall()
         out: dict[str, Any] = {"FaqSummaryItems": [
             {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": _dt(r["created_at"]),
@@ -311,7 +275,7 @@ class FaqService:
 
     def delete_faq(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])
-        with transaction(self._db, self._lock) as db:
+        with self._lock, self._db.write() as db:
             db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (row["id"],))
             db.execute("DELETE FROM faqs WHERE id = ?", (row["id"],))
             self._cache.pop(row["index_id"], None)
@@ -321,14 +285,14 @@ class FaqService:
         with self._lock:
             if not self._open:
                 return
-            with transaction(self._db, self._lock) as db:
+            with self._lock, self._db.write() as db:
                 db.execute("DELETE FROM faq_entries WHERE index_id = ?", (index_id,))
                 db.execute("DELETE FROM faqs WHERE index_id = ?", (index_id,))
             self._cache.pop(index_id, None)
 
     def count(self, index_id: str) -> int:
         with self._lock:
-            found = self._db.execute(
+            found = self._db.read().execute(
                 "SELECT COUNT(*) FROM faq_entries e JOIN faqs f ON f.id = e.faq_id"
                 " WHERE e.index_id = ? AND f.status = 'ACTIVE'", (index_id,)).fetchone()
         return int(found[0])
@@ -346,7 +310,7 @@ class FaqService:
 
     def _load(self, faq_id: str) -> None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM faqs WHERE id = ?", (faq_id,)).fetchone()
+            row = self._db.read().execute("SELECT * FROM faqs WHERE id = ?", (faq_id,)).fetchone()
         if row is None:
             return
         try:
@@ -363,7 +327,7 @@ class FaqService:
         except Exception as failure:  # never leave it CREATING forever
             log.exception("loading FAQ %s failed", faq_id)
             entries, vectors, status, error = [], None, "FAILED", f"Internal error: {failure!r}"[:1000]
-        with transaction(self._db, self._lock) as db:
+        with self._lock, self._db.write() as db:
             if db.execute("SELECT 1 FROM faqs WHERE id = ?", (faq_id,)).fetchone() is None:
                 return  # deleted meanwhile
             db.execute("DELETE FROM faq_entries WHERE faq_id = ?", (faq_id,))
@@ -382,13 +346,13 @@ class FaqService:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _entries(self, index_id: str) -> tuple[list[sqlite3.Row], Any]:
+    def _entries(self, index_id: str) -> tuple[list[Row], Any]:
         with self._lock:
             cached = self._cache.get(index_id)
             if cached is not None and time.monotonic() - self._cached_at.get(index_id, 0.0) > self._cache_seconds:
                 cached = None
             if cached is None:
-                rows = self._db.execute(
+                rows = self._db.read().execute(
                     "SELECT e.*, f.language FROM faq_entries e JOIN faqs f ON f.id = e.faq_id"
                     " WHERE e.index_id = ? AND f.status = 'ACTIVE' ORDER BY f.created_at, e.number",
                     (index_id,)).fetchall()

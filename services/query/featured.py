@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -30,6 +29,7 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
+from services.database import Connection, Row
 from services.engine.analysis import normalize
 from services.index.documents import principals as acl_principals
 from services.index.fields import displayed_attributes, displayed_uri
@@ -46,30 +46,6 @@ EXCERPT_CHARS = 300
 # Document statuses of a document that is in the index (searchable).
 _IN_INDEX = ("INDEXED", "UPDATED", "UPDATE_FAILED")
 _SPACES = re.compile(r"\s+")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS featured_sets (
-    id TEXT PRIMARY KEY,
-    index_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    status TEXT NOT NULL,
-    query_texts TEXT NOT NULL,
-    documents TEXT NOT NULL,
-    client_token TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS featured_sets_index ON featured_sets (index_id, created_at);
-CREATE TABLE IF NOT EXISTS featured_queries (
-    index_id TEXT NOT NULL,
-    query TEXT NOT NULL,
-    set_id TEXT NOT NULL,
-    PRIMARY KEY (index_id, query)
-);
-CREATE INDEX IF NOT EXISTS featured_queries_set ON featured_queries (set_id);
-"""
-
 
 def query_key(text: str) -> str:
     """The form a query text is matched in: what differs only in width, case or spacing is the same."""
@@ -115,7 +91,6 @@ class FeaturedResults:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        self.store.create_tables(_SCHEMA)
         indexes.on_delete.append(self.drop_index)
 
     def operations(self) -> dict[str, Handler]:
@@ -233,15 +208,15 @@ class FeaturedResults:
 
     # -- rows -----------------------------------------------------------------------------------
 
-    def _row(self, index_id: str, set_id: str) -> sqlite3.Row:
+    def _row(self, index_id: str, set_id: str) -> Row:
         self.indexes.require_active(index_id)
-        row: sqlite3.Row | None = self.store.read().execute(
+        row: Row | None = self.store.read().execute(
             "SELECT * FROM featured_sets WHERE id = ? AND index_id = ?", (set_id, index_id)).fetchone()
         if row is None:
             raise ResourceNotFoundException(f"Featured results set {set_id} does not exist in index {index_id}")
         return row
 
-    def _claim(self, conn: sqlite3.Connection, index_id: str, set_id: str, texts: list[str]) -> None:
+    def _claim(self, conn: Connection, index_id: str, set_id: str, texts: list[str]) -> None:
         """Record ``texts`` as ``set_id``'s; those another set holds are a conflict (nothing is written)."""
         conflicts = []
         for text in texts:
@@ -262,7 +237,7 @@ class FeaturedResults:
         return {i: d for i, d in self.store.documents(index_id, ids).items() if d.status in _IN_INDEX}
 
     @staticmethod
-    def _set(row: sqlite3.Row) -> dict[str, Any]:
+    def _set(row: Row) -> dict[str, Any]:
         out = {
             "FeaturedResultsSetId": row["id"], "FeaturedResultsSetName": row["name"], "Status": row["status"],
             "QueryTexts": json.loads(row["query_texts"]),

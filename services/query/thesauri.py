@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 import unicodedata
@@ -40,6 +39,7 @@ from services.api.errors import (
 )
 from services.api.paging import page_offset, page_token
 from services.api.wire import Handler
+from services.database import Row
 from services.engine.analysis import QueryWord, analyzer_for
 from services.files import FileReadError, is_local, local_path, read_s3_path
 from services.index.service import IndexService
@@ -62,28 +62,6 @@ _LOADING = ("CREATING", "UPDATING")
 # Languages whose rules are compiled as soon as a file is read (others on their first query).
 _WARM = ("ja", "en")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS thesauri (
-    id TEXT PRIMARY KEY,
-    index_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    role_arn TEXT,
-    source TEXT NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT,
-    client_token TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    file_size INTEGER NOT NULL DEFAULT 0,
-    term_count INTEGER NOT NULL DEFAULT 0,
-    rule_count INTEGER NOT NULL DEFAULT 0,
-    rules TEXT
-);
-CREATE INDEX IF NOT EXISTS thesauri_index ON thesauri (index_id, created_at)
-"""
-
-
 def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
@@ -105,7 +83,6 @@ class Thesauri:
         self.settings = settings
         self.indexes = indexes
         self.store = indexes.store
-        self.store.create_tables(_SCHEMA)
         indexes.on_delete.append(self.drop_index)
         self._lock = threading.Lock()
         # (index id, analyzer name) -> its thesaurus's rules compiled; ("", "ja") -> the built-in variants
@@ -210,9 +187,9 @@ class Thesauri:
             conn.execute("DELETE FROM thesauri WHERE index_id = ?", (index_id,))
         self._forget(index_id)
 
-    def _row(self, index_id: str, thesaurus_id: str) -> sqlite3.Row:
+    def _row(self, index_id: str, thesaurus_id: str) -> Row:
         self.indexes.require_active(index_id)
-        row: sqlite3.Row | None = self.store.read().execute(
+        row: Row | None = self.store.read().execute(
             "SELECT * FROM thesauri WHERE id = ? AND index_id = ?", (thesaurus_id, index_id)).fetchone()
         if row is None:
             raise ResourceNotFoundException(f"Thesaurus {thesaurus_id} does not exist in index {index_id}")
@@ -250,7 +227,7 @@ class Thesauri:
                 self._compiled_for(row["index_id"], lang)
 
     @staticmethod
-    def _failed(row: sqlite3.Row, message: str) -> tuple[Any, ...]:
+    def _failed(row: Row, message: str) -> tuple[Any, ...]:
         """The columns of a thesaurus whose file could not be used: its rules in effect stay. (ErrorMessage
         allows no control characters.)"""
         message = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in message)[:2000]
