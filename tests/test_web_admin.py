@@ -40,6 +40,23 @@ def test_admin_page_shows_index_statistics(page: Any, site: Site) -> None:
     assert texts[0] == described["Name"] and texts[1] == "ACTIVE"
     assert texts[3] == str(described["IndexStatistics"]["TextDocumentStatistics"]["IndexedTextDocumentsCount"]) == "31"
     assert page.input_value("#index") == site.index_id
+    assert texts[6] == "the user and groups of the query's UserContext"
+    assert "A query that names no user sees every document" in page.inner_text("#indexes .body")
+
+
+def test_admin_page_says_whose_principals_an_index_checks(page: Any, site: Site) -> None:
+    """An index that takes JSON user tokens names the token's fields in its access column."""
+    index_id = site.client.create_index(
+        Name="token-index", RoleArn=ROLE, UserContextPolicy="USER_TOKEN",
+        UserTokenConfigurations=[{"JsonTokenTypeConfiguration": {"UserNameAttributeField": "sub",
+                                                                  "GroupAttributeField": "teams"}}])["Id"]
+    try:
+        wait_active(site.client, index_id)
+        sign_in(page, site, f"/admin?ui=en&index={site.index_id}")
+        cell = page.locator(f"#indexes tr[data-index-id='{index_id}'] td").nth(6)
+        assert cell.inner_text() == "the query's JSON token (user: sub, groups: teams)"
+    finally:
+        site.client.delete_index(Id=index_id)
 
 
 @pytest.mark.parametrize("panel", sorted(PANELS))

@@ -35,10 +35,21 @@ async function loadIndexes() {
       await refreshIndexes();
     });
     return el("tr", { "data-index-id": i.Id }, cells([i.Name, i.Status, i.Edition, text.IndexedTextDocumentsCount ?? 0,
-      bytes(text.IndexedTextBytes), faq.IndexedQuestionAnswersCount ?? 0, when(i.UpdatedAt), remove], [3, 4, 5]));
+      bytes(text.IndexedTextBytes), faq.IndexedQuestionAnswersCount ?? 0, access(d), when(i.UpdatedAt), remove],
+      [3, 4, 5]));
   });
-  return rows.length ? table([t.name, t.status, t.edition, t.documents, t.textBytes, t.faqCount, t.updated, ""], rows, [3, 4, 5])
-    : note(t.firstIndex);
+  if (!rows.length) return note(t.firstIndex);
+  const headings = [t.name, t.status, t.edition, t.documents, t.textBytes, t.faqCount, t.access, t.updated, ""];
+  return [table(headings, rows, [3, 4, 5]), note(t.accessRules)];
+}
+
+// Whose principals an index's queries are checked with: its UserContextPolicy, in words.
+function access(described) {
+  const token = (described.UserTokenConfigurations || []).find((c) => c.JsonTokenTypeConfiguration)?.JsonTokenTypeConfiguration;
+  if (described.UserContextPolicy === "USER_TOKEN" && token) {
+    return t.accessToken(token.UserNameAttributeField, token.GroupAttributeField);
+  }
+  return t.accessAttributes;
 }
 
 // The index table again; the panels below follow when the chosen index changed (created, deleted).
