@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.index.service import IndexService
 
 
 class RoleRefused(Exception):
@@ -34,52 +40,56 @@ def check_distributed(settings: Settings, role: str) -> None:
                           " with KENSAKU_ENGINE=opensearch); in embedded mode `kensaku serve` runs every role")
 
 
+@contextmanager
+def _indexes(settings: Settings) -> Iterator[IndexService]:
+    """The store and the index service of a role, closed when it ends."""
+    from services.index.service import IndexService
+    from services.index.store import open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
+    indexes = IndexService(settings, store)
+    try:
+        yield indexes
+    finally:
+        indexes.close()
+        store.close()
+
+
 def run_indexer(settings: Settings) -> None:
     """The indexer role until SIGTERM: takes queued changes of the indexes it leases, extracts, analyses,
     embeds and writes them to the engine, then marks them INDEXED."""
     from services.index.access_configs import AccessControlConfigurations
     from services.index.indexer import Indexer
-    from services.index.service import IndexService
-    from services.index.store import open_store
 
     check_distributed(settings, "indexer")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
-    indexes = IndexService(settings, store)
-    AccessControlConfigurations(indexes)  # documents that take their ACL from a configuration read it here
-    indexer = Indexer(indexes)
-    indexer.start()
-    print(f"Kensaku indexer: {settings.engine} at {settings.opensearch_url}", flush=True)
-    try:
-        _until_signalled()
-    finally:
-        indexer.stop()
-        indexes.close()
-        store.close()
+    with _indexes(settings) as indexes:
+        AccessControlConfigurations(indexes)  # documents that take their ACL from a configuration read it here
+        indexer = Indexer(indexes)
+        indexer.start()
+        print(f"Kensaku indexer: {settings.engine} at {settings.opensearch_url}", flush=True)
+        try:
+            _until_signalled()
+        finally:
+            indexer.stop()
 
 
 def run_beat(settings: Settings) -> None:
     """The sync supervisor role until SIGTERM (one per installation: two would both start a scheduled
     sync, and the second would be refused as one is running)."""
     from services.datasources.launch import sync_components
-    from services.index.service import IndexService
-    from services.index.store import open_store
 
     check_distributed(settings, "beat")
     if settings.sync_mode != "celery":
         raise RoleRefused("`kensaku beat` queues syncs for the Celery workers: set KENSAKU_SYNC_MODE=celery")
     # The supervisor embeds nothing: no model is loaded.
     settings = settings.model_copy(update={"embedder": "none", "rescore_embedder": "none"})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
-    indexes = IndexService(settings, store)
-    _, supervisor, close_sync = sync_components(settings, indexes, store)
-    supervisor.start()
-    print(f"Kensaku beat: data source schedules, queueing on {settings.sync_broker_url}", flush=True)
-    try:
-        _until_signalled()
-    finally:
-        supervisor.stop()
-        close_sync()
-        indexes.close()
-        store.close()
+    with _indexes(settings) as indexes:
+        _, supervisor, close_sync = sync_components(settings, indexes, indexes.store)
+        supervisor.start()
+        print(f"Kensaku beat: data source schedules, queueing on {settings.sync_broker_url}", flush=True)
+        try:
+            _until_signalled()
+        finally:
+            supervisor.stop()
+            close_sync()
