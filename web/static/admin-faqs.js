@@ -12,21 +12,23 @@ const LANGUAGES = [["ja", "日本語"], ["en", "English"]];
 // Kendra's pattern for block list names: letters and digits, words joined by hyphens (no _).
 const BLOCK_LIST_NAME = /^[A-Za-z0-9](-*[A-Za-z0-9])*$/;
 const LOADING = ["CREATING", "UPDATING"];
-const polls = { faqs: 0, blockLists: 0, faqsLoading: false };
+// active: the index and its ACTIVE FAQs when last listed (the index table counts their questions).
+const polls = { faqs: 0, blockLists: 0, active: "" };
 
-const named = (name, description) => el("span", {}, name, description ? el("small", { class: "note", text: ` ${description}` }) : null);
+// A name, with its description and file (a file:// key as it is, an S3 one as s3://bucket/key) under it.
+const named = (name, description, path) => el("span", {}, name,
+  description ? el("small", { class: "detail", text: description }) : null,
+  path ? el("small", { class: "detail file doc-id",
+    text: path.Key.startsWith("file://") ? path.Key : `s3://${path.Bucket}/${path.Key}` }) : null);
 const status = (value, error) => el("span", {}, value, error ? el("div", { class: "error", text: error }) : null);
-// A file:// key is shown as it is; an S3 one as s3://bucket/key.
-const file = (path) => el("span", { class: "doc-id",
-  text: !path ? "" : path.Key.startsWith("file://") ? path.Key : `s3://${path.Bucket}/${path.Key}` });
 
 export async function loadFaqs() {
   const faqs = await allPages("ListFaqs", { IndexId: current.indexId, MaxResults: 100 }, "FaqSummaryItems");
   clearTimeout(polls.faqs);
-  const loading = faqs.some((f) => LOADING.includes(f.Status));
-  if (loading) polls.faqs = setTimeout(() => panel("faqs", loadFaqs), 1000);
-  if (polls.faqsLoading && !loading) hooks.indexesChanged(); // the index table counts the ACTIVE FAQs' questions
-  polls.faqsLoading = loading;
+  if (faqs.some((f) => LOADING.includes(f.Status))) polls.faqs = setTimeout(() => panel("faqs", loadFaqs), 1000);
+  const active = [current.indexId, ...faqs.filter((f) => f.Status === "ACTIVE").map((f) => f.Id)].join(" ");
+  if (polls.active.split(" ")[0] === current.indexId && polls.active !== active) hooks.indexesChanged();
+  polls.active = active;
   if (!faqs.length) return note(t.none);
   const described = await Promise.all(faqs.map((f) => kendra("DescribeFaq",
     { Id: f.Id, IndexId: current.indexId }).catch(() => ({}))));
@@ -36,12 +38,11 @@ export async function loadFaqs() {
       await kendra("DeleteFaq", { Id: f.Id, IndexId: current.indexId });
       say(t.faqDeleted(f.Name));
       await panel("faqs", loadFaqs);
-      hooks.indexesChanged();
     });
-    return el("tr", { "data-faq-id": f.Id, "data-status": f.Status }, cells([named(f.Name, d.Description),
-      status(f.Status, d.ErrorMessage), f.FileFormat, f.LanguageCode, file(d.S3Path), when(f.UpdatedAt), remove]));
+    return el("tr", { "data-faq-id": f.Id, "data-status": f.Status }, cells([named(f.Name, d.Description, d.S3Path),
+      status(f.Status, d.ErrorMessage), `${f.FileFormat} · ${f.LanguageCode}`, when(f.UpdatedAt), remove]));
   });
-  return table([t.name, t.status, t.format, t.language, t.file, t.updated, ""], rows);
+  return table([t.name, t.status, t.formatLanguage, t.updated, ""], rows);
 }
 
 function resetFaqForm() {
@@ -112,11 +113,11 @@ export async function loadBlockLists() {
       else say(t.blockListNotRead(b.Name, after.ErrorMessage || after.Status), "error");
       await panel("block-lists", loadBlockLists);
     });
-    return el("tr", { "data-block-list-id": b.Id, "data-status": b.Status }, cells([named(b.Name, d.Description),
-      status(b.Status, d.ErrorMessage), b.ItemCount ?? "", file(d.SourceS3Path), when(b.UpdatedAt),
+    return el("tr", { "data-block-list-id": b.Id, "data-status": b.Status }, cells([named(b.Name, d.Description, d.SourceS3Path),
+      status(b.Status, d.ErrorMessage), b.ItemCount ?? "", when(b.UpdatedAt),
       el("span", { class: "actions" }, reread, " ", remove)], [2]));
   });
-  return table([t.name, t.status, t.items, t.file, t.updated, ""], rows, [2]);
+  return table([t.name, t.status, t.items, t.updated, ""], rows, [2]);
 }
 
 export function wireBlockListForm() {
