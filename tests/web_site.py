@@ -30,8 +30,9 @@ FIRST_DAY = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
 class Site:
     """A kensaku server with the web pages on, an index of ``tests.web_data``, and a movable clock."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, files: Path) -> None:
         self.data_dir = data_dir
+        self.files = files  # the folder file:// keys (FAQs, block lists, thesauri) may read
         self.now = FIRST_DAY
         self.server = self._start()
         self.client = make_client(self.server.url)
@@ -53,6 +54,7 @@ class Site:
     def _start(self) -> Server:
         return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
                                           "KENSAKU_ANALYTICS_NOW": self.now.isoformat(),
+                                          "KENSAKU_LOCAL_FILES_ROOT": str(self.files),
                                           # the spelling vocabulary takes in new documents at once
                                           "KENSAKU_SPELLING_REFRESH_SECONDS": "0",
                                           # suggestions are rebuilt from the query log on every call
@@ -75,8 +77,9 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site() -> Iterator[Site]:
-    with tempfile.TemporaryDirectory(prefix="kensaku-web-") as tmp:
-        web = Site(Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="kensaku-web-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="kensaku-web-files-") as files:
+        web = Site(Path(tmp), Path(files).resolve())
         try:
             yield web
         finally:

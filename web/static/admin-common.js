@@ -95,6 +95,32 @@ export function deleteButton(action) {
   return button;
 }
 
+// A button that runs a Kendra call; a refusal is said in the status line.
+export function actionButton(className, text, action) {
+  const button = el("button", { type: "button", class: className, text });
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await action();
+    } catch (e) {
+      say(`${t.error}: ${e.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+// The S3Path of a form's "key" and "bucket" controls. A file:// key (a Kensaku extension) needs no
+// bucket: it gets "local", a valid bucket name the server ignores. Missing members are the form's error.
+export function s3PathOf(form) {
+  const key = form.elements.key.value.trim();
+  const bucket = form.elements.bucket.value.trim() || (key.startsWith("file://") ? "local" : "");
+  if (!key) return formError(form, t.required(t.key), form.elements.key);
+  if (!bucket) return formError(form, t.required(t.bucket), form.elements.bucket);
+  return { Bucket: bucket, Key: key };
+}
+
 // A labelled form control: <label class="field"><span>label</span> control <small>hint</small></label>.
 export function field(label, control, hint) {
   return el("label", { class: "field" }, el("span", { text: label }), control, hint ? el("small", { text: hint }) : null);

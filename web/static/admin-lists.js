@@ -1,9 +1,9 @@
 // The admin page's list panels: failed documents (KensakuListDocumentFailures, a Kensaku extension),
-// thesauri and featured results (listed, created, edited, deleted), FAQs and query-suggestion block lists.
+// thesauri and featured results (listed, created, edited, deleted). FAQs and block lists: admin-faqs.js.
 import { kendra, el } from "./kendra.js";
 import { t } from "./admin-text.js";
 import { $, ROLE, NAME, current, panel, allPages, table, cells, when, note, say, deleteButton, field, formError,
-  submitting, lines } from "./admin-common.js";
+  submitting, lines, actionButton } from "./admin-common.js";
 
 export async function loadFailures() {
   const [r, sources] = await Promise.all([
@@ -25,17 +25,7 @@ export async function loadFailures() {
 const LOADING = ["CREATING", "UPDATING"];
 const polls = { thesauri: 0 };
 
-function editButton(action) {
-  const button = el("button", { type: "button", class: "edit", text: t.edit });
-  button.addEventListener("click", async () => {
-    try {
-      await action();
-    } catch (e) {
-      say(`${t.error}: ${e.message}`, "error");
-    }
-  });
-  return button;
-}
+const editButton = (action) => actionButton("edit", t.edit, action);
 
 export async function loadThesauri() {
   const list = await allPages("ListThesauri", { IndexId: current.indexId, MaxResults: 100 }, "ThesaurusSummaryItems");
@@ -219,19 +209,4 @@ export function wireFeaturedForm() {
     return undefined;
   });
   fillFeaturedForm(null);
-}
-
-export async function loadFaqs() {
-  const faqs = await allPages("ListFaqs", { IndexId: current.indexId, MaxResults: 100 }, "FaqSummaryItems");
-  return faqs.length ? table([t.name, t.status, t.format, t.language, t.updated],
-    faqs.map((f) => el("tr", {}, cells([f.Name, f.Status, f.FileFormat, f.LanguageCode, when(f.UpdatedAt)]))))
-    : note(t.none);
-}
-
-export async function loadBlockLists() {
-  const lists = await allPages("ListQuerySuggestionsBlockLists", { IndexId: current.indexId, MaxResults: 100 },
-    "BlockListSummaryItems");
-  return lists.length ? table([t.name, t.status, t.items, t.updated],
-    lists.map((b) => el("tr", {}, cells([b.Name, b.Status, b.ItemCount ?? "", when(b.UpdatedAt)], [2]))), [2])
-    : note(t.none);
 }

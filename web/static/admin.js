@@ -9,8 +9,8 @@ import { loadFields, wireFieldForm } from "./admin-fields.js";
 import { refreshSources, wireSourceForm } from "./admin-sources.js";
 import { wireUpload } from "./admin-upload.js";
 import { wireDemo } from "./admin-demo.js";
-import { loadFailures, loadThesauri, wireThesaurusForm, loadFeatured, wireFeaturedForm, loadFaqs,
-  loadBlockLists } from "./admin-lists.js";
+import { loadFailures, loadThesauri, wireThesaurusForm, loadFeatured, wireFeaturedForm } from "./admin-lists.js";
+import { loadFaqs, wireFaqForm, loadBlockLists, wireBlockListForm } from "./admin-faqs.js";
 
 const state = { seq: 0, indexes: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,6 +121,8 @@ async function start() {
   wireUpload();
   wireThesaurusForm();
   wireFeaturedForm();
+  wireFaqForm();
+  wireBlockListForm();
   await panel("indexes", loadIndexes);
   await wireDemo();
   await loadIndexPanels();
