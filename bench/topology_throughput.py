@@ -1,8 +1,8 @@
 """Throughput of the distributed topology (docs/services.md): queries/s with 1 and with 2 API processes,
 documents/s with 1 and with 2 indexer processes, on one OpenSearch cluster and one PostgreSQL database.
 
-    python bench/topology_throughput.py [--opensearch-url URL] [--threads 4,8] [--seconds 15] [--rounds 2]
-                                        [--indexes 4] [--docs N] [--index-rounds 1] [--keep-logs]
+    python bench/topology_throughput.py [--opensearch-url URL] [--threads 1,4,8] [--seconds 15] [--rounds 2]
+                                        [--indexes 4] [--docs N] [--index-rounds 2] [--keep-logs]
 
 The processes are those of docker-compose.yml, started by tests/compose_topology.py (the harness of
 tests/test_compose_topology.py): each Kensaku service's ``command`` with its ``environment`` as a local
@@ -19,11 +19,11 @@ each indexer has its default analysis workers (one per core). Every service of t
    threads, alternately through ``api-1`` and ``api-2``; timed from the first put until
    BatchGetDocumentStatus says every document is INDEXED. An index is written by one indexer at a time
    (its lease, services/index/shared.py), so two indexers can share the work only of several indexes:
-   hence ``--indexes`` (default 4). Once with ``indexer-1`` alone (``indexer-2`` stopped), once with both,
-   into fresh indexes; each preceded by a warm-up (a few small indexes, so that every indexer's analysis
-   workers have loaded the model) and by waiting for the cluster's segment merges. Which indexer took
-   which index is read from the indexers' logs.
-2. Queries. The questions of xquad-en and vue-nlq-dev, each sent to the index (of the two-indexer run)
+   hence ``--indexes`` (default 4). With ``indexer-1`` alone (``indexer-2`` stopped), then with both, into
+   fresh indexes each time, ``--index-rounds`` times (default 2); each run preceded by a warm-up (a few
+   small indexes, so that every indexer's analysis workers have loaded the model) and by waiting for the
+   cluster's segment merges. Which indexer took which index is read from the indexers' logs.
+2. Queries. The questions of xquad-en and vue-nlq-dev, each sent to the index (of the last two-indexer run)
    holding its first judged document, filtered to its language (``_language_code``), PageSize 10, from
    ``--threads`` client threads (one boto3 client per thread and API process) for ``--seconds`` each
    after 2 s of warm-up. With 2 API processes each thread alternates between them, as a round-robin load
@@ -500,7 +500,8 @@ def print_report(runs: list[IndexRun], rows: list[QueryRow], args: argparse.Name
                           "p50 ms", "p99 ms", "API CPU ms/query", "OpenSearch CPU ms/query", "machine busy %",
                           "load", "errors"], table))
     print()
-    print("Where the CPU went (cores used on average; 'rest of the machine' is whatever else ran):")
+    print("Where the CPU went (cores used on average; 'rest of the machine' is whatever else ran). The load"
+          " averages above count this run's own processes (and lag by a minute).")
     print()
     shown = [*PART_NAMES, "rest of the machine"]
     table = []
@@ -522,12 +523,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--opensearch-url", default=os.environ.get("KENSAKU_TEST_OPENSEARCH_URL",
                                                                    DEFAULT_OPENSEARCH_URL))
-    parser.add_argument("--threads", default="4,8", help="client threads of the query rows (default 4,8)")
+    parser.add_argument("--threads", default="1,4,8", help="client threads of the query rows (default 1,4,8)")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per query row and round")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the query rows")
     parser.add_argument("--indexes", type=int, default=4, help="indexes the documents are spread over")
     parser.add_argument("--docs", type=int, default=None, help="documents indexed per run (default all 2,078)")
-    parser.add_argument("--index-rounds", type=int, default=1, help="times to run 1 indexer, then 2")
+    parser.add_argument("--index-rounds", type=int, default=2, help="times to run 1 indexer, then 2")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs and print where")
     args = parser.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
