@@ -480,7 +480,7 @@ def print_report(runs: list[IndexRun], rows: list[QueryRow], args: argparse.Name
                           "load", "indexes taken"], table))
     print()
     print(f"Queries: {n_questions} questions of {', '.join(SETS)} (Query, PageSize 10, language filter, hybrid as"
-          f" deployed) on the indexes of the 2-indexer run; {args.rounds} interleaved rounds of {args.seconds:g} s"
+          f" deployed) on the indexes of the last 2-indexer run; {args.rounds} interleaved rounds of {args.seconds:g} s"
           f" per row after {WARMUP_SECONDS:g} s of warm-up; with 2 API processes each client thread alternates"
           " between them.")
     print()
