@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,7 +300,12 @@ class Topology:
 
     # -- the whole topology --------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, only: Collection[str] | None = None) -> None:
+        """Redis, PostgreSQL and the Kensaku services (``only``: those of them; the others can be started
+        later with :meth:`restart`)."""
+        unknown = set(only or ()) - {name for name, kind in self.kinds.items() if kind == "kensaku"}
+        if unknown:
+            raise ComposeError(f"not Kensaku services of docker-compose.yml: {sorted(unknown)}")
         self.work.mkdir(parents=True, exist_ok=True)
         self.shared_data.mkdir(exist_ok=True)
         httpx.get(self.opensearch_url, timeout=10).raise_for_status()  # the three opensearch-node services
@@ -310,11 +315,14 @@ class Topology:
             if kind == "kensaku":
                 self.processes[name] = Process(name, self.argv(name), self.environment(name),
                                                self.work / f"{name}.log", self.api_ports.get(name))
-        apis = [p for p in self.processes.values() if p.port is not None]
+        chosen = [p for p in self.processes.values() if only is None or p.name in only]
+        apis = [p for p in chosen if p.port is not None]
+        if not apis:
+            raise ComposeError(f"no API service among {sorted(only or [])}")
         # One API first: the first process makes the store's tables; the rest start side by side.
         apis[0].start()
         apis[0].wait_healthy()
-        for process in self.processes.values():
+        for process in chosen:
             if process is not apis[0]:
                 process.start()
         for api in apis[1:]:

@@ -116,3 +116,13 @@ def test_the_harness_starts_and_restarts_the_compose_postgres(tmp_path: Path) ->
         assert dump.returncode == 0, dump.stderr  # the password and database of docker-compose.yml
     finally:
         topology.stop()
+
+
+def test_the_harness_starts_only_kensaku_services_of_the_compose_file(tmp_path: Path) -> None:
+    """``start(only=...)`` (bench/topology_throughput.py) names Kensaku services; anything else is refused
+    before a process starts."""
+    topology = Topology(tmp_path, "http://127.0.0.1:9200", database="postgresql")
+    for wrong in (["api-1", "redis"], ["api-1", "indexer-9"]):
+        with pytest.raises(ComposeError, match="not Kensaku services"):
+            topology.start(only=wrong)
+    assert topology.redis is None and topology.pg_dir is None and not topology.processes
