@@ -75,7 +75,7 @@ from harness import (  # noqa: E402
     wait_index_active,
     wait_opensearch_merges,
 )
-from metrics import EvalSet, load_set, markdown_table  # noqa: E402
+from metrics import Doc, EvalSet, load_set, markdown_table  # noqa: E402
 
 from services.engine.passages import split_passages  # noqa: E402
 from tests.compose_topology import PG_BIN, Topology  # noqa: E402
@@ -89,14 +89,6 @@ TOOK = re.compile(r"indexer \S+ took index (\S+)")
 
 
 # ------------------------------------------------------------------------------------------- data
-
-
-@dataclass
-class Doc:
-    id: str
-    title: str
-    text: str
-    lang: str
 
 
 @dataclass
@@ -115,7 +107,7 @@ def workload(limit: int | None) -> tuple[list[Doc], list[Question]]:
         for column in columns:
             if i < len(column):
                 d = column[i]
-                docs.append(Doc(d.id, d.title, d.text, d.lang))
+                docs.append(d)
     docs = docs[:limit] if limit else docs
     have = {d.id for d in docs}
     questions = []
