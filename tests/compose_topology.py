@@ -48,7 +48,9 @@ DATABASE = "postgresql"
 KENSAKU_IMAGE = "kensaku"
 OPENSEARCH_IMAGE = "opensearchproject/opensearch"
 OPENSEARCH_NODES = ("opensearch-node1", "opensearch-node2", "opensearch-node3")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's PostgreSQL (the compose file's postgres service), whichever major version is installed.
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
+             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 API_PORT = 8000  # the port the API listens on in its container (the image's KENSAKU_PORT)
 
 

@@ -97,7 +97,7 @@ def test_the_harness_maps_every_compose_address(tmp_path: Path) -> None:
         "api-1", "api-2", "worker"}  # only the read-only shares: no Kensaku service keeps state in a volume
 
 
-@pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL 15 (apt-get install postgresql-15)")
+@pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL (apt-get install postgresql)")
 def test_the_harness_starts_and_restarts_the_compose_postgres(tmp_path: Path) -> None:
     """The PostgreSQL of the compose file as the harness runs it: its user, password and database, and the
     restart hook of the fault test that runs once the PostgreSQL store is merged."""
