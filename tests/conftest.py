@@ -372,6 +372,16 @@ def new_index(kendra: Any) -> Callable[..., str]:
         kendra.delete_index(Id=index_id)
 
 
+def S(v: str) -> dict[str, Any]:
+    """A STRING attribute value, as the Kendra API writes it."""
+    return {"StringValue": v}
+
+
+def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A document attribute, as the Kendra API writes it."""
+    return {"Key": key, "Value": value}
+
+
 def text_doc(doc_id: str, text: str, title: str | None = None, lang: str | None = None,
              attributes: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {"Id": doc_id, "Blob": text.encode("utf-8"), "ContentType": "PLAIN_TEXT", **extra}

@@ -6,13 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ids_of, put_and_wait, text_doc, wait_active
+from tests.conftest import attr, ids_of, put_and_wait, text_doc, wait_active
 
 pytestmark = pytest.mark.engines
-
-
-def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
 
 
 @pytest.fixture

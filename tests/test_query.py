@@ -7,17 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JA, ids_of, put_and_wait, text_doc, wait_active
+from tests.conftest import JA, S, attr, ids_of, put_and_wait, text_doc, wait_active
 
 pytestmark = pytest.mark.engines
-
-
-def S(v: str) -> dict[str, Any]:
-    return {"StringValue": v}
-
-
-def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from services.query.syntax import (
     parse,
     syntax_problem,
 )
-from tests.conftest import JA, ids_of, put_and_wait, text_doc, wait_active
+from tests.conftest import JA, S, attr, ids_of, put_and_wait, text_doc, wait_active
 
 FIELDS = {f["Name"]: f for f in default_fields()}
 DAY = 86_400 * 1_000_000  # microseconds
@@ -169,14 +169,6 @@ def test_broken_syntax_is_searched_as_the_plain_words_it_has() -> None:
 
 
 # -- through boto3, on both engines ---------------------------------------------------------------
-
-def S(v: str) -> dict[str, Any]:
-    return {"StringValue": v}
-
-
-def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
-
 
 @pytest.fixture
 def corpus(kendra: Any, new_index: Any) -> str:

@@ -11,17 +11,9 @@ from typing import Any
 import pytest
 
 from services.query.tuning import adjusted, effective_fields, rules
-from tests.conftest import JA, ids_of, put_and_wait, text_doc, wait_active
+from tests.conftest import JA, S, attr, ids_of, put_and_wait, text_doc, wait_active
 
 DAY = 86_400
-
-
-def S(v: str) -> dict[str, Any]:
-    return {"StringValue": v}
-
-
-def attr(key: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"Key": key, "Value": value}
 
 
 def _tune(kendra: Any, index_id: str, *updates: dict[str, Any]) -> None:
