@@ -37,7 +37,7 @@ WORKDIR /home/kensaku
 # Load the embedding model once: the build fails here if it is not in the image.
 RUN python -c "from services.engine.embedder import make_embedder; e = make_embedder('use'); e.warm_up(); print(e.name, e.dim)"
 EXPOSE 8000
-# The API's /health (services/app.py); compose turns it off for the roles that serve no HTTP.
+# The API's /health (kensaku/app.py); compose turns it off for the roles that serve no HTTP.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('KENSAKU_PORT', '8000') + '/health', timeout=4)"]
 CMD ["kensaku", "serve"]

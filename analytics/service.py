@@ -26,7 +26,7 @@ from analytics.store import open_analytics_store
 from analytics.stream import RedisConsumer, RedisPublisher
 from analytics.suggest_service import DocumentSource, SuggestionService
 from analytics.trends import parse_request, trends
-from services.api.errors import InvalidRequestException
+from kernel.errors import InvalidRequestException
 from services.relevance import best_confidence
 from services.settings import Settings
 

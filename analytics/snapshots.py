@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from services.api.errors import InvalidRequestException
+from kernel.errors import InvalidRequestException
 
 INTERVALS = ("THIS_WEEK", "ONE_WEEK_AGO", "TWO_WEEKS_AGO", "THIS_MONTH", "ONE_MONTH_AGO", "TWO_MONTHS_AGO")
 METRICS = (

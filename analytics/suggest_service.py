@@ -25,7 +25,7 @@ from analytics.blocklists import SourceError, parse_entries, read_source
 from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
-from services.api.errors import KendraError, ResourceNotFoundException, ValidationException
+from kernel.errors import KendraError, ResourceNotFoundException, ValidationException
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")

@@ -26,7 +26,7 @@ from typing import Any
 
 from analytics.events import CHANNELS
 from analytics.snapshots import INTERVALS, Rows, window
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.api.model import JSON_NULL
 from services.relevance import is_weak
 

@@ -2,7 +2,7 @@
 lifecycle (create, wait ACTIVE, put documents, wait INDEXED) and small statistics helpers.
 
 Only the public Kendra API is used (an unmodified boto3 client), so the same code runs against a server
-started here (``python -m services.cli serve``) or any endpoint given with ``--endpoint``.
+started here (``python -m kensaku.cli serve``) or any endpoint given with ``--endpoint``.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def free_port() -> int:
 
 
 class LocalServer:
-    """``<python> -m services.cli serve --host 127.0.0.1 --port <free> --data-dir <tempdir>``.
+    """``<python> -m kensaku.cli serve --host 127.0.0.1 --port <free> --data-dir <tempdir>``.
 
     Used as a context manager; waits until ``list_indices()`` answers, stops the server on exit.
     """
@@ -139,7 +139,7 @@ class LocalServer:
         return self.proc.pid if self.proc else None
 
     def __enter__(self) -> LocalServer:
-        cmd = [sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "kensaku.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", str(self.data_dir), *self.extra_args]
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = self.log_path.open("ab")

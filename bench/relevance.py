@@ -10,7 +10,7 @@ Query per evaluation query (PageSize 100, AttributeFilter ``_language_code`` = t
 ``ja`` for vue-xling) and score the DOCUMENT results with bench/metrics.py. The character-bigram BM25 of
 bench/bigram_baseline.py runs on the same queries as the comparison row.
 
-Without ``--endpoint`` a server is started here (``python -m services.cli serve`` on a free port with a
+Without ``--endpoint`` a server is started here (``python -m kensaku.cli serve`` on a free port with a
 temporary data directory) and stopped at the end. With ``--endpoint`` the indexes created are deleted at
 the end unless ``--keep-indexes``.
 

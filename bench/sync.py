@@ -98,7 +98,7 @@ def bench_mode(mode: str, workers: int, sources: dict[str, tuple[str, dict[str, 
             if mode == "celery":
                 env = {**os.environ, "KENSAKU_DATA_DIR": str(server.data_dir),
                        "KENSAKU_CONNECTOR_ENDPOINT": server.endpoint}
-                worker_procs = [subprocess.Popen([sys.executable, "-m", "services.cli", "worker", "--concurrency",
+                worker_procs = [subprocess.Popen([sys.executable, "-m", "kensaku.cli", "worker", "--concurrency",
                                                   "1"], cwd=REPO_ROOT, env=env, start_new_session=True,
                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                                 for _ in range(workers)]

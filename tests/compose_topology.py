@@ -4,7 +4,7 @@ No container engine runs here, so :class:`Topology` reads docker-compose.yml and
 the way its container would run it, so the file cannot drift from what is tested:
 
 * every Kensaku service (image ``kensaku``): its ``command`` with its ``environment``, ``kensaku`` being
-  ``python -m services.cli`` of this checkout;
+  ``python -m kensaku.cli`` of this checkout;
 * ``redis``: Debian's redis-server with the service's command line; ``postgres``: PostgreSQL 15's
   initdb / pg_ctl with the service's user, password and database;
 * ``opensearch-node1..3``: the 3-node test cluster of tests/conftest.py (``kensaku opensearch-dev``).
@@ -246,7 +246,7 @@ class Topology:
         command = _command(self.services[name])
         if not command or command[0] != "kensaku":
             raise ComposeError(f"{name}: the command {command} is not a kensaku command")
-        return [sys.executable, "-m", "services.cli", *command[1:]]
+        return [sys.executable, "-m", "kensaku.cli", *command[1:]]
 
     # -- infrastructure ------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class Server:
 
     def start(self) -> Server:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "kensaku.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             cwd=REPO, env=self.env,
         )
         deadline = time.time() + 60
@@ -215,7 +215,7 @@ def opensearch_url() -> str:
             pytest.skip(_CLUSTER["skip"])
         port, folder = free_port_range(3), tempfile.mkdtemp(prefix="kensaku-test-opensearch-")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "opensearch-dev", "--nodes", "3", "--port", str(port),
+            [sys.executable, "-m", "kensaku.cli", "opensearch-dev", "--nodes", "3", "--port", str(port),
              "--data-dir", folder, "--heap", "1536m"], cwd=REPO, stdout=subprocess.PIPE, text=True)
         _CLUSTER.update(proc=proc, folder=folder)
         assert proc.stdout is not None

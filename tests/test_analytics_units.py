@@ -17,7 +17,7 @@ from analytics.service import AnalyticsService
 from analytics.snapshots import Window, time_filter, window
 from analytics.store import FILE_NAME, AnalyticsStore
 from analytics.trends import trends
-from services.api.errors import InvalidRequestException
+from kernel.errors import InvalidRequestException
 from services.relevance import best_confidence, is_weak
 from services.settings import Settings
 from tests.conftest import wait_for

@@ -11,7 +11,7 @@ from tests.conftest import JA, REPO, Server, put_and_wait, text_doc
 
 
 def search(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", "search", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "kensaku.cli", "search", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
 
 

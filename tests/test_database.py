@@ -125,7 +125,7 @@ def test_an_older_sqlite_data_folder_is_upgraded_in_place(tmp_path: Path, added:
                                " ALTER TABLE documents ADD COLUMN acl_config TEXT;")
     with closing(sqlite3.connect(tmp_path / "faqs.sqlite3")) as conn:
         conn.executescript(_OLD_FAQS)
-    done = subprocess.run([sys.executable, "-m", "services.cli", "migrate", "--data-dir", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "kensaku.cli", "migrate", "--data-dir", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"store: applied 1-{STORE_VERSION}" in done.stdout and "faqs: applied 1-2" in done.stdout, done.stdout
@@ -146,7 +146,7 @@ def test_an_older_sqlite_data_folder_is_upgraded_in_place(tmp_path: Path, added:
         assert [tuple(r) for r in faqs.read().execute("SELECT attributes FROM faq_entries")] == [("{}",)]
     finally:
         faqs.close()
-    again = subprocess.run([sys.executable, "-m", "services.cli", "migrate", "--data-dir", str(tmp_path)],
+    again = subprocess.run([sys.executable, "-m", "kensaku.cli", "migrate", "--data-dir", str(tmp_path)],
                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert f"store: up to date (version {STORE_VERSION})" in again.stdout, again.stdout
 
@@ -154,7 +154,7 @@ def test_an_older_sqlite_data_folder_is_upgraded_in_place(tmp_path: Path, added:
 def test_processes_starting_at_once_on_postgres_apply_each_migration_once(pg_settings: Settings) -> None:
     assert pg_settings.database_url is not None
     url = pg_settings.database_url.get_secret_value()
-    migrating = [subprocess.Popen([sys.executable, "-m", "services.cli", "migrate"], cwd=REPO, text=True,
+    migrating = [subprocess.Popen([sys.executable, "-m", "kensaku.cli", "migrate"], cwd=REPO, text=True,
                                   stdout=subprocess.PIPE, env={**os.environ, "KENSAKU_DATABASE_URL": url})
                  for _ in range(3)]
     outputs = [p.communicate(timeout=120)[0] for p in migrating]

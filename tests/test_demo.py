@@ -40,7 +40,7 @@ button_server = pytest.fixture(scope="module")(fresh_server)  # for the admin pa
 
 
 def demo(server: Server) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", "demo", "--endpoint", server.url], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "kensaku.cli", "demo", "--endpoint", server.url], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -90,7 +90,7 @@ def test_the_demo_loads_the_sample_once_and_both_languages_are_found(demo_server
 def test_the_demo_says_why_when_the_server_cannot_be_reached() -> None:
     from tests.conftest import free_port
 
-    done = subprocess.run([sys.executable, "-m", "services.cli", "demo", "--endpoint",
+    done = subprocess.run([sys.executable, "-m", "kensaku.cli", "demo", "--endpoint",
                            f"http://127.0.0.1:{free_port()}"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "kensaku demo: Could not connect to the endpoint URL" in done.stderr

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from requests.structures import CaseInsensitiveDict
 
+from kernel.errors import KendraError
 from services.api.auth import verify_sigv4
-from services.api.errors import KendraError
 from tests.conftest import (
     JA,
     OPENSEARCH_PREFIX,

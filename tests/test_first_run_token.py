@@ -27,7 +27,7 @@ def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> It
     and announced the admin pages."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "kensaku.cli", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**{k: v for k, v in os.environ.items() if k != "KENSAKU_ADMIN_TOKEN"},
              "KENSAKU_EMBEDDER": "none", "KENSAKU_LOG_LEVEL": "warning", **(env or {})})
@@ -90,7 +90,7 @@ def test_rotating_the_token_ends_the_old_one_and_its_sessions(tmp_path: Path) ->
         session = open_link(url, old).cookies
         assert is_admin(url, session)
         time.sleep(0.01)  # a new file: another mtime
-        rotated = subprocess.run([sys.executable, "-m", "services.cli", "admin-token", "--rotate", "--data-dir",
+        rotated = subprocess.run([sys.executable, "-m", "kensaku.cli", "admin-token", "--rotate", "--data-dir",
                                   str(data)], cwd=REPO, capture_output=True, text=True, check=True,
                                  env={k: v for k, v in os.environ.items() if k != "KENSAKU_ADMIN_TOKEN"})
         new = token_in(rotated.stdout.splitlines())
@@ -111,7 +111,7 @@ def test_no_link_off_loopback_or_when_a_token_is_configured(tmp_path: Path) -> N
         assert not any("token=" in line for line in lines)
         assert not (tmp_path / "configured" / "admin-token.json").exists()
         assert open_link(url, "configured-token").status_code == 303
-    refused = subprocess.run([sys.executable, "-m", "services.cli", "admin-token", "--rotate", "--data-dir",
+    refused = subprocess.run([sys.executable, "-m", "kensaku.cli", "admin-token", "--rotate", "--data-dir",
                               str(tmp_path / "configured")], cwd=REPO, capture_output=True, text=True,
                              env={**os.environ, "KENSAKU_ADMIN_TOKEN": "configured-token"})
     assert refused.returncode == 2 and "KENSAKU_ADMIN_TOKEN" in refused.stderr

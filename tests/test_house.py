@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from kensaku.operations import NO_EXPERIENCES
 from services.api.model import operation_names
-from services.api.operations import NO_EXPERIENCES
 from services.settings import Settings
 from tests.conftest import Server
 from tests.test_wire import TARGET, raw_post

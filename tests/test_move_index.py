@@ -111,7 +111,7 @@ def _counts(kendra: Any, index_id: str) -> tuple[str, dict[str, Any]]:
 def _move(data_dir: Path, to: str, env: dict[str, str],
           index_ids: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
     named = ["--index-id", *index_ids] if index_ids else []
-    return subprocess.run([sys.executable, "-m", "services.cli", "move-index", "--to", to, "--data-dir", str(data_dir),
+    return subprocess.run([sys.executable, "-m", "kensaku.cli", "move-index", "--to", to, "--data-dir", str(data_dir),
                            *named], cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
 
 

@@ -16,7 +16,7 @@ from tests.conftest import REPO, free_port
 def test_a_dev_node_starts_green_with_lucene_knn(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "opensearch-dev", "--nodes", "1", "--port", str(port),
+        [sys.executable, "-m", "kensaku.cli", "opensearch-dev", "--nodes", "1", "--port", str(port),
          "--data-dir", str(tmp_path / "os"), "--heap", "512m"],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )

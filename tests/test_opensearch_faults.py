@@ -65,7 +65,7 @@ class Cluster:
     def __init__(self, base: int, data_dir: Path) -> None:
         self.url = f"http://127.0.0.1:{base}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "opensearch-dev", "--nodes", str(NODES), "--port", str(base),
+            [sys.executable, "-m", "kensaku.cli", "opensearch-dev", "--nodes", str(NODES), "--port", str(base),
              "--data-dir", str(data_dir), "--heap", "512m"],
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )

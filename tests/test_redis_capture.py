@@ -49,7 +49,7 @@ def _pings(client: Any) -> bool:
 
 
 def consumer(data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "services.cli", "analytics-consumer", "--data-dir", str(data_dir)],
+    return subprocess.Popen([sys.executable, "-m", "kensaku.cli", "analytics-consumer", "--data-dir", str(data_dir)],
                             cwd=REPO, env={**os.environ, **env})
 
 

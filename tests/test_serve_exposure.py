@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from services.cli import exposure_refusal, is_loopback
+from kensaku.cli import exposure_refusal, is_loopback
 from services.settings import Settings
 from tests.conftest import REPO, free_port
 
 
 def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--data-dir", str(tmp_path / "data"), *args],
+        [sys.executable, "-m", "kensaku.cli", "serve", "--data-dir", str(tmp_path / "data"), *args],
         cwd=REPO, env={**os.environ, "KENSAKU_LOG_LEVEL": "warning", "KENSAKU_EMBEDDER": "none", **(env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

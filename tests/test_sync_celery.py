@@ -45,7 +45,7 @@ class Worker:
     def __init__(self, env: dict[str, str], concurrency: int = 2) -> None:
         log = open(Path(env["KENSAKU_DATA_DIR"]) / f"worker-{time.time_ns()}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", "--concurrency", str(concurrency)],
+            [sys.executable, "-m", "kensaku.cli", "worker", "--concurrency", str(concurrency)],
             cwd=REPO, env={**env, "KENSAKU_LOG_LEVEL": "info"}, start_new_session=True, stdout=log,
             stderr=subprocess.STDOUT,
         )

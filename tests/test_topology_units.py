@@ -58,7 +58,7 @@ def test_distributed_needs_the_opensearch_engine() -> None:
 
 
 def _kensaku(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kensaku.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

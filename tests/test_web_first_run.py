@@ -44,7 +44,7 @@ def first_run() -> Iterator[FirstRun]:
         env.update({"KENSAKU_LOCAL_FILES_ROOT": str(root), "KENSAKU_LOG_LEVEL": "warning"})
         started = time.monotonic()
         # as the README's quick start: `make serve ARGS="--local-root ~/Documents"`
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--data-dir",
+        proc = subprocess.Popen([sys.executable, "-m", "kensaku.cli", "serve", "--port", str(port), "--data-dir",
                                  str(root / "data"), "--local-root", str(root)], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, text=True)
         try:

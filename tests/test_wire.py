@@ -13,9 +13,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from services.api import errors
+from kensaku.operations import EXPERIENCES, NO_EXPERIENCES, feature_of
+from kernel import errors
 from services.api.model import operation_names
-from services.api.operations import EXPERIENCES, NO_EXPERIENCES, feature_of
 from tests.conftest import ROLE, TEST_MAX_DOCUMENT_BYTES, Server, make_client, text_doc, wait_indexed
 
 TARGET = "AWSKendraFrontendService."

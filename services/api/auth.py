@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
-from services.api.errors import (
+from kernel.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     UnrecognizedClientException,

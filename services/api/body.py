@@ -18,7 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.api.errors import SerializationException, ValidationException
+from kernel.errors import SerializationException, ValidationException
 
 # Deeper than any Kendra request needs (an AttributeFilter of Kendra's depth 2 is 6 levels; data
 # source templates a dozen) and shallow enough that every recursive walk above stays far from

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.api.errors import AccessDeniedException
+from kernel.errors import AccessDeniedException
 from services.query.filters import split_acl_filter, user_principals
 from services.settings import Settings
 

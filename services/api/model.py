@@ -20,7 +20,7 @@ from typing import Any
 import regex
 from botocore.model import ServiceModel, Shape
 
-from services.api.errors import InvalidRequestException, KendraError, ValidationException
+from kernel.errors import InvalidRequestException, KendraError, ValidationException
 
 SERVICE_NAME = "kendra"
 

@@ -19,16 +19,17 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from services.api import model
-from services.api.auth import verify_sigv4
-from services.api.body import parse as parse_body
-from services.api.body import read_limited
-from services.api.errors import (
+from kernel.errors import (
     InternalServerException,
     KendraError,
     UnknownOperationException,
     ValidationException,
 )
+from kernel.handlers import Handler, NotBuilt
+from services.api import model
+from services.api.auth import verify_sigv4
+from services.api.body import parse as parse_body
+from services.api.body import read_limited
 from services.api.identity import apply_trusted_user, check_user_operation
 from services.database import DatabaseUnavailable
 from services.engine.base import EngineUnavailable
@@ -53,7 +54,6 @@ def _channel_of(header: str | None) -> str:
     value = (header or "").strip().lower()
     return value if value in CHANNELS else DEFAULT_CHANNEL
 
-Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 log = logging.getLogger("kensaku.api")
 
@@ -63,21 +63,6 @@ def _response(status: int, body: Mapping[str, Any] | None, request_id: str) -> R
     return Response(
         payload, status_code=status, media_type=CONTENT_TYPE, headers={"x-amzn-RequestId": request_id}
     )
-
-
-class NotBuilt:
-    """The handler of an operation that exists in Kendra but not (yet) here: a typed refusal saying why
-    (by default, naming its feature), given before the body is validated (a caller learns first that
-    the call cannot work)."""
-
-    def __init__(self, operation: str, feature: str, reason: str | None = None) -> None:
-        self.message = reason or f"{operation} is not supported by this Kensaku server yet ({feature})."
-
-    def refuse(self) -> ValidationException:
-        return ValidationException(self.message)
-
-    def __call__(self, _: dict[str, Any]) -> None:
-        raise self.refuse()
 
 
 def kendra_router(settings: Settings, operations: Mapping[str, Handler],

@@ -23,7 +23,7 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8000"
 
 
 def run_search(args: argparse.Namespace) -> int:
-    """Run the query in ``args`` (see services/cli.py for the options); returns the exit status."""
+    """Run the query in ``args`` (see kensaku/cli.py for the options); returns the exit status."""
     text = " ".join(args.question.split())
     question = Question(text, args.lang) if args.lang else Question(text, detect_language(text))
     endpoint = args.endpoint or os.environ.get("AWS_ENDPOINT_URL_KENDRA") or DEFAULT_ENDPOINT

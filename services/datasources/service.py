@@ -21,13 +21,13 @@ from typing import Any, Protocol
 
 from connectors import registry
 from connectors.outbound import OutboundPolicy, TargetRefused
-from services.api.errors import (
+from kernel.errors import (
     ConflictException,
     ResourceInUseException,
     ResourceNotFoundException,
     ValidationException,
 )
-from services.api.paging import page_offset, page_token
+from kernel.paging import page_offset, page_token
 from services.datasources import records, schedule
 from services.datasources.jobs import settle
 from services.index.service import IndexService

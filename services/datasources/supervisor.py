@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 
-from services.api.errors import ResourceInUseException
+from kernel.errors import ResourceInUseException
 from services.database import DatabaseUnavailable
 from services.datasources import records, schedule
 from services.datasources.jobs import settle

@@ -32,9 +32,9 @@ import time
 import uuid
 from typing import Any
 
-from services.api.errors import ConflictException, ResourceNotFoundException, ValidationException
-from services.api.paging import page_offset, page_token
-from services.api.wire import Handler
+from kernel.errors import ConflictException, ResourceNotFoundException, ValidationException
+from kernel.handlers import Handler
+from kernel.paging import page_offset, page_token
 from services.database import Connection, Row
 from services.index.documents import check_acl, hierarchy_of, hierarchy_wire
 from services.index.service import AccessLists, IndexService

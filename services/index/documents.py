@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.engine import analysis
 from services.engine.analysis import analyzer_for
 from services.engine.document import STRING, STRING_LIST, FieldSpec, LexicalDocument, token_rows

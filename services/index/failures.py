@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.errors import ValidationException
-from services.api.paging import page_offset, page_token
+from kernel.errors import ValidationException
+from kernel.paging import page_offset, page_token
 from services.index.service import IndexService
 
 _MEMBERS = {"IndexId", "DataSourceId", "MaxResults", "NextToken"}

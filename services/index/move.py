@@ -45,7 +45,7 @@ from services.settings import Settings
 
 log = logging.getLogger("kensaku.move")
 
-STORE_FILE = "kensaku.sqlite3"  # the data folder's store, as services/app.py opens it
+STORE_FILE = "kensaku.sqlite3"  # the data folder's store, as kensaku/app.py opens it
 BATCH = 500  # documents read from the store, written and committed at a time
 MOVABLE = ("ACTIVE", "UPDATING")
 

@@ -51,10 +51,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kernel.errors import ResourceNotFoundException, ValidationException
+from kernel.handlers import Handler
+from kernel.paging import page_offset, page_token
 from services.api import model
-from services.api.errors import ResourceNotFoundException, ValidationException
-from services.api.paging import page_offset, page_token
-from services.api.wire import Handler
 from services.database import Connection
 from services.files import FileReadError, read_s3_path
 from services.index.documents import principal_term

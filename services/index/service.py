@@ -11,13 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.api.errors import (
+from kernel.errors import (
     ConflictException,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ValidationException,
 )
-from services.api.paging import page_offset, page_token
+from kernel.paging import page_offset, page_token
 from services.datasources.jobs import JobTracker, PutRejected
 from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.index.fields import STRING_LIST
 
 MISSING = "COLLAPSE"

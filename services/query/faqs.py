@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from services.api.errors import (
+from kernel.errors import (
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ValidationException,
 )
-from services.api.paging import page_offset, page_token
-from services.api.wire import Handler
+from kernel.handlers import Handler
+from kernel.paging import page_offset, page_token
 from services.database import Row, open_database
 from services.database.migrations import migrate
 from services.engine.analysis import analyzer_for, normalize

@@ -21,14 +21,14 @@ import time
 import uuid
 from typing import Any
 
-from services.api.errors import (
+from kernel.errors import (
     FeaturedResultsConflictException,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ValidationException,
 )
-from services.api.paging import page_offset, page_token
-from services.api.wire import Handler
+from kernel.handlers import Handler
+from kernel.paging import page_offset, page_token
 from services.database import Connection, Row
 from services.engine.analysis import normalize
 from services.index.documents import principals as acl_principals

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.engine.query import (
     PUBLIC,
     Attribute,

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.engine.analysis import normalize
 from services.engine.passages import split_passages
 from services.engine.query import NoScore, all_of

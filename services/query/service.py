@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.engine.analysis import QueryWord, analyzer_for, normalize
 from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
 from services.engine.query import Attribute, Bool, NoScore, Query, Term, all_of, any_of

@@ -31,14 +31,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.api.errors import (
+from kernel.errors import (
     ConflictException,
     ResourceNotFoundException,
     ServiceQuotaExceededException,
     ValidationException,
 )
-from services.api.paging import page_offset, page_token
-from services.api.wire import Handler
+from kernel.handlers import Handler
+from kernel.paging import page_offset, page_token
 from services.database import Row
 from services.engine.analysis import QueryWord, analyzer_for
 from services.files import FileReadError, is_local, local_path, read_s3_path

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 from services.engine.analysis import analyzer_for
 from services.index.fields import BUILTIN_FIELDS, DATE, LONG, STRING, STRING_LIST
 

@@ -25,8 +25,8 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from kernel.errors import KendraError, ValidationException
 from services.api import body
-from services.api.errors import KendraError, ValidationException
 from services.api.identity import user_context
 from services.settings import Settings
 from services.web.admin_token import AdminToken

@@ -1,6 +1,6 @@
 """The processes of the distributed topology other than the API (docs/services.md).
 
-``kensaku serve`` with KENSAKU_TOPOLOGY=distributed is the API (services/app.py); these are
+``kensaku serve`` with KENSAKU_TOPOLOGY=distributed is the API (kensaku/app.py); these are
 ``kensaku indexer`` (queued document changes into the engine; any number, each index leased to one at a
 time: services/index/shared.py) and ``kensaku beat`` (the one sync supervisor: data source schedules,
 finishing sync jobs, queueing again the work of stalled ones). ``kensaku worker`` and

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analytics.service import AnalyticsService
+from kernel.handlers import Handler, NotBuilt
 from services.api.model import operation_names
-from services.api.wire import Handler, NotBuilt
 from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.api.errors import ValidationException
+from kernel.errors import ValidationException
 
 
 def page_token(offset: int) -> str:

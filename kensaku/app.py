@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from analytics.service import AnalyticsService
-from services.api.operations import operations
+from kensaku.operations import operations
 from services.api.wire import current_channel, kendra_router
 from services.datasources.launch import runner_config, sync_components
 from services.datasources.probe import ConnectionTester

@@ -79,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from services.app import create_app
+    from kensaku.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with lock:
@@ -226,10 +226,10 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _role(args: argparse.Namespace) -> int:
-    """``kensaku indexer`` / ``kensaku beat`` (services/roles.py)."""
+    """``kensaku indexer`` / ``kensaku beat`` (kensaku/roles.py)."""
     from pydantic import ValidationError
 
-    from services.roles import RoleRefused, run_beat, run_indexer
+    from kensaku.roles import RoleRefused, run_beat, run_indexer
 
     try:
         settings = Settings(**({"data_dir": args.data_dir} if args.data_dir is not None else {}))
