@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,22 +23,21 @@ import pytest
 
 from services.relevance import nothing_relevant
 from tests.browser import DOCUMENT_SITE, screenshot
-from tests.conftest import ROLE, WORDS_ONLY, Server, make_client, put_and_wait, text_doc, wait_active
+from tests.conftest import ROLE, WORDS_ONLY, make_client, put_and_wait, text_doc, wait_active
 from tests.test_web_dashboard import bar_values, card
 from tests.test_web_search import query_of, result_ids
-from tests.web_site import ADMIN_TOKEN, FIRST_DAY, Site
+from tests.web_site import ADMIN_TOKEN, DayServer, Site
 
 WEAK = "VPN client quantum telescope"
 BOTH = {"OrAllFilters": [{"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": lang}}}
                          for lang in ("ja", "en")]}
 
 
-class Gaps:
+class Gaps(DayServer):
     """A server of its own (BM25 ranking, admin pages on, a fixed analytics day) with a tiny index."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir, self.now = data_dir, FIRST_DAY
-        self.server = self._start()
+        super().__init__(data_dir)
         client = make_client(self.server.url)
         self.index_id = client.create_index(Name="gaps", RoleArn=ROLE)["Id"]
         wait_active(client, self.index_id)
@@ -52,19 +50,8 @@ class Gaps:
         r = client.query(IndexId=self.index_id, QueryText=WEAK, AttributeFilter=BOTH)  # the page's request
         assert r["ResultItems"] and nothing_relevant(r), f"precondition: {WEAK!r} finds LOW results only"
 
-    def _start(self) -> Server:
-        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN, **WORDS_ONLY,
-                                          "KENSAKU_ANALYTICS_NOW": self.now.isoformat()}).start()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def next_day(self) -> None:
-        """Restart a day later (stopping writes every queued event): today's queries become reportable."""
-        self.server.stop()
-        self.now += timedelta(days=1)
-        self.server = self._start()
+    def env(self) -> dict[str, str]:
+        return WORDS_ONLY
 
 
 @pytest.fixture

@@ -27,14 +27,42 @@ ADMIN_TOKEN = "test-admin-token"
 FIRST_DAY = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
 
 
-class Site:
+class DayServer:
+    """A kensaku server on a fixed analytics clock that ``next_day()`` restarts a day later (same data):
+    today's events become reportable. Subclasses name the environment in ``env()``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.now = FIRST_DAY
+        self.server = self._start()
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def _start(self) -> Server:
+        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
+                                          "KENSAKU_ANALYTICS_NOW": self.now.isoformat(), **self.env()}).start()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def next_day(self) -> None:
+        """Restart a day later (stopping writes every queued event)."""
+        self.server.stop()
+        self.now += timedelta(days=1)
+        self.server = self._start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class Site(DayServer):
     """A kensaku server with the web pages on, an index of ``tests.web_data``, and a movable clock."""
 
     def __init__(self, data_dir: Path, files: Path) -> None:
-        self.data_dir = data_dir
         self.files = files  # the folder file:// keys (FAQs, block lists, thesauri) may read
-        self.now = FIRST_DAY
-        self.server = self._start()
+        super().__init__(data_dir)
         self.client = make_client(self.server.url)
         self.index_id = make_index(self.client)
         self.feedback_seen = 0
@@ -51,28 +79,16 @@ class Site:
         wait_for(lambda: self.feedback_events() >= self.feedback_seen + events, 15, "feedback stored")
         self.feedback_seen = self.feedback_events()
 
-    def _start(self) -> Server:
-        return Server(self.data_dir, env={"KENSAKU_ADMIN_TOKEN": ADMIN_TOKEN,
-                                          "KENSAKU_ANALYTICS_NOW": self.now.isoformat(),
-                                          "KENSAKU_LOCAL_FILES_ROOT": str(self.files),
-                                          # the spelling vocabulary takes in new documents at once
-                                          "KENSAKU_SPELLING_REFRESH_SECONDS": "0",
-                                          # suggestions are rebuilt from the query log on every call
-                                          "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0"}).start()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+    def env(self) -> dict[str, str]:
+        return {"KENSAKU_LOCAL_FILES_ROOT": str(self.files),
+                # the spelling vocabulary takes in new documents at once
+                "KENSAKU_SPELLING_REFRESH_SECONDS": "0",
+                # suggestions are rebuilt from the query log on every call
+                "KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0"}
 
     def next_day(self) -> None:
-        """Restart the server a day later (same data): today's events become reportable."""
-        self.server.stop()
-        self.now += timedelta(days=1)
-        self.server = self._start()
+        super().next_day()
         self.client = make_client(self.server.url)
-
-    def stop(self) -> None:
-        self.server.stop()
 
 
 @pytest.fixture(scope="session")
