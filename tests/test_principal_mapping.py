@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import (
     ROLE,
     Server,
-    free_port,
     ids_of,
     make_client,
     put_and_wait,
@@ -226,23 +225,10 @@ def test_groups_nested_past_the_limit_refuse_the_query_and_a_cycle_ends(kendra: 
     assert seen(kendra, index_id, **as_user("ivy")) == {"deep"}
 
 
-@pytest.fixture
-def moto_s3() -> Iterator[str]:
-    """moto's S3 server stands in for S3 (a real S3 API server on a free port)."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
-
 
 def test_members_from_an_s3_file_and_mappings_survive_a_restart_and_go_with_their_index(
-        tmp_path: Path, moto_s3: str) -> None:
-    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="test",
+        tmp_path: Path, s3_url: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="test",
                       aws_secret_access_key="test")
     s3.create_bucket(Bucket="directory")
     s3.put_object(Bucket="directory", Key="research.json", Body=json.dumps({
@@ -250,7 +236,7 @@ def test_members_from_an_s3_file_and_mappings_survive_a_restart_and_go_with_thei
         "memberGroups": [{"groupId": "labs", "type": "GROUP"}, {"groupId": "ml", "dataSourceId": "wiki"}],
     }).encode())
     s3.put_object(Bucket="directory", Key="broken.json", Body=b'{"memberUsers": [{"userId": ""}]}')
-    env = {"KENSAKU_S3_ENDPOINT_URL": moto_s3, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env = {"KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
     srv = Server(tmp_path, env).start()
     try:
         client = make_client(srv.url)

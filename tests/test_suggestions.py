@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JA, ROLE, Server, free_port, make_client, put_and_wait, text_doc, wait_active, wait_for
+from tests.conftest import JA, ROLE, Server, make_client, put_and_wait, text_doc, wait_active, wait_for
 from tests.test_analytics import db_rows
 
 
@@ -212,16 +212,12 @@ def test_new_queries_show_up_after_the_background_refresh(tmp_path: Path) -> Non
         srv.stop()
 
 
-def test_block_list_is_read_from_an_s3_compatible_store(tmp_path: Path) -> None:
+def test_block_list_is_read_from_an_s3_compatible_store(tmp_path: Path, s3_url: str) -> None:
     """moto's S3 server stands in for S3 (a real S3 API server on a free port)."""
     import boto3
     from botocore.config import Config
-    from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = s3_url
     creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     srv = Server(tmp_path, env={"KENSAKU_SUGGESTIONS_REFRESH_SECONDS": "0", "KENSAKU_S3_ENDPOINT_URL": endpoint,
                                 **creds}).start()
@@ -247,4 +243,3 @@ def test_block_list_is_read_from_an_s3_compatible_store(tmp_path: Path) -> None:
         assert failed["Status"] == "FAILED" and "NoSuchKey" in failed["ErrorMessage"]
     finally:
         srv.stop()
-        moto.stop()

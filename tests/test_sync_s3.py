@@ -6,12 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import httpx
-import pytest
 from botocore.config import Config
 
 from tests.conftest import JA, ROLE, free_port, ids_of, wait_for
@@ -23,18 +21,6 @@ def _s3(url: str, key: str = "testing") -> Any:
                         aws_secret_access_key=key, config=Config(s3={"addressing_style": "path"}))
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
 
 def _source(kendra: Any, index: str, name: str, url: str, bucket: str, **extra: Any) -> str:
     ds: str = kendra.create_data_source(
@@ -44,8 +30,8 @@ def _source(kendra: Any, index: str, name: str, url: str, bucket: str, **extra: 
     return ds
 
 
-def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, moto_url: str) -> None:
-    s3 = _s3(moto_url)
+def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, s3_url: str) -> None:
+    s3 = _s3(s3_url)
     s3.create_bucket(Bucket="handbook")
     leave = "# 休暇\n\n年次有給休暇は入社半年後に付与されます。"
     s3.put_object(Bucket="handbook", Key="docs/人事/休暇.md", Body=leave.encode(), Metadata={"author": "yamada"})
@@ -55,7 +41,7 @@ def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, moto_u
     s3.put_object(Bucket="handbook", Key="docs/logo.png", Body=b"\x89PNG not a document")
     s3.put_object(Bucket="handbook", Key="other/skip.txt", Body=b"outside the prefix okapi")
     index = new_index()
-    ds = _source(kendra, index, "handbook", moto_url, "handbook", prefix="docs/")
+    ds = _source(kendra, index, "handbook", s3_url, "handbook", prefix="docs/")
     job = sync(kendra, index, ds)
     assert job["Status"] == "SUCCEEDED", job
     assert metrics(job) == {"Added": 3, "Modified": 0, "Deleted": 0, "Failed": 0, "Scanned": 3}
@@ -63,7 +49,7 @@ def test_s3_source_syncs_and_follows_changes(kendra: Any, new_index: Any, moto_u
                      RequestedDocumentAttributes=["_source_uri", "_authors", "_category"])
     item = r["ResultItems"][0]
     assert item["DocumentId"] == "s3://handbook/docs/人事/休暇.md"
-    assert item["DocumentURI"].startswith(f"{moto_url}/handbook/docs/")
+    assert item["DocumentURI"].startswith(f"{s3_url}/handbook/docs/")
     attrs = {a["Key"]: a["Value"] for a in item["DocumentAttributes"]}
     assert attrs["_authors"] == {"StringListValue": ["yamada"]} and attrs["_category"] == {"StringValue": "人事"}
     assert ids_of(kendra.query(IndexId=index, QueryText="okapi")) == ["s3://handbook/docs/it/vpn.txt"]
@@ -86,9 +72,9 @@ def test_unreachable_s3_fails_the_job_after_retries(kendra: Any, new_index: Any)
     assert job["DataSourceErrorCode"] == "SourceUnavailable" and "cannot reach" in job["ErrorMessage"]
 
 
-def test_missing_bucket_fails_the_job(kendra: Any, new_index: Any, moto_url: str) -> None:
+def test_missing_bucket_fails_the_job(kendra: Any, new_index: Any, s3_url: str) -> None:
     index = new_index()
-    job = sync(kendra, index, _source(kendra, index, "nobucket", moto_url, "no-such-bucket"))
+    job = sync(kendra, index, _source(kendra, index, "nobucket", s3_url, "no-such-bucket"))
     assert (job["Status"], job["DataSourceErrorCode"]) == ("FAILED", "SourceMisconfigured")
 
 
@@ -116,16 +102,16 @@ def _up(url: str) -> bool:
         return False
 
 
-def test_native_s3_type_uses_the_servers_s3_endpoint(moto_url: str, tmp_path: Any) -> None:
+def test_native_s3_type_uses_the_servers_s3_endpoint(s3_url: str, tmp_path: Any) -> None:
     """Kendra's own S3 type (S3Configuration), with the endpoint and credentials from the server's environment."""
     from tests.conftest import Server, make_client
 
-    s3 = _s3(moto_url)
+    s3 = _s3(s3_url)
     s3.create_bucket(Bucket="native")
     s3.put_object(Bucket="native", Key="a/one.md", Body=b"# One\n\nthe dugong page")
     s3.put_object(Bucket="native", Key="a/two.txt", Body=b"the manatee page")
     s3.put_object(Bucket="native", Key="b/three.txt", Body=b"excluded by prefix")
-    server = Server(tmp_path / "data", env={"KENSAKU_S3_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
+    server = Server(tmp_path / "data", env={"KENSAKU_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "testing",
                                             "AWS_SECRET_ACCESS_KEY": "testing"}).start()
     try:
         c = make_client(server.url)
@@ -141,10 +127,10 @@ def test_native_s3_type_uses_the_servers_s3_endpoint(moto_url: str, tmp_path: An
         server.stop()
 
 
-def test_s3_metadata_side_files_give_title_and_acl(kendra: Any, new_index: Any, moto_url: str) -> None:
+def test_s3_metadata_side_files_give_title_and_acl(kendra: Any, new_index: Any, s3_url: str) -> None:
     import json
 
-    s3 = _s3(moto_url)
+    s3 = _s3(s3_url)
     s3.create_bucket(Bucket="private")
     s3.put_object(Bucket="private", Key="salaries.txt", Body=b"the salary table for the jerboa team")
     side = {"Title": "Salaries 2025", "AccessControlList": [{"Name": "hr", "Type": "GROUP", "Access": "ALLOW"}],
@@ -152,7 +138,7 @@ def test_s3_metadata_side_files_give_title_and_acl(kendra: Any, new_index: Any, 
     s3.put_object(Bucket="private", Key="salaries.txt.metadata.json", Body=json.dumps(side).encode())
     s3.put_object(Bucket="private", Key="open.txt", Body=b"the public jerboa page")
     index = new_index()
-    ds = _source(kendra, index, "private", moto_url, "private")
+    ds = _source(kendra, index, "private", s3_url, "private")
     assert metrics(sync(kendra, index, ds))["Added"] == 2
 
     def visible(groups: list[str]) -> list[str]:
