@@ -18,16 +18,22 @@ Tables:
 
 Every process that runs sync work (the server, Celery workers on the same data folder or database) opens
 the store through :class:`services.index.store.Store`, whose ``write()`` serialises writers.
+
+:class:`SyncLedger` is the connectors' sync runner's view of these tables
+(:class:`connectors.ledger.SyncLedger`). The SQL is portable (SQLite and PostgreSQL;
+``services.database`` translates the ``?`` placeholders).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from connectors.ledger import BatchItem, SyncSource
+from connectors.ledger import SyncJob as SyncJob  # the connectors' record type, the API side's too
 from services.database import Connection, Row
 from services.index.store import Store
 
@@ -36,26 +42,6 @@ RUNNING = ("SYNCING", "STOPPING")
 FINISHED = ("FAILED", "SUCCEEDED", "ABORTED", "INCOMPLETE")
 ACTIONS = ("added", "modified", "deleted", "failed")
 _KIND = {"added": "put", "modified": "put", "deleted": "delete"}
-
-
-@dataclass(frozen=True, slots=True)
-class SyncJob:
-    """A sync job row with its counts."""
-
-    id: str
-    data_source_id: str
-    index_id: str
-    status: str
-    started_at: float
-    ended_at: float | None
-    error_code: str | None
-    error_message: str | None
-    source_error_code: str | None
-    scanned: int
-    total: int | None
-    plan_state: str
-    next_checkpoint: dict[str, Any] | None
-    forced: bool
 
 
 def drop_index(store: Store, index_id: str) -> None:
@@ -166,3 +152,196 @@ def set_status(store: Store, job_id: str, status: str, *, only_from: tuple[str, 
         args += list(only_from)
     with store.write() as conn:
         return conn.execute(sql, args).rowcount > 0
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def source_of(row: Row) -> SyncSource:
+    return SyncSource(type=row["type"], config=json.loads(row["config"]),
+                      checkpoint=json.loads(row["checkpoint"]) if row["checkpoint"] else None)
+
+
+
+
+
+
+
+
+# -- sync_batches ------------------------------------------------------------------------------------
+
+
+def save_plan(store: Store, job_id: str, batches: Sequence[Sequence[BatchItem]], next_checkpoint: Mapping[str, Any],
+              total: int, unchanged: int) -> bool:
+    """Store a job's batches and its next checkpoint once; True if this call planned the job."""
+    with store.write() as conn:
+        state = conn.execute("SELECT plan_state FROM sync_jobs WHERE id = ?", (job_id,)).fetchone()
+        if state is None or state["plan_state"] == "planned":
+            return False
+        conn.executemany(
+            "INSERT INTO sync_batches (job_id, seq, items) VALUES (?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING",
+            [(job_id, seq, json.dumps(list(batch), ensure_ascii=False)) for seq, batch in enumerate(batches)],
+        )
+        conn.execute(
+            "UPDATE sync_jobs SET plan_state = 'planned', next_checkpoint = ?, total = ?,"
+            " scanned = scanned + ? WHERE id = ?",
+            (json.dumps(next_checkpoint), total, unchanged, job_id),
+        )
+    return True
+
+
+def pending_batches(store: Store, job_id: str) -> list[int]:
+    rows = store.read().execute(
+        "SELECT seq FROM sync_batches WHERE job_id = ? AND done = 0 ORDER BY seq", (job_id,)
+    )
+    return [int(r["seq"]) for r in rows]
+
+
+def batch_items(store: Store, job_id: str, seq: int) -> list[BatchItem] | None:
+    """A batch's items; None when it does not exist or is done."""
+    row = store.read().execute(
+        "SELECT items, done FROM sync_batches WHERE job_id = ? AND seq = ?", (job_id, seq)
+    ).fetchone()
+    if row is None or row["done"]:
+        return None
+    items: list[BatchItem] = json.loads(row["items"])
+    return items
+
+
+def complete_batch(store: Store, job_id: str, seq: int, *, data_source_id: str, scanned: int,
+                   failed: Mapping[str, str], versions: Mapping[str, str | None]) -> bool:
+    """Mark the batch done with its counts, failures and delivered versions, once; True if this call did."""
+    with store.write() as conn:
+        marked = conn.execute(
+            "UPDATE sync_batches SET done = 1 WHERE job_id = ? AND seq = ? AND done = 0", (job_id, seq)
+        ).rowcount
+        if not marked:
+            return False
+        conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?", (scanned, job_id))
+        record_docs(conn, job_id, [(d, "failed", reason) for d, reason in failed.items()])
+        set_versions(conn, data_source_id, versions)
+    return True
+
+
+def batches_left(store: Store, job_id: str) -> int:
+    return int(store.read().execute(
+        "SELECT COUNT(*) FROM sync_batches WHERE job_id = ? AND done = 0", (job_id,)
+    ).fetchone()[0])
+
+
+# -- the end of a job --------------------------------------------------------------------------------
+
+
+def settle(store: Store, current: SyncJob, changed: threading.Event | None = None) -> SyncJob:
+    """Finish a SYNCING_INDEXING job whose documents have all left the indexer's queue: documents the
+    indexer could not read become failed, the job SUCCEEDED (or INCOMPLETE when some failed), and its
+    next checkpoint becomes the source's. While some are queued, ``changed`` is set (wakes the indexer)."""
+    if current.status != "SYNCING_INDEXING":
+        return current
+    queued = store.read().execute(
+        "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
+        " WHERE j.job_id = ? AND p.op != 'acl'", (current.index_id, current.id),
+    ).fetchone()[0]
+    if queued:
+        if changed is not None:
+            changed.set()
+        return current
+    with store.write() as conn:
+        failed = list(conn.execute(
+            "SELECT j.doc_id, d.failure_reason FROM sync_job_docs j JOIN documents d"
+            " ON d.index_id = ? AND d.doc_id = j.doc_id"
+            " WHERE j.job_id = ? AND j.action IN ('added', 'modified') AND d.status IN ('FAILED', 'UPDATE_FAILED')",
+            (current.index_id, current.id),
+        ))
+        conn.executemany(
+            "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",
+            [(row["failure_reason"], current.id, row["doc_id"]) for row in failed],
+        )
+        n_failed = conn.execute(
+            "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (current.id,)
+        ).fetchone()[0]
+        status = "INCOMPLETE" if n_failed else "SUCCEEDED"
+        message = None
+        if n_failed:  # the first failures with their reasons (all of them are in the log)
+            some = conn.execute(
+                "SELECT doc_id, reason FROM sync_job_docs WHERE job_id = ? AND action = 'failed'"
+                " ORDER BY doc_id LIMIT 20", (current.id,),
+            )
+            message = f"{n_failed} documents failed: " + "; ".join(f"{r['doc_id']}: {r['reason']}" for r in some)
+            message = " ".join(message.split())  # Kendra's ErrorMessage has no control characters
+        moved = conn.execute(
+            "UPDATE sync_jobs SET status = ?, ended_at = ?, error_code = COALESCE(?, error_code),"
+            " error_message = COALESCE(?, error_message) WHERE id = ? AND status = 'SYNCING_INDEXING'",
+            (status, time.time(), "InvalidRequest" if n_failed else None, message[:2048] if message else None,
+             current.id),
+        ).rowcount
+        if moved and current.next_checkpoint is not None:
+            conn.execute(
+                "UPDATE data_sources SET checkpoint = ? WHERE id = ?",
+                (json.dumps(current.next_checkpoint), current.data_source_id),
+            )
+    settled = job(store, current.id)
+    assert settled is not None
+    return settled
+
+
+# -- the sync runner's view --------------------------------------------------------------------------
+
+
+class SyncLedger:
+    """:class:`connectors.ledger.SyncLedger` on the store's tables: what the sync runner is given."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def job(self, job_id: str) -> SyncJob | None:
+        return job(self.store, job_id)
+
+    def source(self, ds_id: str) -> SyncSource | None:
+        row = data_source_row(self.store, ds_id)
+        return source_of(row) if row is not None else None
+
+    def set_status(self, job_id: str, status: str, *, only_from: tuple[str, ...] | None = None,
+                   error_code: str | None = None, error_message: str | None = None) -> bool:
+        return set_status(self.store, job_id, status, only_from=only_from, error_code=error_code,
+                          error_message=error_message)
+
+    def known_versions(self, ds_id: str) -> dict[str, str]:
+        return known_versions(self.store, ds_id)
+
+    def save_plan(self, job_id: str, batches: Sequence[Sequence[BatchItem]], next_checkpoint: dict[str, Any],
+                  total: int, unchanged: int) -> bool:
+        return save_plan(self.store, job_id, batches, next_checkpoint, total, unchanged)
+
+    def pending_batches(self, job_id: str) -> list[int]:
+        return pending_batches(self.store, job_id)
+
+    def batch(self, job_id: str, seq: int) -> list[BatchItem] | None:
+        return batch_items(self.store, job_id, seq)
+
+    def complete_batch(self, job_id: str, seq: int, *, data_source_id: str, scanned: int,
+                       failed: Mapping[str, str], versions: Mapping[str, str | None]) -> bool:
+        return complete_batch(self.store, job_id, seq, data_source_id=data_source_id, scanned=scanned,
+                              failed=failed, versions=versions)
+
+    def batches_left(self, job_id: str) -> int:
+        return batches_left(self.store, job_id)
+
+    def settle(self, job_id: str) -> SyncJob | None:
+        found = job(self.store, job_id)
+        return settle(self.store, found) if found is not None else None

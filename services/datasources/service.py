@@ -29,7 +29,6 @@ from kernel.errors import (
 )
 from kernel.paging import page_offset, page_token
 from services.datasources import records, schedule
-from services.datasources.jobs import settle
 from services.index.service import IndexService
 from services.index.store import Store
 
@@ -247,7 +246,7 @@ class DataSourceService:
         rows = [records.job_of(r) for r in self.store.read().execute(
             "SELECT * FROM sync_jobs WHERE data_source_id = ? ORDER BY started_at DESC, rowid DESC", (row["id"],)
         )]
-        jobs = [settle(self.store, job, self.indexes.changed) for job in rows]
+        jobs = [records.settle(self.store, job, self.indexes.changed) for job in rows]
         window = p.get("StartTimeFilter") or {}
         if "StartTime" in window:
             jobs = [j for j in jobs if j.started_at >= window["StartTime"]]

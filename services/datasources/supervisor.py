@@ -11,7 +11,6 @@ import time
 from kernel.errors import ResourceInUseException
 from services.database import DatabaseUnavailable
 from services.datasources import records, schedule
-from services.datasources.jobs import settle
 from services.datasources.service import DataSourceService, Launcher
 
 log = logging.getLogger("kensaku.datasources")
@@ -59,7 +58,7 @@ class Supervisor:
         if self.stall_seconds is not None:
             self._requeue_stalled(now)
         for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING_INDEXING'"):
-            settle(self.store, records.job_of(row), self.service.indexes.changed)
+            records.settle(self.store, records.job_of(row), self.service.indexes.changed)
         for source in self.store.read().execute(  # an index being deleted takes its sources along
                 "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
                 " (SELECT id FROM indexes WHERE status != 'DELETING')"):
