@@ -19,8 +19,9 @@ Tables:
 Every process that runs sync work (the server, Celery workers on the same data folder or database) opens
 the store through :class:`services.index.store.Store`, whose ``write()`` serialises writers.
 
-:class:`SyncLedger` is the connectors' sync runner's view of these tables
-(:class:`connectors.ledger.SyncLedger`). The SQL is portable (SQLite and PostgreSQL;
+This module owns the SQL of these tables: the API (``service.py``), the supervisor and the job
+bookkeeping (``jobs.py``) call its functions, and :class:`SyncLedger` is the connectors' sync runner's
+view of them (:class:`connectors.ledger.SyncLedger`). The SQL is portable (SQLite and PostgreSQL;
 ``services.database`` translates the ``?`` placeholders).
 """
 
@@ -154,22 +155,76 @@ def set_status(store: Store, job_id: str, status: str, *, only_from: tuple[str, 
         return conn.execute(sql, args).rowcount > 0
 
 
+# -- data_sources ------------------------------------------------------------------------------------
 
 
+def data_source_by_token(store: Store, index_id: str, token: str) -> str | None:
+    """The id of the data source that CreateDataSource made with ``token`` (its ClientToken)."""
+    row = store.read().execute(
+        "SELECT id FROM data_sources WHERE index_id = ? AND client_token = ?", (index_id, token)
+    ).fetchone()
+    return str(row["id"]) if row is not None else None
 
 
+def name_taken(store: Store, index_id: str, name: str) -> bool:
+    return store.read().execute(
+        "SELECT 1 FROM data_sources WHERE index_id = ? AND name = ?", (index_id, name)
+    ).fetchone() is not None
 
 
+def insert_data_source(store: Store, ds_id: str, index_id: str, name: str, kind: str, token: str | None,
+                       config: Mapping[str, Any], now: float) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO data_sources (id, index_id, name, type, status, created_at, updated_at, client_token,"
+            " config, last_schedule_check) VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?)",
+            (ds_id, index_id, name, kind, now, now, token, json.dumps(config), now),
+        )
 
 
+def data_sources_of(store: Store, index_id: str) -> list[Row]:
+    """The index's data sources (not those being deleted), oldest first."""
+    return list(store.read().execute(
+        "SELECT * FROM data_sources WHERE index_id = ? AND status != 'DELETING' ORDER BY created_at, id",
+        (index_id,),
+    ))
 
 
+def update_data_source(store: Store, ds_id: str, name: str, config: Mapping[str, Any], now: float) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE data_sources SET name = ?, config = ?, updated_at = ? WHERE id = ?",
+            (name, json.dumps(config), now, ds_id),
+        )
 
 
+def delivered_doc_ids(store: Store, ds_id: str) -> set[str]:
+    """The ids of the documents the source has delivered (its recorded versions)."""
+    return {r[0] for r in store.read().execute("SELECT doc_id FROM source_items WHERE data_source_id = ?",
+                                               (ds_id,))}
 
 
+def delete_data_source(store: Store, ds_id: str, now: float) -> None:
+    """Delete the source row and its versions; its running jobs become ABORTED."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE sync_jobs SET status = 'ABORTED', ended_at = ? WHERE data_source_id = ?"
+            " AND status IN ('SYNCING', 'STOPPING', 'SYNCING_INDEXING')", (now, ds_id),
+        )
+        conn.execute("DELETE FROM source_items WHERE data_source_id = ?", (ds_id,))
+        conn.execute("DELETE FROM data_sources WHERE id = ?", (ds_id,))
 
 
+def scheduled_candidates(store: Store) -> list[Row]:
+    """The ACTIVE data sources of indexes not being deleted (an index being deleted takes its sources along)."""
+    return list(store.read().execute(
+        "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
+        " (SELECT id FROM indexes WHERE status != 'DELETING')"))
+
+
+def mark_schedule_checked(store: Store, ds_id: str, now: float) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE data_sources SET last_schedule_check = ? WHERE id = ?", (now, ds_id))
 
 
 def source_of(row: Row) -> SyncSource:
@@ -177,10 +232,37 @@ def source_of(row: Row) -> SyncSource:
                       checkpoint=json.loads(row["checkpoint"]) if row["checkpoint"] else None)
 
 
+# -- sync_jobs ---------------------------------------------------------------------------------------
 
 
+def insert_job(store: Store, job_id: str, ds_id: str, index_id: str, *, forced: bool, now: float) -> str | None:
+    """Start a SYNCING job, unless the source has one running: then nothing changes and its id is returned."""
+    with store.write() as conn:
+        running = conn.execute(
+            "SELECT id FROM sync_jobs WHERE data_source_id = ? AND status IN ('SYNCING', 'STOPPING')", (ds_id,)
+        ).fetchone()
+        if running is not None:
+            return str(running["id"])
+        conn.execute(
+            "INSERT INTO sync_jobs (id, data_source_id, index_id, status, started_at, forced)"
+            " VALUES (?, ?, ?, 'SYNCING', ?, ?)",
+            (job_id, ds_id, index_id, now, int(forced)),
+        )
+    return None
 
 
+def jobs_of(store: Store, ds_id: str) -> list[SyncJob]:
+    """The source's jobs, newest first."""
+    return [job_of(r) for r in store.read().execute(
+        "SELECT * FROM sync_jobs WHERE data_source_id = ? ORDER BY started_at DESC, rowid DESC", (ds_id,)
+    )]
+
+
+def jobs_in(store: Store, statuses: Sequence[str]) -> list[SyncJob]:
+    """Every job whose status is one of ``statuses``."""
+    return [job_of(r) for r in store.read().execute(
+        f"SELECT * FROM sync_jobs WHERE status IN ({','.join('?' * len(statuses))})", tuple(statuses)
+    )]
 
 
 # -- sync_batches ------------------------------------------------------------------------------------
