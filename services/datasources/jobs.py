@@ -1,4 +1,4 @@
-"""Sync job bookkeeping shared by the API and every runner: what a job's documents did, and its end.
+"""Sync job bookkeeping shared by the API and every runner: what a job's documents did.
 
 :class:`JobTracker` is what BatchPutDocument / BatchDeleteDocument consult for documents that carry
 ``_data_source_id`` (CUSTOM sources and connectors alike): the job must be SYNCING, and each document
