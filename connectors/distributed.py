@@ -3,13 +3,14 @@
 A job is one ``kensaku.sync.plan`` task that lists the source and queues one ``kensaku.sync.batch``
 task per batch, so several worker processes share a large source. Tasks are acknowledged late and
 rejected when their worker is lost, so a killed worker's batch goes back to the queue (Redis hands
-it out again after ``sync_visibility_timeout``); the runner's steps are idempotent, so a batch run
+it out again after the visibility timeout); the runner's steps are idempotent, so a batch run
 twice counts once. A source's transient errors are retried with exponential backoff; at most
-``sync_source_concurrency`` batches of one source run at once (a lease set in Redis whose entries
+``QueueConfig.source_concurrency`` batches of one source run at once (a lease set in Redis whose entries
 expire, so a dead worker's lease frees itself). Workers share the server's data folder (the job
 rows) and send documents to the server's Kendra API.
 
-Nothing here runs at import: :func:`celery_app` builds the app from a Settings object.
+Nothing here runs at import: :func:`celery_app` builds the app from a :class:`QueueConfig` and a runner
+factory, which the composition root makes from its settings (``services.datasources.launch``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -25,9 +28,6 @@ from celery import Celery
 
 from connectors.contract import SourceUnavailable
 from connectors.runner import SyncRunner
-from services.datasources import records
-from services.index.store import open_store
-from services.settings import Settings
 
 log = logging.getLogger("kensaku.sync")
 
@@ -40,6 +40,20 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """How the sync tasks use the broker."""
+
+    broker_url: str  # the Redis broker (and the leases' Redis)
+    visibility_timeout: float  # seconds before Redis hands an unacknowledged task out again
+    retries: int  # retries of a task's transient errors
+    source_concurrency: int  # batches of one source at once
+    log_level: str = "info"  # the worker's log level
+
+
+RunnerFactory = Callable[[], SyncRunner]
 
 
 class SourceLeases:
@@ -60,15 +74,16 @@ class SourceLeases:
         self.client.zrem(f"kensaku:sync:lease:{ds_id}", holder)
 
 
-def celery_app(settings: Settings) -> Celery:
-    """The Celery app with the two sync tasks, configured from ``settings``."""
-    app = Celery("kensaku", broker=settings.sync_broker_url)
+def celery_app(config: QueueConfig, runner_factory: RunnerFactory) -> Celery:
+    """The Celery app with the two sync tasks. ``runner_factory`` is called once per worker process, the
+    first time a task runs there (a store opened before a fork does not survive it)."""
+    app = Celery("kensaku", broker=config.broker_url)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=QUEUE,
-        broker_transport_options={"visibility_timeout": settings.sync_visibility_timeout},
+        broker_transport_options={"visibility_timeout": config.visibility_timeout},
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         worker_hijack_root_logger=False,
@@ -84,20 +99,17 @@ def celery_app(settings: Settings) -> Celery:
 
     @cache
     def runner(pid: int) -> SyncRunner:  # one store per worker process (SQLite handles do not survive fork)
-        from services.datasources.launch import runner_config
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SyncRunner(open_store(settings), runner_config(settings))
+        return runner_factory()
 
     @cache
     def leases(pid: int) -> SourceLeases:  # one Redis connection per worker process
         import redis
 
-        return SourceLeases(redis.Redis.from_url(settings.sync_broker_url), settings.sync_source_concurrency,
-                            settings.sync_visibility_timeout)
+        return SourceLeases(redis.Redis.from_url(config.broker_url), config.source_concurrency,
+                            config.visibility_timeout)
 
     @app.task(name="kensaku.sync.plan", bind=True, autoretry_for=transient, retry_backoff=True,  # type: ignore[untyped-decorator]
-              retry_backoff_max=60, max_retries=settings.sync_retries)
+              retry_backoff_max=60, max_retries=config.retries)
     def plan(self: Any, job_id: str) -> None:
         r = runner(os.getpid())
         seqs = r.plan(job_id)
@@ -108,10 +120,10 @@ def celery_app(settings: Settings) -> Celery:
             r.finish(job_id)
 
     @app.task(name="kensaku.sync.batch", bind=True, autoretry_for=transient, retry_backoff=True,  # type: ignore[untyped-decorator]
-              retry_backoff_max=60, max_retries=settings.sync_retries)
+              retry_backoff_max=60, max_retries=config.retries)
     def batch(self: Any, job_id: str, seq: int) -> None:
         r = runner(os.getpid())
-        job = records.job(r.store, job_id)
+        job = r.ledger.job(job_id)
         if job is None:
             return
         holder = f"{self.request.id}:{uuid.uuid4().hex}"
@@ -123,7 +135,7 @@ def celery_app(settings: Settings) -> Celery:
         try:
             r.run_batch(job_id, seq)
         except transient as error:
-            if self.request.retries >= settings.sync_retries:  # out of retries: its items fail, the job goes on
+            if self.request.retries >= config.retries:  # out of retries: its items fail, the job goes on
                 r.fail_batch(job_id, seq, f"{type(error).__name__}: {error}")
             else:
                 raise
@@ -137,8 +149,8 @@ def celery_app(settings: Settings) -> Celery:
 class CeleryLauncher:
     """The server's side: queue a job's plan task."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.app = celery_app(settings)
+    def __init__(self, config: QueueConfig, runner_factory: RunnerFactory) -> None:
+        self.app = celery_app(config, runner_factory)
 
     def launch(self, job_id: str) -> None:
         from kombu.exceptions import OperationalError
@@ -161,10 +173,10 @@ class CeleryLauncher:
         self.app.close()
 
 
-def worker_main(settings: Settings, concurrency: int) -> None:
+def worker_main(config: QueueConfig, runner_factory: RunnerFactory, concurrency: int) -> None:
     """Run a Celery worker process (prefork pool of ``concurrency`` children) for sync tasks."""
-    app = celery_app(settings)
+    app = celery_app(config, runner_factory)
     app.worker_main([
-        "worker", f"--loglevel={settings.log_level.upper()}", f"--concurrency={concurrency}", "-Q", QUEUE,
+        "worker", f"--loglevel={config.log_level.upper()}", f"--concurrency={concurrency}", "-Q", QUEUE,
         "-n", f"kensaku-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
     ])

@@ -6,13 +6,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from connectors.runner import SyncRunner
-from services.datasources import records
 
 log = logging.getLogger("kensaku.sync")
 
 
 class EmbeddedLauncher:
-    """Runs each job's plan, batches and finish on a small thread pool (``threads`` jobs at once)."""
+    """Runs each job's plan, batches and finish on a small thread pool (``threads`` jobs at once), with
+    ``runner`` (which holds the job tables it works on)."""
 
     def __init__(self, runner: SyncRunner, threads: int) -> None:
         self.runner = runner
@@ -26,8 +26,8 @@ class EmbeddedLauncher:
             self.runner.run(job_id)
         except Exception as error:  # e.g. the Kendra endpoint is unreachable: the job fails, the server stays up
             log.exception("sync job %s failed", job_id)
-            records.set_status(self.runner.store, job_id, "FAILED", only_from=("SYNCING", "STOPPING"),
-                               error_code="InternalError", error_message=f"{type(error).__name__}: {error}")
+            self.runner.ledger.set_status(job_id, "FAILED", only_from=("SYNCING", "STOPPING"),
+                                          error_code="InternalError", error_message=f"{type(error).__name__}: {error}")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

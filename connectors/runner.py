@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -36,11 +35,9 @@ from connectors.contract import (
     Upsert,
 )
 from connectors.documents import kendra_document
+from connectors.ledger import BatchItem, SyncJob, SyncLedger, SyncSource
 from connectors.registry import ConnectorOptions
 from connectors.sink import KendraSink, SinkCredentials
-from services.datasources import records
-from services.datasources.jobs import settle
-from services.index.store import Store
 
 log = logging.getLogger("kensaku.sync")
 
@@ -74,36 +71,39 @@ def with_retries(action: Callable[[], Any], retries: int, backoff: float, what: 
 
 
 class SyncRunner:
-    def __init__(self, store: Store, config: RunnerConfig) -> None:
-        self.store = store
+    """Runs sync jobs whose rows ``ledger`` keeps (the control plane's job tables, behind
+    :class:`connectors.ledger.SyncLedger`)."""
+
+    def __init__(self, ledger: SyncLedger, config: RunnerConfig) -> None:
+        self.ledger = ledger
         self.config = config
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _source(self, job: records.SyncJob) -> tuple[Any, registry.ConnectorSpec, Connector]:
-        row = records.data_source_row(self.store, job.data_source_id)
-        if row is None:
+    def _source(self, job: SyncJob) -> tuple[SyncSource, registry.ConnectorSpec, Connector]:
+        source = self.ledger.source(job.data_source_id)
+        if source is None:
             raise SourceError("the data source was deleted")
-        config = json.loads(row["config"])
-        spec = registry.spec_of(row["type"], config.get("Configuration", {}))
+        config = source.config
+        spec = registry.spec_of(source.type, config.get("Configuration", {}))
         if spec is None:
-            raise SourceError(registry.unsupported_message(row["type"], config.get("Configuration", {})))
-        return row, spec, registry.build(spec, self.config.options)
+            raise SourceError(registry.unsupported_message(source.type, config.get("Configuration", {})))
+        return source, spec, registry.build(spec, self.config.options)
 
     def _fail(self, job_id: str, error: Exception) -> None:
         code = error.code if isinstance(error, SourceError) else "InternalError"
         message = f"{type(error).__name__}: {error}" if not isinstance(error, SourceError) else str(error)
         log.error("sync job %s failed: %s", job_id, message)
-        records.set_status(self.store, job_id, "FAILED", only_from=("SYNCING", "STOPPING"),
-                           error_code=code, error_message=message or code)
+        self.ledger.set_status(job_id, "FAILED", only_from=("SYNCING", "STOPPING"),
+                               error_code=code, error_message=message or code)
 
-    def _live(self, job_id: str) -> records.SyncJob | None:
+    def _live(self, job_id: str) -> SyncJob | None:
         """The job if it should go on; a STOPPING job becomes ABORTED here."""
-        job = records.job(self.store, job_id)
+        job = self.ledger.job(job_id)
         if job is None:
             return None
         if job.status == "STOPPING":
-            records.set_status(self.store, job_id, "ABORTED", only_from=("STOPPING",))
+            self.ledger.set_status(job_id, "ABORTED", only_from=("STOPPING",))
             log.info("sync job %s stopped", job_id)
             return None
         return job if job.status == "SYNCING" else None
@@ -121,18 +121,15 @@ class SyncRunner:
             except Exception as error:  # the source as a whole failed: the job fails with the reason
                 self._fail(job_id, error)
                 return []
-        rows = self.store.read().execute(
-            "SELECT seq FROM sync_batches WHERE job_id = ? AND done = 0 ORDER BY seq", (job_id,)
-        )
-        return [int(r["seq"]) for r in rows]
+        return self.ledger.pending_batches(job_id)
 
-    def _plan(self, job: records.SyncJob) -> None:
-        row, spec, connector = self._source(job)
-        checkpoint = None if job.forced or not row["checkpoint"] else json.loads(row["checkpoint"])
-        known = records.known_versions(self.store, job.data_source_id)
+    def _plan(self, job: SyncJob) -> None:
+        source, spec, connector = self._source(job)
+        checkpoint = None if job.forced else source.checkpoint
+        known = self.ledger.known_versions(job.data_source_id)
 
-        def listing() -> tuple[list[dict[str, Any]], int, dict[str, Any]]:
-            items: list[dict[str, Any]] = []
+        def listing() -> tuple[list[BatchItem], int, dict[str, Any]]:
+            items: list[BatchItem] = []
             unchanged = 0
             gen = connector.changes(checkpoint, known)
             while True:
@@ -157,19 +154,9 @@ class SyncRunner:
         )
         size = self.config.batch_size
         batches = [items[i : i + size] for i in range(0, len(items), size)]
-        with self.store.write() as conn:
-            state = conn.execute("SELECT plan_state FROM sync_jobs WHERE id = ?", (job.id,)).fetchone()
-            if state is None or state["plan_state"] == "planned":
-                return
-            conn.executemany(
-                "INSERT INTO sync_batches (job_id, seq, items) VALUES (?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING",
-                [(job.id, seq, json.dumps(batch, ensure_ascii=False)) for seq, batch in enumerate(batches)],
-            )
-            conn.execute(
-                "UPDATE sync_jobs SET plan_state = 'planned', next_checkpoint = ?, total = ?,"
-                " scanned = scanned + ? WHERE id = ?",
-                (json.dumps(next_checkpoint), len(items) + unchanged, unchanged, job.id),
-            )
+        if not self.ledger.save_plan(job.id, batches, next_checkpoint, total=len(items) + unchanged,
+                                     unchanged=unchanged):
+            return
         log.info("sync job %s: %d items to sync in %d batches (%d unchanged)", job.id, len(items), len(batches),
                  unchanged)
 
@@ -177,18 +164,15 @@ class SyncRunner:
         job = self._live(job_id)
         if job is None:
             return
-        batch = self.store.read().execute(
-            "SELECT items, done FROM sync_batches WHERE job_id = ? AND seq = ?", (job_id, seq)
-        ).fetchone()
-        if batch is None or batch["done"]:
+        items = self.ledger.batch(job_id, seq)
+        if items is None:
             return
         try:
-            row, _, connector = self._source(job)
+            source, _, connector = self._source(job)
         except SourceError as error:
             self._fail(job_id, error)
             return
-        language = json.loads(row["config"]).get("LanguageCode")
-        items: list[dict[str, Any]] = json.loads(batch["items"])
+        language = source.config.get("LanguageCode")
         docs: list[dict[str, Any]] = []
         failed: dict[str, str] = {}
         versions: dict[str, str | None] = {}
@@ -225,35 +209,26 @@ class SyncRunner:
         for f in sink.put(docs) + (sink.delete(deletes, job.data_source_id, job_id) if deletes else []):
             failed[f.doc_id] = f.reason
             versions.pop(f.doc_id, None)
-        with self.store.write() as conn:
-            marked = conn.execute(
-                "UPDATE sync_batches SET done = 1 WHERE job_id = ? AND seq = ? AND done = 0", (job_id, seq)
-            ).rowcount
-            if not marked:
-                return
-            looked_at = sum(1 for item in items if item["op"] != "delete")  # deletions were not scanned
-            conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?", (looked_at, job_id))
-            records.record_docs(conn, job_id, [(d, "failed", reason) for d, reason in failed.items()])
-            records.set_versions(conn, job.data_source_id, versions)
+        looked_at = sum(1 for item in items if item["op"] != "delete")  # deletions were not scanned
+        if not self.ledger.complete_batch(job_id, seq, data_source_id=job.data_source_id, scanned=looked_at,
+                                          failed=failed, versions=versions):
+            return
         for doc_id, reason in failed.items():
             log.warning("sync job %s: %s failed: %s", job_id, doc_id, reason)
-        done = records.job(self.store, job_id)
+        done = self.ledger.job(job_id)
         log.info("sync job %s: batch %d done (%d items, %d failed); scanned %s of %s", job_id, seq, len(items),
                  len(failed), done.scanned if done else "?", done.total if done else "?")
 
     def fail_batch(self, job_id: str, seq: int, reason: str) -> None:
         """Give up on a batch (its retries are spent): every item fails with ``reason``; the job goes on."""
-        with self.store.write() as conn:
-            row = conn.execute(
-                "SELECT items FROM sync_batches WHERE job_id = ? AND seq = ? AND done = 0", (job_id, seq)
-            ).fetchone()
-            if row is None:
-                return
-            conn.execute("UPDATE sync_batches SET done = 1 WHERE job_id = ? AND seq = ?", (job_id, seq))
-            items = json.loads(row["items"])
-            conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?",
-                         (sum(1 for i in items if i["op"] != "delete"), job_id))
-            records.record_docs(conn, job_id, [(i["id"], "failed", reason) for i in items])
+        job = self.ledger.job(job_id)
+        items = self.ledger.batch(job_id, seq) if job is not None else None
+        if job is None or items is None:
+            return
+        looked_at = sum(1 for item in items if item["op"] != "delete")
+        if not self.ledger.complete_batch(job_id, seq, data_source_id=job.data_source_id, scanned=looked_at,
+                                          failed={item["id"]: reason for item in items}, versions={}):
+            return
         log.error("sync job %s: batch %d failed: %s", job_id, seq, reason)
 
     def finish(self, job_id: str) -> bool:
@@ -263,20 +238,16 @@ class SyncRunner:
             return True
         if job.plan_state != "planned":
             return False
-        left = self.store.read().execute(
-            "SELECT COUNT(*) FROM sync_batches WHERE job_id = ? AND done = 0", (job_id,)
-        ).fetchone()[0]
-        if left:
+        if self.ledger.batches_left(job_id):
             return False
-        if records.set_status(self.store, job_id, "SYNCING_INDEXING", only_from=("SYNCING",)):
+        if self.ledger.set_status(job_id, "SYNCING_INDEXING", only_from=("SYNCING",)):
             log.info("sync job %s: all batches sent; waiting for the indexer", job_id)
         return True
 
-    def settle(self, job_id: str) -> records.SyncJob | None:
-        job = records.job(self.store, job_id)
-        return settle(self.store, job) if job is not None else None
+    def settle(self, job_id: str) -> SyncJob | None:
+        return self.ledger.settle(job_id)
 
-    def run(self, job_id: str, *, poll: float = 0.1, timeout: float = 3600) -> records.SyncJob | None:
+    def run(self, job_id: str, *, poll: float = 0.1, timeout: float = 3600) -> SyncJob | None:
         """The whole job in this thread (embedded mode), until it ends."""
         for seq in self.plan(job_id):
             self.run_batch(job_id, seq)
@@ -287,4 +258,4 @@ class SyncRunner:
             if job is None or job.status not in ("SYNCING_INDEXING",):
                 return job
             time.sleep(poll)
-        return records.job(self.store, job_id)
+        return self.ledger.job(job_id)

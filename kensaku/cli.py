@@ -217,11 +217,12 @@ def _analytics_consumer(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from connectors.distributed import worker_main
+    from services.datasources.launch import queue_config, worker_runner
 
     overrides = {"data_dir": args.data_dir} if args.data_dir is not None else {}
     settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker_main(settings, args.concurrency)
+    worker_main(queue_config(settings), worker_runner(settings), args.concurrency)
     return 0
 
 

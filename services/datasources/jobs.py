@@ -1,18 +1,14 @@
-"""Sync job bookkeeping shared by the API and every runner: what a job's documents did, and its end.
+"""Sync job bookkeeping shared by the API and every runner: what a job's documents did.
 
 :class:`JobTracker` is what BatchPutDocument / BatchDeleteDocument consult for documents that carry
 ``_data_source_id`` (CUSTOM sources and connectors alike): the job must be SYNCING, and each document
 is recorded once per job as added or modified (by whether the index had it when the job first
-touched it) or deleted. :func:`settle` ends a SYNCING_INDEXING job once none of its documents is
-still queued for the indexer: documents the indexer could not read become failed, and the job
-becomes SUCCEEDED (or INCOMPLETE when some failed); a connector's new checkpoint is saved then.
+touched it) or deleted. (A job's end, once the indexer has taken its documents, is
+:func:`services.datasources.records.settle`.)
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,54 +75,3 @@ class JobTracker:
     def record_deletes(self, job_id: str, doc_ids: Sequence[str]) -> None:
         with self.store.write() as conn:
             records.record_docs(conn, job_id, [(d, "deleted", None) for d in doc_ids])
-
-
-def settle(store: Store, job: records.SyncJob, changed: threading.Event | None = None) -> records.SyncJob:
-    """Finish a SYNCING_INDEXING job whose documents have all left the indexer's queue."""
-    if job.status != "SYNCING_INDEXING":
-        return job
-    queued = store.read().execute(
-        "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
-        " WHERE j.job_id = ? AND p.op != 'acl'", (job.index_id, job.id),
-    ).fetchone()[0]
-    if queued:
-        if changed is not None:
-            changed.set()
-        return job
-    with store.write() as conn:
-        failed = list(conn.execute(
-            "SELECT j.doc_id, d.failure_reason FROM sync_job_docs j JOIN documents d"
-            " ON d.index_id = ? AND d.doc_id = j.doc_id"
-            " WHERE j.job_id = ? AND j.action IN ('added', 'modified') AND d.status IN ('FAILED', 'UPDATE_FAILED')",
-            (job.index_id, job.id),
-        ))
-        conn.executemany(
-            "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",
-            [(row["failure_reason"], job.id, row["doc_id"]) for row in failed],
-        )
-        n_failed = conn.execute(
-            "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (job.id,)
-        ).fetchone()[0]
-        status = "INCOMPLETE" if n_failed else "SUCCEEDED"
-        message = None
-        if n_failed:  # the first failures with their reasons (all of them are in the log)
-            some = conn.execute(
-                "SELECT doc_id, reason FROM sync_job_docs WHERE job_id = ? AND action = 'failed'"
-                " ORDER BY doc_id LIMIT 20", (job.id,),
-            )
-            message = f"{n_failed} documents failed: " + "; ".join(f"{r['doc_id']}: {r['reason']}" for r in some)
-            message = " ".join(message.split())  # Kendra's ErrorMessage has no control characters
-        moved = conn.execute(
-            "UPDATE sync_jobs SET status = ?, ended_at = ?, error_code = COALESCE(?, error_code),"
-            " error_message = COALESCE(?, error_message) WHERE id = ? AND status = 'SYNCING_INDEXING'",
-            (status, time.time(), "InvalidRequest" if n_failed else None, message[:2048] if message else None,
-             job.id),
-        ).rowcount
-        if moved and job.next_checkpoint is not None:
-            conn.execute(
-                "UPDATE data_sources SET checkpoint = ? WHERE id = ?",
-                (json.dumps(job.next_checkpoint), job.data_source_id),
-            )
-    settled = records.job(store, job.id)
-    assert settled is not None
-    return settled

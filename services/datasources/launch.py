@@ -1,19 +1,26 @@
-"""Assemble the data source service with the runner of the configured sync mode."""
+"""Assemble the data source service with the runner of the configured sync mode: the connectors'
+runner, launchers and Celery tasks get what they need from the settings here (a RunnerConfig, a
+QueueConfig, the job tables as a :class:`records.SyncLedger`), never the settings themselves."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from connectors.outbound import OutboundPolicy
 from connectors.registry import ConnectorOptions
 from connectors.runner import RunnerConfig, SyncRunner
 from connectors.sink import SinkCredentials
+from services.datasources.records import SyncLedger
 from services.datasources.service import DataSourceService, Launcher
 from services.datasources.supervisor import Supervisor
 from services.index.service import IndexService
-from services.index.store import Store
+from services.index.store import Store, open_store
 from services.settings import Settings
+
+if TYPE_CHECKING:  # connectors.distributed imports Celery: only distributed mode loads it
+    from connectors.distributed import QueueConfig
 
 # What connectors sign with when this server ignores signatures (auth_mode "off").
 _PLACEHOLDER = SinkCredentials("kensaku", "kensaku")
@@ -68,6 +75,25 @@ def runner_config(settings: Settings) -> RunnerConfig:
     )
 
 
+def queue_config(settings: Settings) -> QueueConfig:
+    """How the sync tasks use the Celery broker (distributed mode)."""
+    from connectors.distributed import QueueConfig
+
+    return QueueConfig(broker_url=settings.sync_broker_url, visibility_timeout=settings.sync_visibility_timeout,
+                       retries=settings.sync_retries, source_concurrency=settings.sync_source_concurrency,
+                       log_level=settings.log_level)
+
+
+def worker_runner(settings: Settings) -> Callable[[], SyncRunner]:
+    """A runner factory for Celery worker processes: each call opens its own store (called once per process)."""
+
+    def make() -> SyncRunner:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SyncRunner(SyncLedger(open_store(settings)), runner_config(settings))
+
+    return make
+
+
 def sync_components(settings: Settings, indexes: IndexService,
                     store: Store) -> tuple[DataSourceService, Supervisor, Callable[[], None]]:
     """(the API's data source service, its supervisor thread, a close function)."""
@@ -75,12 +101,12 @@ def sync_components(settings: Settings, indexes: IndexService,
     if settings.sync_mode == "celery":
         from connectors.distributed import CeleryLauncher
 
-        celery_launcher = CeleryLauncher(settings)
+        celery_launcher = CeleryLauncher(queue_config(settings), worker_runner(settings))
         launcher, close = celery_launcher, celery_launcher.close
     else:
         from connectors.embedded import EmbeddedLauncher
 
-        embedded = EmbeddedLauncher(SyncRunner(store, runner_config(settings)), settings.sync_threads)
+        embedded = EmbeddedLauncher(SyncRunner(SyncLedger(store), runner_config(settings)), settings.sync_threads)
         launcher, close = embedded, embedded.close
     service = DataSourceService(indexes, store, launcher, outbound_policy(settings))
     supervisor = Supervisor(service, launcher, settings.sync_supervisor_interval_seconds,

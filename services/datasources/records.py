@@ -18,16 +18,23 @@ Tables:
 
 Every process that runs sync work (the server, Celery workers on the same data folder or database) opens
 the store through :class:`services.index.store.Store`, whose ``write()`` serialises writers.
+
+This module owns the SQL of these tables: the API (``service.py``), the supervisor and the job
+bookkeeping (``jobs.py``) call its functions, and :class:`SyncLedger` is the connectors' sync runner's
+view of them (:class:`connectors.ledger.SyncLedger`). The SQL is portable (SQLite and PostgreSQL;
+``services.database`` translates the ``?`` placeholders).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from connectors.ledger import BatchItem, SyncSource
+from connectors.ledger import SyncJob as SyncJob  # the connectors' record type, the API side's too
 from services.database import Connection, Row
 from services.index.store import Store
 
@@ -36,26 +43,6 @@ RUNNING = ("SYNCING", "STOPPING")
 FINISHED = ("FAILED", "SUCCEEDED", "ABORTED", "INCOMPLETE")
 ACTIONS = ("added", "modified", "deleted", "failed")
 _KIND = {"added": "put", "modified": "put", "deleted": "delete"}
-
-
-@dataclass(frozen=True, slots=True)
-class SyncJob:
-    """A sync job row with its counts."""
-
-    id: str
-    data_source_id: str
-    index_id: str
-    status: str
-    started_at: float
-    ended_at: float | None
-    error_code: str | None
-    error_message: str | None
-    source_error_code: str | None
-    scanned: int
-    total: int | None
-    plan_state: str
-    next_checkpoint: dict[str, Any] | None
-    forced: bool
 
 
 def drop_index(store: Store, index_id: str) -> None:
@@ -166,3 +153,277 @@ def set_status(store: Store, job_id: str, status: str, *, only_from: tuple[str, 
         args += list(only_from)
     with store.write() as conn:
         return conn.execute(sql, args).rowcount > 0
+
+
+# -- data_sources ------------------------------------------------------------------------------------
+
+
+def data_source_by_token(store: Store, index_id: str, token: str) -> str | None:
+    """The id of the data source that CreateDataSource made with ``token`` (its ClientToken)."""
+    row = store.read().execute(
+        "SELECT id FROM data_sources WHERE index_id = ? AND client_token = ?", (index_id, token)
+    ).fetchone()
+    return str(row["id"]) if row is not None else None
+
+
+def name_taken(store: Store, index_id: str, name: str) -> bool:
+    return store.read().execute(
+        "SELECT 1 FROM data_sources WHERE index_id = ? AND name = ?", (index_id, name)
+    ).fetchone() is not None
+
+
+def insert_data_source(store: Store, ds_id: str, index_id: str, name: str, kind: str, token: str | None,
+                       config: Mapping[str, Any], now: float) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "INSERT INTO data_sources (id, index_id, name, type, status, created_at, updated_at, client_token,"
+            " config, last_schedule_check) VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?)",
+            (ds_id, index_id, name, kind, now, now, token, json.dumps(config), now),
+        )
+
+
+def data_sources_of(store: Store, index_id: str) -> list[Row]:
+    """The index's data sources (not those being deleted), oldest first."""
+    return list(store.read().execute(
+        "SELECT * FROM data_sources WHERE index_id = ? AND status != 'DELETING' ORDER BY created_at, id",
+        (index_id,),
+    ))
+
+
+def update_data_source(store: Store, ds_id: str, name: str, config: Mapping[str, Any], now: float) -> None:
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE data_sources SET name = ?, config = ?, updated_at = ? WHERE id = ?",
+            (name, json.dumps(config), now, ds_id),
+        )
+
+
+def delivered_doc_ids(store: Store, ds_id: str) -> set[str]:
+    """The ids of the documents the source has delivered (its recorded versions)."""
+    return {r[0] for r in store.read().execute("SELECT doc_id FROM source_items WHERE data_source_id = ?",
+                                               (ds_id,))}
+
+
+def delete_data_source(store: Store, ds_id: str, now: float) -> None:
+    """Delete the source row and its versions; its running jobs become ABORTED."""
+    with store.write() as conn:
+        conn.execute(
+            "UPDATE sync_jobs SET status = 'ABORTED', ended_at = ? WHERE data_source_id = ?"
+            " AND status IN ('SYNCING', 'STOPPING', 'SYNCING_INDEXING')", (now, ds_id),
+        )
+        conn.execute("DELETE FROM source_items WHERE data_source_id = ?", (ds_id,))
+        conn.execute("DELETE FROM data_sources WHERE id = ?", (ds_id,))
+
+
+def scheduled_candidates(store: Store) -> list[Row]:
+    """The ACTIVE data sources of indexes not being deleted (an index being deleted takes its sources along)."""
+    return list(store.read().execute(
+        "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
+        " (SELECT id FROM indexes WHERE status != 'DELETING')"))
+
+
+def mark_schedule_checked(store: Store, ds_id: str, now: float) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE data_sources SET last_schedule_check = ? WHERE id = ?", (now, ds_id))
+
+
+def source_of(row: Row) -> SyncSource:
+    return SyncSource(type=row["type"], config=json.loads(row["config"]),
+                      checkpoint=json.loads(row["checkpoint"]) if row["checkpoint"] else None)
+
+
+# -- sync_jobs ---------------------------------------------------------------------------------------
+
+
+def insert_job(store: Store, job_id: str, ds_id: str, index_id: str, *, forced: bool, now: float) -> str | None:
+    """Start a SYNCING job, unless the source has one running: then nothing changes and its id is returned."""
+    with store.write() as conn:
+        running = conn.execute(
+            "SELECT id FROM sync_jobs WHERE data_source_id = ? AND status IN ('SYNCING', 'STOPPING')", (ds_id,)
+        ).fetchone()
+        if running is not None:
+            return str(running["id"])
+        conn.execute(
+            "INSERT INTO sync_jobs (id, data_source_id, index_id, status, started_at, forced)"
+            " VALUES (?, ?, ?, 'SYNCING', ?, ?)",
+            (job_id, ds_id, index_id, now, int(forced)),
+        )
+    return None
+
+
+def jobs_of(store: Store, ds_id: str) -> list[SyncJob]:
+    """The source's jobs, newest first."""
+    return [job_of(r) for r in store.read().execute(
+        "SELECT * FROM sync_jobs WHERE data_source_id = ? ORDER BY started_at DESC, rowid DESC", (ds_id,)
+    )]
+
+
+def jobs_in(store: Store, statuses: Sequence[str]) -> list[SyncJob]:
+    """Every job whose status is one of ``statuses``."""
+    return [job_of(r) for r in store.read().execute(
+        f"SELECT * FROM sync_jobs WHERE status IN ({','.join('?' * len(statuses))})", tuple(statuses)
+    )]
+
+
+# -- sync_batches ------------------------------------------------------------------------------------
+
+
+def save_plan(store: Store, job_id: str, batches: Sequence[Sequence[BatchItem]], next_checkpoint: Mapping[str, Any],
+              total: int, unchanged: int) -> bool:
+    """Store a job's batches and its next checkpoint once; True if this call planned the job."""
+    with store.write() as conn:
+        state = conn.execute("SELECT plan_state FROM sync_jobs WHERE id = ?", (job_id,)).fetchone()
+        if state is None or state["plan_state"] == "planned":
+            return False
+        conn.executemany(
+            "INSERT INTO sync_batches (job_id, seq, items) VALUES (?, ?, ?) ON CONFLICT (job_id, seq) DO NOTHING",
+            [(job_id, seq, json.dumps(list(batch), ensure_ascii=False)) for seq, batch in enumerate(batches)],
+        )
+        conn.execute(
+            "UPDATE sync_jobs SET plan_state = 'planned', next_checkpoint = ?, total = ?,"
+            " scanned = scanned + ? WHERE id = ?",
+            (json.dumps(next_checkpoint), total, unchanged, job_id),
+        )
+    return True
+
+
+def pending_batches(store: Store, job_id: str) -> list[int]:
+    rows = store.read().execute(
+        "SELECT seq FROM sync_batches WHERE job_id = ? AND done = 0 ORDER BY seq", (job_id,)
+    )
+    return [int(r["seq"]) for r in rows]
+
+
+def batch_items(store: Store, job_id: str, seq: int) -> list[BatchItem] | None:
+    """A batch's items; None when it does not exist or is done."""
+    row = store.read().execute(
+        "SELECT items, done FROM sync_batches WHERE job_id = ? AND seq = ?", (job_id, seq)
+    ).fetchone()
+    if row is None or row["done"]:
+        return None
+    items: list[BatchItem] = json.loads(row["items"])
+    return items
+
+
+def complete_batch(store: Store, job_id: str, seq: int, *, data_source_id: str, scanned: int,
+                   failed: Mapping[str, str], versions: Mapping[str, str | None]) -> bool:
+    """Mark the batch done with its counts, failures and delivered versions, once; True if this call did."""
+    with store.write() as conn:
+        marked = conn.execute(
+            "UPDATE sync_batches SET done = 1 WHERE job_id = ? AND seq = ? AND done = 0", (job_id, seq)
+        ).rowcount
+        if not marked:
+            return False
+        conn.execute("UPDATE sync_jobs SET scanned = scanned + ? WHERE id = ?", (scanned, job_id))
+        record_docs(conn, job_id, [(d, "failed", reason) for d, reason in failed.items()])
+        set_versions(conn, data_source_id, versions)
+    return True
+
+
+def batches_left(store: Store, job_id: str) -> int:
+    return int(store.read().execute(
+        "SELECT COUNT(*) FROM sync_batches WHERE job_id = ? AND done = 0", (job_id,)
+    ).fetchone()[0])
+
+
+# -- the end of a job --------------------------------------------------------------------------------
+
+
+def settle(store: Store, current: SyncJob, changed: threading.Event | None = None) -> SyncJob:
+    """Finish a SYNCING_INDEXING job whose documents have all left the indexer's queue: documents the
+    indexer could not read become failed, the job SUCCEEDED (or INCOMPLETE when some failed), and its
+    next checkpoint becomes the source's. While some are queued, ``changed`` is set (wakes the indexer)."""
+    if current.status != "SYNCING_INDEXING":
+        return current
+    queued = store.read().execute(
+        "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
+        " WHERE j.job_id = ? AND p.op != 'acl'", (current.index_id, current.id),
+    ).fetchone()[0]
+    if queued:
+        if changed is not None:
+            changed.set()
+        return current
+    with store.write() as conn:
+        failed = list(conn.execute(
+            "SELECT j.doc_id, d.failure_reason FROM sync_job_docs j JOIN documents d"
+            " ON d.index_id = ? AND d.doc_id = j.doc_id"
+            " WHERE j.job_id = ? AND j.action IN ('added', 'modified') AND d.status IN ('FAILED', 'UPDATE_FAILED')",
+            (current.index_id, current.id),
+        ))
+        conn.executemany(
+            "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",
+            [(row["failure_reason"], current.id, row["doc_id"]) for row in failed],
+        )
+        n_failed = conn.execute(
+            "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (current.id,)
+        ).fetchone()[0]
+        status = "INCOMPLETE" if n_failed else "SUCCEEDED"
+        message = None
+        if n_failed:  # the first failures with their reasons (all of them are in the log)
+            some = conn.execute(
+                "SELECT doc_id, reason FROM sync_job_docs WHERE job_id = ? AND action = 'failed'"
+                " ORDER BY doc_id LIMIT 20", (current.id,),
+            )
+            message = f"{n_failed} documents failed: " + "; ".join(f"{r['doc_id']}: {r['reason']}" for r in some)
+            message = " ".join(message.split())  # Kendra's ErrorMessage has no control characters
+        moved = conn.execute(
+            "UPDATE sync_jobs SET status = ?, ended_at = ?, error_code = COALESCE(?, error_code),"
+            " error_message = COALESCE(?, error_message) WHERE id = ? AND status = 'SYNCING_INDEXING'",
+            (status, time.time(), "InvalidRequest" if n_failed else None, message[:2048] if message else None,
+             current.id),
+        ).rowcount
+        if moved and current.next_checkpoint is not None:
+            conn.execute(
+                "UPDATE data_sources SET checkpoint = ? WHERE id = ?",
+                (json.dumps(current.next_checkpoint), current.data_source_id),
+            )
+    settled = job(store, current.id)
+    assert settled is not None
+    return settled
+
+
+# -- the sync runner's view --------------------------------------------------------------------------
+
+
+class SyncLedger:
+    """:class:`connectors.ledger.SyncLedger` on the store's tables: what the sync runner is given."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def job(self, job_id: str) -> SyncJob | None:
+        return job(self.store, job_id)
+
+    def source(self, ds_id: str) -> SyncSource | None:
+        row = data_source_row(self.store, ds_id)
+        return source_of(row) if row is not None else None
+
+    def set_status(self, job_id: str, status: str, *, only_from: tuple[str, ...] | None = None,
+                   error_code: str | None = None, error_message: str | None = None) -> bool:
+        return set_status(self.store, job_id, status, only_from=only_from, error_code=error_code,
+                          error_message=error_message)
+
+    def known_versions(self, ds_id: str) -> dict[str, str]:
+        return known_versions(self.store, ds_id)
+
+    def save_plan(self, job_id: str, batches: Sequence[Sequence[BatchItem]], next_checkpoint: dict[str, Any],
+                  total: int, unchanged: int) -> bool:
+        return save_plan(self.store, job_id, batches, next_checkpoint, total, unchanged)
+
+    def pending_batches(self, job_id: str) -> list[int]:
+        return pending_batches(self.store, job_id)
+
+    def batch(self, job_id: str, seq: int) -> list[BatchItem] | None:
+        return batch_items(self.store, job_id, seq)
+
+    def complete_batch(self, job_id: str, seq: int, *, data_source_id: str, scanned: int,
+                       failed: Mapping[str, str], versions: Mapping[str, str | None]) -> bool:
+        return complete_batch(self.store, job_id, seq, data_source_id=data_source_id, scanned=scanned,
+                              failed=failed, versions=versions)
+
+    def batches_left(self, job_id: str) -> int:
+        return batches_left(self.store, job_id)
+
+    def settle(self, job_id: str) -> SyncJob | None:
+        found = job(self.store, job_id)
+        return settle(self.store, found) if found is not None else None

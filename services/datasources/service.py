@@ -29,7 +29,6 @@ from kernel.errors import (
 )
 from kernel.paging import page_offset, page_token
 from services.datasources import records, schedule
-from services.datasources.jobs import settle
 from services.index.service import IndexService
 from services.index.store import Store
 
@@ -113,26 +112,15 @@ class DataSourceService:
         self.indexes.require_active(index_id)
         token = p.get("ClientToken")
         if token:
-            row = self.store.read().execute(
-                "SELECT id FROM data_sources WHERE index_id = ? AND client_token = ?", (index_id, token)
-            ).fetchone()
-            if row is not None:
-                return {"Id": row["id"]}
+            known = records.data_source_by_token(self.store, index_id, token)
+            if known is not None:
+                return {"Id": known}
         config = {k: p[k] for k in _CONFIG_MEMBERS if k in p}
         check_config(p["Type"], config, self.outbound)
-        taken = self.store.read().execute(
-            "SELECT 1 FROM data_sources WHERE index_id = ? AND name = ?", (index_id, p["Name"])
-        ).fetchone()
-        if taken is not None:
+        if records.name_taken(self.store, index_id, p["Name"]):
             raise ConflictException(f"Index {index_id} already has a data source named {p['Name']}")
         ds_id = uuid.uuid4().hex
-        now = time.time()
-        with self.store.write() as conn:
-            conn.execute(
-                "INSERT INTO data_sources (id, index_id, name, type, status, created_at, updated_at, client_token,"
-                " config, last_schedule_check) VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?, ?, ?, ?)",
-                (ds_id, index_id, p["Name"], p["Type"], now, now, token, json.dumps(config), now),
-            )
+        records.insert_data_source(self.store, ds_id, index_id, p["Name"], p["Type"], token, config, time.time())
         return {"Id": ds_id}
 
     def describe_data_source(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -149,10 +137,7 @@ class DataSourceService:
 
     def list_data_sources(self, p: dict[str, Any]) -> dict[str, Any]:
         self.indexes._row(p["IndexId"])
-        rows = list(self.store.read().execute(
-            "SELECT * FROM data_sources WHERE index_id = ? AND status != 'DELETING' ORDER BY created_at, id",
-            (p["IndexId"],),
-        ))
+        rows = records.data_sources_of(self.store, p["IndexId"])
         start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         out: dict[str, Any] = {"SummaryItems": [
             {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": _dt(r["created_at"]),
@@ -171,19 +156,14 @@ class DataSourceService:
             if key in p:
                 config[key] = p[key]
         check_config(row["type"], config, self.outbound)
-        with self.store.write() as conn:
-            conn.execute(
-                "UPDATE data_sources SET name = ?, config = ?, updated_at = ? WHERE id = ?",
-                (p.get("Name", row["name"]), json.dumps(config), time.time(), row["id"]),
-            )
+        records.update_data_source(self.store, row["id"], p.get("Name", row["name"]), config, time.time())
 
     def delete_data_source(self, p: dict[str, Any]) -> None:
         """Delete the source and every document it put into the index (as Kendra does)."""
         row = self._source(p["Id"], p["IndexId"])
         index_id, ds_id = row["index_id"], row["id"]
-        conn = self.store.read()
-        owned = {r[0] for r in conn.execute("SELECT doc_id FROM source_items WHERE data_source_id = ?", (ds_id,))}
-        owned |= {r[0] for r in conn.execute(
+        owned = records.delivered_doc_ids(self.store, ds_id)
+        owned |= {r[0] for r in self.store.read().execute(
             "SELECT doc_id FROM documents WHERE index_id = ?"
             f" AND {self.store.json_text('attributes', '_data_source_id')} = ?",
             (index_id, ds_id),
@@ -191,13 +171,7 @@ class DataSourceService:
         if owned:
             self.store.enqueue([(index_id, doc_id, "delete", None, None) for doc_id in sorted(owned)])
             self.indexes.changed.set()
-        with self.store.write() as w:
-            w.execute(
-                "UPDATE sync_jobs SET status = 'ABORTED', ended_at = ? WHERE data_source_id = ?"
-                " AND status IN ('SYNCING', 'STOPPING', 'SYNCING_INDEXING')", (time.time(), ds_id),
-            )
-            w.execute("DELETE FROM source_items WHERE data_source_id = ?", (ds_id,))
-            w.execute("DELETE FROM data_sources WHERE id = ?", (ds_id,))
+        records.delete_data_source(self.store, ds_id, time.time())
 
     # -- sync jobs -------------------------------------------------------------------------------
 
@@ -219,17 +193,9 @@ class DataSourceService:
 
     def start_job(self, ds_id: str, index_id: str, *, forced: bool = False) -> str:
         job_id = uuid.uuid4().hex
-        with self.store.write() as conn:
-            running = conn.execute(
-                "SELECT id FROM sync_jobs WHERE data_source_id = ? AND status IN ('SYNCING', 'STOPPING')", (ds_id,)
-            ).fetchone()
-            if running is not None:
-                raise ResourceInUseException(f"Data source {ds_id} is already syncing (job {running['id']})")
-            conn.execute(
-                "INSERT INTO sync_jobs (id, data_source_id, index_id, status, started_at, forced)"
-                " VALUES (?, ?, ?, 'SYNCING', ?, ?)",
-                (job_id, ds_id, index_id, time.time(), int(forced)),
-            )
+        running = records.insert_job(self.store, job_id, ds_id, index_id, forced=forced, now=time.time())
+        if running is not None:
+            raise ResourceInUseException(f"Data source {ds_id} is already syncing (job {running})")
         log.info("sync job %s of data source %s started", job_id, ds_id)
         return job_id
 
@@ -244,10 +210,8 @@ class DataSourceService:
 
     def list_data_source_sync_jobs(self, p: dict[str, Any]) -> dict[str, Any]:
         row = self._source(p["Id"], p["IndexId"])
-        rows = [records.job_of(r) for r in self.store.read().execute(
-            "SELECT * FROM sync_jobs WHERE data_source_id = ? ORDER BY started_at DESC, rowid DESC", (row["id"],)
-        )]
-        jobs = [settle(self.store, job, self.indexes.changed) for job in rows]
+        rows = records.jobs_of(self.store, row["id"])
+        jobs = [records.settle(self.store, job, self.indexes.changed) for job in rows]
         window = p.get("StartTimeFilter") or {}
         if "StartTime" in window:
             jobs = [j for j in jobs if j.started_at >= window["StartTime"]]

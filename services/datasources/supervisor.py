@@ -11,7 +11,6 @@ import time
 from kernel.errors import ResourceInUseException
 from services.database import DatabaseUnavailable
 from services.datasources import records, schedule
-from services.datasources.jobs import settle
 from services.datasources.service import DataSourceService, Launcher
 
 log = logging.getLogger("kensaku.datasources")
@@ -41,10 +40,9 @@ class Supervisor:
 
     def _run(self) -> None:
         if self.resume and self.launcher is not None:
-            for row in self.store.read().execute("SELECT id FROM sync_jobs WHERE status IN ('SYNCING', 'STOPPING')"):
-                job = records.job(self.store, row["id"])
-                source = records.data_source_row(self.store, job.data_source_id) if job else None
-                if job is not None and source is not None and source["type"] != "CUSTOM":
+            for job in records.jobs_in(self.store, records.RUNNING):
+                source = records.data_source_row(self.store, job.data_source_id)
+                if source is not None and source["type"] != "CUSTOM":
                     log.info("resuming sync job %s after a restart", job.id)
                     self.launcher.launch(job.id)
         while not self._stop.wait(self.interval):
@@ -58,17 +56,14 @@ class Supervisor:
     def tick(self, now: float) -> None:
         if self.stall_seconds is not None:
             self._requeue_stalled(now)
-        for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING_INDEXING'"):
-            settle(self.store, records.job_of(row), self.service.indexes.changed)
-        for source in self.store.read().execute(  # an index being deleted takes its sources along
-                "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
-                " (SELECT id FROM indexes WHERE status != 'DELETING')"):
+        for job in records.jobs_in(self.store, ("SYNCING_INDEXING",)):
+            records.settle(self.store, job, self.service.indexes.changed)
+        for source in records.scheduled_candidates(self.store):  # an index being deleted takes its sources along
             expression = json.loads(source["config"]).get("Schedule")
             if not expression or self.launcher is None:
                 continue
             since = source["last_schedule_check"] or source["created_at"]
-            with self.store.write() as conn:
-                conn.execute("UPDATE data_sources SET last_schedule_check = ? WHERE id = ?", (now, source["id"]))
+            records.mark_schedule_checked(self.store, source["id"], now)
             if not schedule.due(expression, since, now):
                 continue
             try:
@@ -88,8 +83,7 @@ class Supervisor:
         requeue = getattr(self.launcher, "requeue", None)
         assert self.stall_seconds is not None
         live = set()
-        for row in self.store.read().execute("SELECT * FROM sync_jobs WHERE status = 'SYNCING'"):
-            job = records.job_of(row)
+        for job in records.jobs_in(self.store, ("SYNCING",)):
             live.add(job.id)
             seen = self._progress.get(job.id)
             if seen is None or seen[0] != job.scanned:
@@ -100,8 +94,7 @@ class Supervisor:
             source = records.data_source_row(self.store, job.data_source_id)
             if source is None or source["type"] == "CUSTOM":
                 continue
-            seqs = [r["seq"] for r in self.store.read().execute(
-                "SELECT seq FROM sync_batches WHERE job_id = ? AND done = 0", (job.id,))]
+            seqs = records.pending_batches(self.store, job.id)
             log.warning("sync job %s made no progress for %.0fs; queueing its work again", job.id, now - seen[1])
             requeue(job.id, None if job.plan_state != "planned" else seqs)
             self._progress[job.id] = (job.scanned, now)
