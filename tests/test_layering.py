@@ -1,0 +1,56 @@
+"""The product's top-level packages form layers: each imports only those below it, so the import graph
+between them has no cycle. Every import counts, also one inside a function or under TYPE_CHECKING."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# Bottom to top: kernel (errors, paging, handlers, language) ← connectors (the sources and the sync
+# runner) ← services (engine, index, query, data sources, database, web) ← analytics ← kensaku (the app).
+LAYERS = ("kernel", "connectors", "services", "analytics", "kensaku")
+
+
+def package_imports(root: Path, packages: tuple[str, ...]) -> dict[tuple[str, str], list[str]]:
+    """(importer, imported) → the places (``file:line``) where one top-level package imports another."""
+    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in packages and top != package:
+                        found[(package, top)].append(f"{path.relative_to(root)}:{node.lineno}")
+    return dict(found)
+
+
+def upward_imports(root: Path, layers: tuple[str, ...]) -> dict[tuple[str, str], list[str]]:
+    """The imports of a package from one above it (or beside it) in ``layers``: the edges a cycle needs."""
+    rank = {package: i for i, package in enumerate(layers)}
+    return {edge: places for edge, places in package_imports(root, layers).items() if rank[edge[1]] >= rank[edge[0]]}
+
+
+def test_each_package_imports_only_the_layers_below_it() -> None:
+    assert upward_imports(REPO, LAYERS) == {}
+
+
+def test_every_top_level_package_is_in_a_layer() -> None:
+    packages = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"tests", "bench", "web", "tools"}
+    assert packages == set(LAYERS)
+
+
+def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
+    for package, source in (("low", "def f() -> None:\n    from high.mod import g\n"),
+                            ("high", "import low\n")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "mod.py").write_text(source)
+    assert upward_imports(tmp_path, ("low", "high")) == {("low", "high"): ["low/mod.py:2"]}
