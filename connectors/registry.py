@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.contract import Connector
+from connectors.contract import Connector, StoredConnector
 from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
@@ -47,32 +47,41 @@ class ConnectorSpec:
 
 
 def _filesystem(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.filesystem import FilesystemConnector
+    from connectors.sources.filesystem import FilesystemCheckpoint, FilesystemConnector
 
-    return FilesystemConnector(spec.endpoint["path"], spec.patterns, options.max_document_bytes, options.outbound)
+    return StoredConnector(
+        FilesystemConnector(spec.endpoint["path"], spec.patterns, options.max_document_bytes, options.outbound),
+        FilesystemCheckpoint,
+    )
 
 
 def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.gitwiki import GitWikiConnector
+    from connectors.sources.gitwiki import GitWikiCheckpoint, GitWikiConnector
 
-    return GitWikiConnector(
-        spec.endpoint["repositoryUrl"], spec.endpoint.get("branch"), spec.patterns, options.max_document_bytes,
-        spec.endpoint.get("webUrl"), options.cache_dir, outbound=options.outbound,
+    return StoredConnector(
+        GitWikiConnector(
+            spec.endpoint["repositoryUrl"], spec.endpoint.get("branch"), spec.patterns, options.max_document_bytes,
+            spec.endpoint.get("webUrl"), options.cache_dir, outbound=options.outbound,
+        ),
+        GitWikiCheckpoint,
     )
 
 
 def _s3(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.s3 import S3Connector
+    from connectors.sources.s3 import S3Checkpoint, S3Connector
 
     e = spec.endpoint
     # The server's own KENSAKU_S3_ENDPOINT_URL is the operator's choice; an endpoint named by the
     # API caller is held to the outbound policy.
-    return S3Connector(
-        bucket=e["bucketName"], prefix=e.get("prefix", ""), patterns=spec.patterns,
-        endpoint_url=e.get("endpointUrl") or options.s3_endpoint_url, region=e.get("region", "us-east-1"),
-        outbound=options.outbound if e.get("endpointUrl") else None,
-        access_key=e.get("accessKeyId"), secret_key=e.get("secretAccessKey"),
-        max_bytes=options.max_document_bytes, metadata_prefix=e.get("metadataPrefix", ""),
+    return StoredConnector(
+        S3Connector(
+            bucket=e["bucketName"], prefix=e.get("prefix", ""), patterns=spec.patterns,
+            endpoint_url=e.get("endpointUrl") or options.s3_endpoint_url, region=e.get("region", "us-east-1"),
+            outbound=options.outbound if e.get("endpointUrl") else None,
+            access_key=e.get("accessKeyId"), secret_key=e.get("secretAccessKey"),
+            max_bytes=options.max_document_bytes, metadata_prefix=e.get("metadataPrefix", ""),
+        ),
+        S3Checkpoint,
     )
 
 
@@ -109,9 +118,12 @@ def _check_s3(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
 
 
 def _webcrawler(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.webcrawler import WebCrawlerConnector
+    from connectors.sources.webcrawler import WebCrawlerCheckpoint, WebCrawlerConnector
 
-    return WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
+    return StoredConnector(
+        WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound),
+        WebCrawlerCheckpoint,
+    )
 
 
 def _check_webcrawler(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
@@ -130,9 +142,12 @@ def _check_webcrawler(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
 
 
 def _mediawiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.mediawiki import MediaWikiConnector
+    from connectors.sources.mediawiki import MediaWikiCheckpoint, MediaWikiConnector
 
-    return MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
+    return StoredConnector(
+        MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound),
+        MediaWikiCheckpoint,
+    )
 
 
 def _check_mediawiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
@@ -147,9 +162,12 @@ def _check_mediawiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
 
 
 def _confluence(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.confluence import ConfluenceConnector
+    from connectors.sources.confluence import ConfluenceCheckpoint, ConfluenceConnector
 
-    return ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
+    return StoredConnector(
+        ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound),
+        ConfluenceCheckpoint,
+    )
 
 
 def _check_confluence(spec: ConnectorSpec, policy: OutboundPolicy) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -42,6 +43,13 @@ from connectors.contract import (
 )
 from connectors.outbound import OutboundPolicy, TargetRefused
 from connectors.patterns import Patterns
+
+
+@dataclass(frozen=True, slots=True)
+class ConfluenceCheckpoint(Checkpoint):
+    """The keys of the spaces listed. Every sync lists the pages' metadata and diffs the versions."""
+
+    spaces: tuple[str, ...]
 
 
 class ConfluenceConnector:
@@ -94,8 +102,8 @@ class ConfluenceConnector:
             # _links.next is relative to the site ("/wiki/api/v2/pages?cursor=..").
             body = self._get(urljoin(self.base + "/", following))
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: ConfluenceCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, ConfluenceCheckpoint]:
         params: dict[str, Any] = {"limit": 250}
         if self.space_keys:
             params["keys"] = ",".join(self.space_keys)
@@ -124,7 +132,7 @@ class ConfluenceConnector:
                          {"id": page_id, "ancestors": crumbs, "space": space.get("name") or space.get("key")})
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"spaces": sorted(str(s.get("key")) for s in spaces.values())}
+        return ConfluenceCheckpoint(spaces=tuple(sorted(str(s.get("key")) for s in spaces.values())))
 
     def fetch(self, item: Upsert) -> SourceDocument:
         page_id = str(item.ref["id"])

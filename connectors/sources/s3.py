@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +50,14 @@ from connectors.patterns import Patterns
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                 "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"}
 _TRANSIENT = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"}
+
+
+@dataclass(frozen=True, slots=True)
+class S3Checkpoint(Checkpoint):
+    """What was listed. S3 has no change feed: every sync lists the prefix and diffs it."""
+
+    bucket: str
+    prefix: str
 
 
 def _source_error(error: Exception) -> SourceError:
@@ -129,8 +138,8 @@ class S3Connector:
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{quote(key)}"
         return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{quote(key)}"
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: S3Checkpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, S3Checkpoint]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         seen: set[str] = set()
@@ -165,7 +174,7 @@ class S3Connector:
             yield Upsert(doc_id, version, ref)
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"bucket": self.bucket, "prefix": self.prefix}
+        return S3Checkpoint(bucket=self.bucket, prefix=self.prefix)
 
     def fetch(self, item: Upsert) -> SourceDocument:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -43,6 +44,13 @@ from connectors.patterns import Patterns
 USER_AGENT = "KensakuBot/0.1 (+https://github.com/kensaku)"
 _MIME = {"text/html": "HTML", "application/xhtml+xml": "HTML", "application/pdf": "PDF", "text/plain": "PLAIN_TEXT",
          "text/markdown": "MD", "text/csv": "CSV"}
+
+
+@dataclass(frozen=True, slots=True)
+class WebCrawlerCheckpoint(Checkpoint):
+    """When the crawl ended (epoch seconds). Every sync crawls again and diffs the pages' hashes."""
+
+    crawled_at: float
 
 
 def content_type_for(url: str, mime: str) -> str | None:
@@ -139,8 +147,8 @@ class WebCrawlerConnector:
 
     # -- the contract ------------------------------------------------------------------------------
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: WebCrawlerCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, WebCrawlerCheckpoint]:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
         if not self.seeds and not self.sitemaps:
@@ -186,7 +194,7 @@ class WebCrawlerConnector:
             raise SourceUnavailable("no seed URL could be fetched")
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"crawled_at": time.time()}
+        return WebCrawlerCheckpoint(crawled_at=time.time())
 
     def fetch(self, item: Upsert) -> SourceDocument:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
