@@ -154,6 +154,26 @@ def test_checkpoints_read_what_the_sources_stored(module: str, name: str, stored
     assert cls.from_json({**stored, "added_later": 1}) == checkpoint  # unknown keys are ignored
 
 
+def test_configurations_are_read_once_typed_and_a_stored_bad_one_fails_the_sync() -> None:
+    from connectors.sources.mediawiki import MediaWikiConfig
+    from connectors.sources.webcrawler import WebCrawlerConfig
+
+    def spec(kind: str, endpoint: dict[str, Any]) -> registry.ConnectorSpec:
+        return registry.ConnectorSpec(kind, endpoint)
+
+    assert registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"]})) == WebCrawlerConfig(
+        seed_urls=("https://a.test/",), crawl_depth=2, max_links_per_page=100, max_urls_per_minute=300)
+    assert registry.mediawiki_config(spec("MEDIAWIKI", {"apiUrl": "https://w.test/api.php", "namespaces": [0, "4"]})) \
+        == MediaWikiConfig(api_url="https://w.test/api.php", namespaces=(0, 4))
+    with pytest.raises(ValueError, match="^WEBCRAWLER crawlDepth must be an integer from 0 to 10$"):
+        registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"], "crawlDepth": 11}))
+    with pytest.raises(ValueError, match="maxLinksPerPage must be an integer"):
+        registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"], "maxLinksPerPage": "x"}))
+    # A stored configuration that no longer reads fails the sync as a SourceError, not a crash.
+    with pytest.raises(SourceMisconfigured, match="must be an absolute path"):
+        registry.build(spec("FILESYSTEM", {"path": "relative"}), registry.ConnectorOptions())
+
+
 def test_filesystem_refuses_traversal_in_fetch(tmp_path: Path) -> None:
     from connectors.contract import ItemFailed
 

@@ -46,6 +46,14 @@ from connectors.patterns import Patterns
 
 
 @dataclass(frozen=True, slots=True)
+class ConfluenceConfig:
+    base_url: str  # https://<site>.atlassian.net/wiki
+    username: str = ""  # the account e-mail; "": no credentials
+    api_token: str = ""
+    space_keys: tuple[str, ...] = ()  # (): every space the account can read
+
+
+@dataclass(frozen=True, slots=True)
 class ConfluenceCheckpoint(Checkpoint):
     """The keys of the spaces listed. Every sync lists the pages' metadata and diffs the versions."""
 
@@ -53,12 +61,12 @@ class ConfluenceCheckpoint(Checkpoint):
 
 
 class ConfluenceConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: ConfluenceConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.base = str(endpoint.get("baseUrl", "")).rstrip("/")
-        self.username = str(endpoint.get("username") or "")
-        self.token = str(endpoint.get("apiToken") or "")
-        self.space_keys = [str(k) for k in endpoint.get("spaceKeys") or []]
+        self.base = config.base_url.rstrip("/")
+        self.username = config.username
+        self.token = config.api_token
+        self.space_keys = list(config.space_keys)
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound

@@ -41,6 +41,11 @@ from connectors.patterns import Patterns
 
 
 @dataclass(frozen=True, slots=True)
+class FilesystemConfig:
+    path: str  # the root folder, an absolute path
+
+
+@dataclass(frozen=True, slots=True)
 class FilesystemCheckpoint(Checkpoint):
     """When the listing ran (ISO-8601). A file share has no change feed: every sync lists everything."""
 

@@ -43,6 +43,13 @@ _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(\[[^\]]+\]|[^/:\[]+):(?!//)")  # git's [u
 
 
 @dataclass(frozen=True, slots=True)
+class GitWikiConfig:
+    repository_url: str  # a local path or anything git clone takes
+    branch: str | None = None  # None: the repository's HEAD
+    web_url: str | None = None  # where the pages are shown (their source URIs); None: the document ids
+
+
+@dataclass(frozen=True, slots=True)
 class GitWikiCheckpoint(Checkpoint):
     """The commit last synced: the next sync lists the diff from it to the branch head."""
 

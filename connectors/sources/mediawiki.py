@@ -76,6 +76,16 @@ def wikitext_to_text(text: str, category_names: tuple[str, ...]) -> tuple[str, l
 
 
 @dataclass(frozen=True, slots=True)
+class MediaWikiConfig:
+    api_url: str = ""  # the wiki's api.php; "": read dump_path
+    dump_path: str = ""  # an XML dump on this machine
+    base_url: str = ""  # where a dump's pages are shown
+    username: str | None = None  # a bot password's user name (API only)
+    password: str | None = None
+    namespaces: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True, slots=True)
 class MediaWikiCheckpoint(Checkpoint):
     """API: when the last sync began listing (``since``) and the newest recent change and log event
     ids read by then; a dump: its path. Without ``since`` the next API sync lists every page."""
@@ -87,14 +97,14 @@ class MediaWikiCheckpoint(Checkpoint):
 
 
 class MediaWikiConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: MediaWikiConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.api_url = str(endpoint.get("apiUrl") or "")
-        self.dump_path = str(endpoint.get("dumpPath") or "")
-        self.base_url = str(endpoint.get("baseUrl") or "")
-        self.username = endpoint.get("username")
-        self.password = endpoint.get("password")
-        self.namespaces = [int(n) for n in endpoint.get("namespaces") or [0]]
+        self.api_url = config.api_url
+        self.dump_path = config.dump_path
+        self.base_url = config.base_url
+        self.username = config.username
+        self.password = config.password
+        self.namespaces = list(config.namespaces)
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound

@@ -53,6 +53,17 @@ _TRANSIENT = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable
 
 
 @dataclass(frozen=True, slots=True)
+class S3Config:
+    bucket_name: str
+    prefix: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # named by the data source; None: the server's own (or AWS)
+    access_key_id: str | None = None  # None: the AWS credential chain
+    secret_access_key: str | None = None
+    metadata_prefix: str = ""  # where the .metadata.json side files are; "": next to the objects
+
+
+@dataclass(frozen=True, slots=True)
 class S3Checkpoint(Checkpoint):
     """What was listed. S3 has no change feed: every sync lists the prefix and diffs it."""
 

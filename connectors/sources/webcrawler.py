@@ -47,6 +47,16 @@ _MIME = {"text/html": "HTML", "application/xhtml+xml": "HTML", "application/pdf"
 
 
 @dataclass(frozen=True, slots=True)
+class WebCrawlerConfig:
+    seed_urls: tuple[str, ...] = ()
+    site_map_urls: tuple[str, ...] = ()
+    crawl_depth: int = 2  # links followed from a seed
+    max_links_per_page: int = 100
+    max_urls_per_minute: int = 300
+    crawl_subdomains: bool = False  # False: only the seeds' own hosts
+
+
+@dataclass(frozen=True, slots=True)
 class WebCrawlerCheckpoint(Checkpoint):
     """When the crawl ended (epoch seconds). Every sync crawls again and diffs the pages' hashes."""
 
@@ -58,14 +68,14 @@ def content_type_for(url: str, mime: str) -> str | None:
 
 
 class WebCrawlerConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: WebCrawlerConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.seeds = [str(u) for u in endpoint.get("seedUrls") or []]
-        self.sitemaps = [str(u) for u in endpoint.get("siteMapUrls") or []]
-        self.depth = int(endpoint.get("crawlDepth", 2))
-        self.max_links = int(endpoint.get("maxLinksPerPage", 100))
-        self.interval = 60.0 / max(1, int(endpoint.get("maxUrlsPerMinute", 300)))
-        self.subdomains = bool(endpoint.get("crawlSubdomains", False))
+        self.seeds = list(config.seed_urls)
+        self.sitemaps = list(config.site_map_urls)
+        self.depth = config.crawl_depth
+        self.max_links = config.max_links_per_page
+        self.interval = 60.0 / max(1, config.max_urls_per_minute)
+        self.subdomains = config.crawl_subdomains
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound
