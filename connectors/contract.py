@@ -4,9 +4,11 @@ A connector answers two questions:
 
 * :meth:`Connector.changes` — what changed since a checkpoint? It yields :class:`Upsert` (an item to
   fetch, with a version string that changes whenever the item does), :class:`Deletion` and
-  :class:`Failure` values, and *returns* the new checkpoint (a JSON-able dict) as the generator's
-  return value. ``known`` maps the ids this source delivered before to their versions, so a source
-  without a change feed can diff a full listing against it (and report deletions).
+  :class:`Failure` values, and *returns* the new checkpoint as the generator's return value. Each
+  source has its own :class:`Checkpoint` (a frozen dataclass); the job rows store it as JSON, and
+  :class:`StoredConnector` converts between the two, so the runner only sees JSON objects. ``known``
+  maps the ids this source delivered before to their versions, so a source without a change feed can
+  diff a full listing against it (and report deletions).
 * :meth:`Connector.fetch` — the document for one Upsert: bytes, title, metadata and ACL.
 
 Failures are values, not exceptions: a bad item is yielded (or raised from ``fetch`` as
@@ -16,12 +18,53 @@ Failures are values, not exceptions: a bad item is yielded (or raised from ``fet
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, Self
 
-Checkpoint = dict[str, Any]
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypeVar  # with a default (PEP 696), before Python 3.13
+
+log = logging.getLogger("kensaku.sync")
+
+JsonObject = dict[str, Any]  # a checkpoint as the job rows store it
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The base of the sources' checkpoints: frozen dataclasses with explicit fields.
+
+    Stored as the JSON object of their fields (fields that are None left out), so the keys are the
+    field names. :meth:`from_json` reads one back, or gives None for anything that does not read as
+    this checkpoint (missing fields, wrong types, not an object): the source then lists everything,
+    as it does without a checkpoint.
+    """
+
+    def to_json(self) -> JsonObject:
+        data: JsonObject = _adapter(type(self)).dump_python(self, mode="json", exclude_none=True)
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> Self | None:
+        if data is None:
+            return None
+        try:
+            checkpoint: Self = _adapter(cls).validate_python(data)
+        except ValidationError:
+            return None
+        return checkpoint
+
+
+_ADAPTERS: dict[type[Checkpoint], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[Checkpoint]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
 
 
 class SourceError(Exception):
@@ -124,14 +167,42 @@ class SourceDocument:
     acl: Acl = field(default_factory=Acl.public)
 
 
-class Connector(Protocol):
-    """One source. Constructors take typed settings and credentials and do no I/O."""
+C = TypeVar("C", default=JsonObject)
+CP = TypeVar("CP", bound=Checkpoint)
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+
+class Connector(Protocol[C]):
+    """One source, generic over its checkpoint type: a source module's connector is a
+    ``Connector[ItsCheckpoint]``; the runner sees a plain ``Connector`` (``Connector[JsonObject]``),
+    the source wrapped in :class:`StoredConnector`. Constructors take typed settings and credentials
+    and do no I/O."""
+
+    def changes(self, checkpoint: C | None, known: Mapping[str, str]) -> Generator[Change, None, C]:
         """Yield what changed since ``checkpoint``; return the new checkpoint. Raises SourceError."""
         ...
 
     def fetch(self, item: Upsert) -> SourceDocument:
         """The document of one item. Raises ItemFailed (this item) or SourceError (the source)."""
         ...
+
+
+class StoredConnector(Generic[CP]):
+    """A source seen through the checkpoints the job rows store (JSON objects): it reads the stored
+    checkpoint as the source's own type (one that does not read back means a full listing) and
+    returns the new one as JSON."""
+
+    def __init__(self, connector: Connector[CP], checkpoint_type: type[CP]) -> None:
+        self.connector = connector
+        self.checkpoint_type = checkpoint_type
+
+    def changes(self, checkpoint: Mapping[str, Any] | None,
+                known: Mapping[str, str]) -> Generator[Change, None, JsonObject]:
+        typed = self.checkpoint_type.from_json(checkpoint)
+        if typed is None and checkpoint is not None:
+            log.warning("stored checkpoint %r is not a %s; listing everything", checkpoint,
+                        self.checkpoint_type.__name__)
+        new = yield from self.connector.changes(typed, known)
+        return new.to_json()
+
+    def fetch(self, item: Upsert) -> SourceDocument:
+        return self.connector.fetch(item)

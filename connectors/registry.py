@@ -6,6 +6,13 @@ Kendra's TEMPLATE form: ``Configuration.TemplateConfiguration.Template`` =
 {"inclusionPatterns": [...], "exclusionPatterns": [...], ...}}``. Kendra's native ``S3`` type
 (``S3Configuration``) is served by the same S3 connector. Any other type is stored by
 CreateDataSource but refused by StartDataSourceSyncJob.
+
+Each connector's endpoint metadata is read in one place, its ``*_config`` function here: the typed
+configuration the source's connector is built from (``FilesystemConfig``, ``S3Config``, ...), or
+ValueError with the message CreateDataSource answers. The same function serves the checks
+(:func:`validate`, with the outbound policy) and the builders (:func:`build`), which wrap the
+connector in :class:`~connectors.contract.StoredConnector` so that the runner trades checkpoints
+as the JSON the job rows store.
 """
 
 from __future__ import annotations
@@ -13,12 +20,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from connectors.contract import Connector
+from connectors.contract import Connector, SourceMisconfigured, StoredConnector
 from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 
+if TYPE_CHECKING:  # the source modules are imported when a connector is configured or built
+    from connectors.sources.confluence import ConfluenceConfig
+    from connectors.sources.filesystem import FilesystemConfig
+    from connectors.sources.gitwiki import GitWikiConfig
+    from connectors.sources.mediawiki import MediaWikiConfig
+    from connectors.sources.s3 import S3Config
+    from connectors.sources.webcrawler import WebCrawlerConfig
+
+T = TypeVar("T")
 SYNC_MODES = ("FULL_CRAWL", "FORCED_FULL_CRAWL")
 
 
@@ -46,36 +62,6 @@ class ConnectorSpec:
         )
 
 
-def _filesystem(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.filesystem import FilesystemConnector
-
-    return FilesystemConnector(spec.endpoint["path"], spec.patterns, options.max_document_bytes, options.outbound)
-
-
-def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.gitwiki import GitWikiConnector
-
-    return GitWikiConnector(
-        spec.endpoint["repositoryUrl"], spec.endpoint.get("branch"), spec.patterns, options.max_document_bytes,
-        spec.endpoint.get("webUrl"), options.cache_dir, outbound=options.outbound,
-    )
-
-
-def _s3(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.s3 import S3Connector
-
-    e = spec.endpoint
-    # The server's own KENSAKU_S3_ENDPOINT_URL is the operator's choice; an endpoint named by the
-    # API caller is held to the outbound policy.
-    return S3Connector(
-        bucket=e["bucketName"], prefix=e.get("prefix", ""), patterns=spec.patterns,
-        endpoint_url=e.get("endpointUrl") or options.s3_endpoint_url, region=e.get("region", "us-east-1"),
-        outbound=options.outbound if e.get("endpointUrl") else None,
-        access_key=e.get("accessKeyId"), secret_key=e.get("secretAccessKey"),
-        max_bytes=options.max_document_bytes, metadata_prefix=e.get("metadataPrefix", ""),
-    )
-
-
 def _require(spec: ConnectorSpec, *names: str) -> None:
     for name in names:
         value = spec.endpoint.get(name)
@@ -85,78 +71,231 @@ def _require(spec: ConnectorSpec, *names: str) -> None:
             )
 
 
-def _check_filesystem(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _items(value: Any, message: str) -> list[Any]:
+    """The items of a list setting (unset or empty: none); ValueError(message) for something that is no list."""
+    try:
+        return list(value or [])
+    except TypeError:
+        raise ValueError(message) from None
+
+
+def _integer(value: Any, message: str) -> int:
+    """``int(value)``, as the connectors always read these settings; ValueError(message) when it fails."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+
+
+# -- each source's configuration, read and checked once from the endpoint metadata -----------------
+# Each raises ValueError for a malformed endpoint; the outbound policy is applied by the checks below.
+
+
+def filesystem_config(spec: ConnectorSpec) -> FilesystemConfig:
+    from connectors.sources.filesystem import FilesystemConfig
+
     _require(spec, "path")
     if not spec.endpoint["path"].startswith("/"):
         raise ValueError("FILESYSTEM repositoryEndpointMetadata.path must be an absolute path")
-    policy.check_path(spec.endpoint["path"])
+    return FilesystemConfig(path=spec.endpoint["path"])
+
+
+def gitwiki_config(spec: ConnectorSpec) -> GitWikiConfig:
+    from connectors.sources.gitwiki import GitWikiConfig
+
+    _require(spec, "repositoryUrl")
+    e = spec.endpoint
+    return GitWikiConfig(repository_url=e["repositoryUrl"], branch=_optional_str(e.get("branch")),
+                         web_url=_optional_str(e.get("webUrl")))
+
+
+def s3_config(spec: ConnectorSpec) -> S3Config:
+    from connectors.sources.s3 import S3Config
+
+    _require(spec, "bucketName")
+    e = spec.endpoint
+    endpoint = e.get("endpointUrl")
+    if endpoint and not isinstance(endpoint, str):  # unset or empty: the server's own KENSAKU_S3_ENDPOINT_URL
+        raise ValueError("S3 repositoryEndpointMetadata.endpointUrl must be an http(s) URL")
+    return S3Config(
+        bucket_name=e["bucketName"], prefix=str(e.get("prefix") or ""), region=str(e.get("region") or "us-east-1"),
+        endpoint_url=endpoint or None, access_key_id=_optional_str(e.get("accessKeyId")),
+        secret_access_key=_optional_str(e.get("secretAccessKey")), metadata_prefix=str(e.get("metadataPrefix") or ""),
+    )
+
+
+def webcrawler_config(spec: ConnectorSpec) -> WebCrawlerConfig:
+    from connectors.sources.webcrawler import WebCrawlerConfig
+
+    e = spec.endpoint
+    wrong = ("A WEBCRAWLER template needs repositoryEndpointMetadata.seedUrls or siteMapUrls "
+             "(lists of http(s) URLs)")
+    seeds, sitemaps = _items(e.get("seedUrls"), wrong), _items(e.get("siteMapUrls"), wrong)
+    urls = [*seeds, *sitemaps]
+    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+        raise ValueError(wrong)
+    depth = e.get("crawlDepth", 2)
+    if not isinstance(depth, int) or not 0 <= depth <= 10:
+        raise ValueError("WEBCRAWLER crawlDepth must be an integer from 0 to 10")
+    rate = e.get("maxUrlsPerMinute", 300)
+    if not isinstance(rate, int) or not 1 <= rate <= 300:
+        raise ValueError("WEBCRAWLER maxUrlsPerMinute must be an integer from 1 to 300")
+    links = _integer(e.get("maxLinksPerPage", 100), "WEBCRAWLER maxLinksPerPage must be an integer")
+    return WebCrawlerConfig(seed_urls=tuple(seeds), site_map_urls=tuple(sitemaps), crawl_depth=depth,
+                            max_links_per_page=links, max_urls_per_minute=rate,
+                            crawl_subdomains=bool(e.get("crawlSubdomains", False)))
+
+
+def mediawiki_config(spec: ConnectorSpec) -> MediaWikiConfig:
+    from connectors.sources.mediawiki import MediaWikiConfig
+
+    e = spec.endpoint
+    api, dump = e.get("apiUrl"), e.get("dumpPath")
+    if not (isinstance(api, str) and api) and not (isinstance(dump, str) and dump):
+        raise ValueError("A MEDIAWIKI template needs repositoryEndpointMetadata.apiUrl (the wiki's api.php) "
+                         "or dumpPath (an XML dump on this machine)")
+    wrong = "MEDIAWIKI namespaces must be a list of integers"
+    namespaces = tuple(_integer(n, wrong) for n in _items(e.get("namespaces") or [0], wrong))
+    return MediaWikiConfig(
+        api_url=api if isinstance(api, str) else "", dump_path=dump if isinstance(dump, str) else "",
+        base_url=str(e.get("baseUrl") or ""), username=_optional_str(e.get("username")),
+        password=_optional_str(e.get("password")), namespaces=namespaces,
+    )
+
+
+def confluence_config(spec: ConnectorSpec) -> ConfluenceConfig:
+    from connectors.sources.confluence import ConfluenceConfig
+
+    _require(spec, "baseUrl")
+    e = spec.endpoint
+    if not e["baseUrl"].startswith(("http://", "https://")):
+        raise ValueError("CONFLUENCE baseUrl must be an http(s) URL such as https://example.atlassian.net/wiki")
+    return ConfluenceConfig(base_url=e["baseUrl"], username=str(e.get("username") or ""),
+                            api_token=str(e.get("apiToken") or ""),
+                            space_keys=tuple(str(k) for k in _items(e.get("spaceKeys"),
+                                                                    "CONFLUENCE spaceKeys must be a list of strings")))
+
+
+def _configured(read: Callable[[ConnectorSpec], T], spec: ConnectorSpec) -> T:
+    """A stored configuration, read again when a sync builds its connector: one that no longer reads
+    (it was stored before a check existed) fails the sync as a misconfigured source."""
+    try:
+        return read(spec)
+    except ValueError as error:
+        raise SourceMisconfigured(str(error)) from None
+
+
+# -- the outbound policy's checks, on sight (names are judged at connect time) ----------------------
+
+
+def _check_filesystem(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
+    policy.check_path(filesystem_config(spec).path)
 
 
 def _check_gitwiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
     from connectors.sources.gitwiki import check_repository
 
-    _require(spec, "repositoryUrl")
-    check_repository(spec.endpoint["repositoryUrl"], policy)
+    check_repository(gitwiki_config(spec).repository_url, policy)
 
 
 def _check_s3(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
-    _require(spec, "bucketName")
-    endpoint = spec.endpoint.get("endpointUrl")
-    if endpoint:  # unset or empty: the server's own KENSAKU_S3_ENDPOINT_URL
-        if not isinstance(endpoint, str):
-            raise ValueError("S3 repositoryEndpointMetadata.endpointUrl must be an http(s) URL")
-        policy.check_url(endpoint)
-
-
-def _webcrawler(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.webcrawler import WebCrawlerConnector
-
-    return WebCrawlerConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
+    config = s3_config(spec)
+    if config.endpoint_url:
+        policy.check_url(config.endpoint_url)
 
 
 def _check_webcrawler(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
-    urls = [*(spec.endpoint.get("seedUrls") or []), *(spec.endpoint.get("siteMapUrls") or [])]
-    if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
-        raise ValueError("A WEBCRAWLER template needs repositoryEndpointMetadata.seedUrls or siteMapUrls "
-                         "(lists of http(s) URLs)")
-    depth = spec.endpoint.get("crawlDepth", 2)
-    if not isinstance(depth, int) or not 0 <= depth <= 10:
-        raise ValueError("WEBCRAWLER crawlDepth must be an integer from 0 to 10")
-    rate = spec.endpoint.get("maxUrlsPerMinute", 300)
-    if not isinstance(rate, int) or not 1 <= rate <= 300:
-        raise ValueError("WEBCRAWLER maxUrlsPerMinute must be an integer from 1 to 300")
-    for url in urls:
+    config = webcrawler_config(spec)
+    for url in (*config.seed_urls, *config.site_map_urls):
         policy.check_url(url)
 
 
-def _mediawiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.mediawiki import MediaWikiConnector
-
-    return MediaWikiConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
-
-
 def _check_mediawiki(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
-    api, dump = spec.endpoint.get("apiUrl"), spec.endpoint.get("dumpPath")
-    if isinstance(api, str) and api:
-        policy.check_url(api)
-    elif isinstance(dump, str) and dump:
-        policy.check_path(dump)
+    config = mediawiki_config(spec)
+    if config.api_url:
+        policy.check_url(config.api_url)
     else:
-        raise ValueError("A MEDIAWIKI template needs repositoryEndpointMetadata.apiUrl (the wiki's api.php) "
-                         "or dumpPath (an XML dump on this machine)")
-
-
-def _confluence(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
-    from connectors.sources.confluence import ConfluenceConnector
-
-    return ConfluenceConnector(spec.endpoint, spec.patterns, options.max_document_bytes, options.outbound)
+        policy.check_path(config.dump_path)
 
 
 def _check_confluence(spec: ConnectorSpec, policy: OutboundPolicy) -> None:
-    _require(spec, "baseUrl")
-    if not spec.endpoint["baseUrl"].startswith(("http://", "https://")):
-        raise ValueError("CONFLUENCE baseUrl must be an http(s) URL such as https://example.atlassian.net/wiki")
-    policy.check_url(spec.endpoint["baseUrl"])
+    policy.check_url(confluence_config(spec).base_url)
+
+
+# -- builders: the source's connector, seen through stored (JSON) checkpoints ----------------------
+
+
+def _filesystem(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.filesystem import FilesystemCheckpoint, FilesystemConnector
+
+    config = _configured(filesystem_config, spec)
+    return StoredConnector(
+        FilesystemConnector(config.path, spec.patterns, options.max_document_bytes, options.outbound),
+        FilesystemCheckpoint,
+    )
+
+
+def _gitwiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.gitwiki import GitWikiCheckpoint, GitWikiConnector
+
+    config = _configured(gitwiki_config, spec)
+    return StoredConnector(
+        GitWikiConnector(config.repository_url, config.branch, spec.patterns, options.max_document_bytes,
+                         config.web_url, options.cache_dir, outbound=options.outbound),
+        GitWikiCheckpoint,
+    )
+
+
+def _s3(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.s3 import S3Checkpoint, S3Connector
+
+    config = _configured(s3_config, spec)
+    # The server's own KENSAKU_S3_ENDPOINT_URL is the operator's choice; an endpoint named by the
+    # API caller is held to the outbound policy.
+    return StoredConnector(
+        S3Connector(
+            bucket=config.bucket_name, prefix=config.prefix, patterns=spec.patterns,
+            endpoint_url=config.endpoint_url or options.s3_endpoint_url, region=config.region,
+            outbound=options.outbound if config.endpoint_url else None,
+            access_key=config.access_key_id, secret_key=config.secret_access_key,
+            max_bytes=options.max_document_bytes, metadata_prefix=config.metadata_prefix,
+        ),
+        S3Checkpoint,
+    )
+
+
+def _webcrawler(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.webcrawler import WebCrawlerCheckpoint, WebCrawlerConnector
+
+    config = _configured(webcrawler_config, spec)
+    return StoredConnector(
+        WebCrawlerConnector(config, spec.patterns, options.max_document_bytes, options.outbound),
+        WebCrawlerCheckpoint,
+    )
+
+
+def _mediawiki(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.mediawiki import MediaWikiCheckpoint, MediaWikiConnector
+
+    config = _configured(mediawiki_config, spec)
+    return StoredConnector(
+        MediaWikiConnector(config, spec.patterns, options.max_document_bytes, options.outbound),
+        MediaWikiCheckpoint,
+    )
+
+
+def _confluence(spec: ConnectorSpec, options: ConnectorOptions) -> Connector:
+    from connectors.sources.confluence import ConfluenceCheckpoint, ConfluenceConnector
+
+    config = _configured(confluence_config, spec)
+    return StoredConnector(
+        ConfluenceConnector(config, spec.patterns, options.max_document_bytes, options.outbound),
+        ConfluenceCheckpoint,
+    )
 
 
 BUILDERS: dict[str, Callable[[ConnectorSpec, ConnectorOptions], Connector]] = {

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from connectors import registry
 from connectors.contract import Change, Checkpoint, Connector, Deletion, SourceMisconfigured, Upsert
 from connectors.documents import detect_language, kendra_document
 from connectors.outbound import OutboundPolicy
@@ -18,9 +20,10 @@ from connectors.sources.gitwiki import GitWikiConnector
 from services.datasources import schedule
 from tests.sync_helpers import git
 
+C = TypeVar("C")
 
-def drain(connector: Connector, checkpoint: Checkpoint | None,
-          known: Mapping[str, str]) -> tuple[list[Change], Checkpoint]:
+
+def drain(connector: Connector[C], checkpoint: C | None, known: Mapping[str, str]) -> tuple[list[Change], C]:
     gen = connector.changes(checkpoint, known)
     changes: list[Change] = []
     while True:
@@ -40,7 +43,7 @@ class ConnectorContract:
     id, a source URI, bytes and dates; a second listing after an edit and a removal yields the edit
     (a new version) and a deletion; the checkpoint round-trips through JSON."""
 
-    def make(self, root: Path) -> Connector:
+    def make(self, root: Path) -> Connector[Any]:
         raise NotImplementedError
 
     def populate(self, root: Path) -> None:
@@ -59,7 +62,8 @@ class ConnectorContract:
         changes, checkpoint = drain(connector, None, {})
         upserts = [c for c in changes if isinstance(c, Upsert)]
         assert len(upserts) == 3 and len({u.doc_id for u in upserts}) == 3
-        assert json.loads(json.dumps(checkpoint)) == checkpoint
+        assert isinstance(checkpoint, Checkpoint)
+        assert type(checkpoint).from_json(json.loads(json.dumps(checkpoint.to_json()))) == checkpoint
         for upsert in upserts:
             doc = connector.fetch(upsert)
             assert doc.doc_id == upsert.doc_id and doc.data and doc.source_uri and doc.updated_at is not None
@@ -75,7 +79,7 @@ class ConnectorContract:
 
 
 class TestFilesystemContract(ConnectorContract):
-    def make(self, root: Path) -> Connector:
+    def make(self, root: Path) -> Connector[Any]:
         return FilesystemConnector(str(root), Patterns(), 10_000_000, local_policy(root))
 
     def populate(self, root: Path) -> None:
@@ -91,7 +95,7 @@ class TestFilesystemContract(ConnectorContract):
 
 
 class TestGitWikiContract(ConnectorContract):
-    def make(self, root: Path) -> Connector:
+    def make(self, root: Path) -> Connector[Any]:
         return GitWikiConnector(str(root), None, Patterns(), 10_000_000, outbound=local_policy(root))
 
     def populate(self, root: Path) -> None:
@@ -107,6 +111,67 @@ class TestGitWikiContract(ConnectorContract):
         (root / "two.md").write_text("# two\n\n変更\n")
         git(root, "rm", "-q", "three.md")
         git(root, "commit", "-q", "-am", "two")
+
+
+def test_stored_checkpoints_read_back_and_unreadable_ones_mean_a_full_listing(tmp_path: Path) -> None:
+    """What the runner sees (registry.build): checkpoints as the JSON the job rows store, the keys the
+    sources always wrote; a stored checkpoint that does not read as the source's own lists everything."""
+    import json
+
+    root = tmp_path / "wiki"
+    root.mkdir()
+    TestGitWikiContract().populate(root)
+    head = git(root, "rev-parse", "HEAD").strip()
+    spec = registry.ConnectorSpec("GITWIKI", {"repositoryUrl": str(root)})
+    options = registry.ConnectorOptions(outbound=local_policy(root))
+    changes, stored = drain(registry.build(spec, options), None, {})
+    assert stored == {"commit": head}  # the JSON the source always stored
+    known = {c.doc_id: c.version for c in changes if isinstance(c, Upsert)}
+    assert len(known) == 3
+    changes, again = drain(registry.build(spec, options), json.loads(json.dumps(stored)), known)
+    assert changes == [] and again == stored  # incremental from the stored commit: nothing changed
+    unreadable: list[Any] = [{"commit": 5}, {"sha": stored["commit"]}, {}, [], "x"]
+    for bad in unreadable:
+        changes, again = drain(registry.build(spec, options), bad, known)
+        assert len([c for c in changes if isinstance(c, Upsert)]) == 3 and again == stored
+
+
+@pytest.mark.parametrize(("module", "name", "stored"), [
+    ("filesystem", "FilesystemCheckpoint", {"listed_at": "2026-01-02T03:04:05.000006+00:00"}),
+    ("gitwiki", "GitWikiCheckpoint", {"commit": "0123456789abcdef0123456789abcdef01234567"}),
+    ("s3", "S3Checkpoint", {"bucket": "docs", "prefix": "team/"}),
+    ("confluence", "ConfluenceCheckpoint", {"spaces": ["ENG", "HR"]}),
+    ("mediawiki", "MediaWikiCheckpoint", {"since": "2026-01-02T03:04:05Z", "rcid": 12, "logid": 3}),
+    ("mediawiki", "MediaWikiCheckpoint", {"dump": "/data/wiki.xml"}),
+    ("webcrawler", "WebCrawlerCheckpoint", {"crawled_at": 1767322800.25}),
+])
+def test_checkpoints_read_what_the_sources_stored(module: str, name: str, stored: dict[str, Any]) -> None:
+    import importlib
+
+    cls: type[Checkpoint] = getattr(importlib.import_module(f"connectors.sources.{module}"), name)
+    checkpoint = cls.from_json(stored)
+    assert checkpoint is not None and checkpoint.to_json() == stored
+    assert cls.from_json({**stored, "added_later": 1}) == checkpoint  # unknown keys are ignored
+
+
+def test_configurations_are_read_once_typed_and_a_stored_bad_one_fails_the_sync() -> None:
+    from connectors.sources.mediawiki import MediaWikiConfig
+    from connectors.sources.webcrawler import WebCrawlerConfig
+
+    def spec(kind: str, endpoint: dict[str, Any]) -> registry.ConnectorSpec:
+        return registry.ConnectorSpec(kind, endpoint)
+
+    assert registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"]})) == WebCrawlerConfig(
+        seed_urls=("https://a.test/",), crawl_depth=2, max_links_per_page=100, max_urls_per_minute=300)
+    assert registry.mediawiki_config(spec("MEDIAWIKI", {"apiUrl": "https://w.test/api.php", "namespaces": [0, "4"]})) \
+        == MediaWikiConfig(api_url="https://w.test/api.php", namespaces=(0, 4))
+    with pytest.raises(ValueError, match="^WEBCRAWLER crawlDepth must be an integer from 0 to 10$"):
+        registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"], "crawlDepth": 11}))
+    with pytest.raises(ValueError, match="maxLinksPerPage must be an integer"):
+        registry.webcrawler_config(spec("WEBCRAWLER", {"seedUrls": ["https://a.test/"], "maxLinksPerPage": "x"}))
+    # A stored configuration that no longer reads fails the sync as a SourceError, not a crash.
+    with pytest.raises(SourceMisconfigured, match="must be an absolute path"):
+        registry.build(spec("FILESYSTEM", {"path": "relative"}), registry.ConnectorOptions())
 
 
 def test_filesystem_refuses_traversal_in_fetch(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from connectors.contract import Failure, ItemFailed, Upsert
 from connectors.outbound import ROOTS_SETTING, OutboundPolicy, TargetRefused
 from connectors.patterns import Patterns
 from connectors.sources.gitwiki import GitWikiConnector
-from connectors.sources.webcrawler import WebCrawlerConnector
+from connectors.sources.webcrawler import WebCrawlerConfig, WebCrawlerConnector
 from tests.conftest import ROLE, Server, make_client, wait_for
 from tests.sync_helpers import git, metrics, sync, template
 
@@ -238,8 +238,8 @@ def test_webcrawler_redirect_to_a_refused_address_is_not_followed() -> None:
             site.routes["/moved.html"] = (302, {"Location": f"http://docs.site.test:{site.port}/secret.html"}, b"")
             resolver, _ = stub_resolver({"site.test": [["127.0.0.1"]], "docs.site.test": [["127.0.0.2"]]})
             policy = dataclasses.replace(OutboundPolicy.parse(["127.0.0.1/32"]), resolver=resolver)
-            crawler = WebCrawlerConnector({"seedUrls": [f"http://site.test:{site.port}/index.html"],
-                                           "crawlSubdomains": True}, Patterns(), 1_000_000, policy)
+            crawler = WebCrawlerConnector(WebCrawlerConfig(seed_urls=(f"http://site.test:{site.port}/index.html",),
+                                                           crawl_subdomains=True), Patterns(), 1_000_000, policy)
             gen = crawler.changes(None, {})
             changes: list[Any] = []
             try:
@@ -464,14 +464,14 @@ def test_confluence_sends_its_credentials_only_to_its_own_site() -> None:
     the Basic credentials could be sent there."""
     import json
 
-    from connectors.sources.confluence import ConfluenceConnector
+    from connectors.sources.confluence import ConfluenceConfig, ConfluenceConnector
 
     with Recorder("127.0.0.1") as site, Recorder("127.0.0.2") as elsewhere:
         page = {"results": [], "_links": {"next": f"http://127.0.0.2:{elsewhere.port}/wiki/api/v2/spaces?cursor=x"}}
         site.routes["/wiki/api/v2/spaces?limit=250"] = (200, {"Content-Type": "application/json"},
                                                         json.dumps(page).encode())
-        confluence = ConfluenceConnector({"baseUrl": f"http://127.0.0.1:{site.port}/wiki", "username": "bot",
-                                          "apiToken": "secret"}, Patterns(), 1_000_000,
+        confluence = ConfluenceConnector(ConfluenceConfig(base_url=f"http://127.0.0.1:{site.port}/wiki", username="bot",
+                                                          api_token="secret"), Patterns(), 1_000_000,
                                          OutboundPolicy.parse(["127.0.0.0/8"]))
         with pytest.raises(TargetRefused, match="outside"):
             next(confluence.changes(None, {}))

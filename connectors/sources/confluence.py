@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,13 +45,28 @@ from connectors.outbound import OutboundPolicy, TargetRefused
 from connectors.patterns import Patterns
 
 
+@dataclass(frozen=True, slots=True)
+class ConfluenceConfig:
+    base_url: str  # https://<site>.atlassian.net/wiki
+    username: str = ""  # the account e-mail; "": no credentials
+    api_token: str = ""
+    space_keys: tuple[str, ...] = ()  # (): every space the account can read
+
+
+@dataclass(frozen=True, slots=True)
+class ConfluenceCheckpoint(Checkpoint):
+    """The keys of the spaces listed. Every sync lists the pages' metadata and diffs the versions."""
+
+    spaces: tuple[str, ...]
+
+
 class ConfluenceConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: ConfluenceConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.base = str(endpoint.get("baseUrl", "")).rstrip("/")
-        self.username = str(endpoint.get("username") or "")
-        self.token = str(endpoint.get("apiToken") or "")
-        self.space_keys = [str(k) for k in endpoint.get("spaceKeys") or []]
+        self.base = config.base_url.rstrip("/")
+        self.username = config.username
+        self.token = config.api_token
+        self.space_keys = list(config.space_keys)
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound
@@ -94,8 +110,8 @@ class ConfluenceConnector:
             # _links.next is relative to the site ("/wiki/api/v2/pages?cursor=..").
             body = self._get(urljoin(self.base + "/", following))
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: ConfluenceCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, ConfluenceCheckpoint]:
         params: dict[str, Any] = {"limit": 250}
         if self.space_keys:
             params["keys"] = ",".join(self.space_keys)
@@ -124,7 +140,7 @@ class ConfluenceConnector:
                          {"id": page_id, "ancestors": crumbs, "space": space.get("name") or space.get("key")})
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"spaces": sorted(str(s.get("key")) for s in spaces.values())}
+        return ConfluenceCheckpoint(spaces=tuple(sorted(str(s.get("key")) for s in spaces.values())))
 
     def fetch(self, item: Upsert) -> SourceDocument:
         page_id = str(item.ref["id"])

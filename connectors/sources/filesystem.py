@@ -21,6 +21,7 @@ import os
 import pwd
 import stat
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,18 @@ from connectors.contract import (
 from connectors.documents import content_type_of
 from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
+
+
+@dataclass(frozen=True, slots=True)
+class FilesystemConfig:
+    path: str  # the root folder, an absolute path
+
+
+@dataclass(frozen=True, slots=True)
+class FilesystemCheckpoint(Checkpoint):
+    """When the listing ran (ISO-8601). A file share has no change feed: every sync lists everything."""
+
+    listed_at: str
 
 
 def _when(epoch: float) -> datetime:
@@ -66,8 +79,8 @@ class FilesystemConnector:
     def _inside(self, root: Path, path: Path) -> bool:
         return path == root or root in path.parents
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: FilesystemCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, FilesystemCheckpoint]:
         root = self._real_root()
         seen: set[str] = set()
         for folder, dirs, files in os.walk(root, followlinks=False):
@@ -98,7 +111,7 @@ class FilesystemConnector:
                 yield Upsert(doc_id, f"{info.st_mtime_ns}-{info.st_size}", {"path": rel})
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"listed_at": datetime.now(UTC).isoformat()}
+        return FilesystemCheckpoint(listed_at=datetime.now(UTC).isoformat())
 
     def fetch(self, item: Upsert) -> SourceDocument:
         root = self._real_root()

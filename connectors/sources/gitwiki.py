@@ -19,6 +19,7 @@ import hashlib
 import re
 import subprocess
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,6 +40,20 @@ from connectors.patterns import Patterns
 _MARKDOWN = (".md", ".markdown")
 _REMOTE_SCHEMES = ("http", "https", "ssh", "git")
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(\[[^\]]+\]|[^/:\[]+):(?!//)")  # git's [user@]host:path
+
+
+@dataclass(frozen=True, slots=True)
+class GitWikiConfig:
+    repository_url: str  # a local path or anything git clone takes
+    branch: str | None = None  # None: the repository's HEAD
+    web_url: str | None = None  # where the pages are shown (their source URIs); None: the document ids
+
+
+@dataclass(frozen=True, slots=True)
+class GitWikiCheckpoint(Checkpoint):
+    """The commit last synced: the next sync lists the diff from it to the branch head."""
+
+    commit: str
 
 
 def local_path(repository: str) -> Path | None:
@@ -157,11 +172,11 @@ class GitWikiConnector:
     def doc_id(self, path: str) -> str:
         return f"{self.repository.rstrip('/')}/{path}"
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: GitWikiCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, GitWikiCheckpoint]:
         head = self._head()
         tree = self._tree(head)
-        old = (checkpoint or {}).get("commit")
+        old = checkpoint.commit if checkpoint else None
         if old and subprocess.run(["git", "-C", str(self._repo()), "cat-file", "-e", f"{old}^{{commit}}"],
                                   capture_output=True).returncode == 0:
             diff = self._git("diff", "--name-status", "-z", "--no-renames", old, head).split(b"\0")
@@ -179,7 +194,7 @@ class GitWikiConnector:
             ids = {self.doc_id(p) for p in tree}
             for doc_id in sorted(set(known) - ids):
                 yield Deletion(doc_id)
-        return {"commit": head}
+        return GitWikiCheckpoint(commit=head)
 
     def fetch(self, item: Upsert) -> SourceDocument:
         path = str(item.ref["path"])

@@ -25,6 +25,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -74,15 +75,36 @@ def wikitext_to_text(text: str, category_names: tuple[str, ...]) -> tuple[str, l
     return text.strip(), categories
 
 
+@dataclass(frozen=True, slots=True)
+class MediaWikiConfig:
+    api_url: str = ""  # the wiki's api.php; "": read dump_path
+    dump_path: str = ""  # an XML dump on this machine
+    base_url: str = ""  # where a dump's pages are shown
+    username: str | None = None  # a bot password's user name (API only)
+    password: str | None = None
+    namespaces: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWikiCheckpoint(Checkpoint):
+    """API: when the last sync began listing (``since``) and the newest recent change and log event
+    ids read by then; a dump: its path. Without ``since`` the next API sync lists every page."""
+
+    since: str | None = None
+    rcid: int | None = None
+    logid: int | None = None
+    dump: str | None = None
+
+
 class MediaWikiConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: MediaWikiConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.api_url = str(endpoint.get("apiUrl") or "")
-        self.dump_path = str(endpoint.get("dumpPath") or "")
-        self.base_url = str(endpoint.get("baseUrl") or "")
-        self.username = endpoint.get("username")
-        self.password = endpoint.get("password")
-        self.namespaces = [int(n) for n in endpoint.get("namespaces") or [0]]
+        self.api_url = config.api_url
+        self.dump_path = config.dump_path
+        self.base_url = config.base_url
+        self.username = config.username
+        self.password = config.password
+        self.namespaces = list(config.namespaces)
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound
@@ -144,10 +166,10 @@ class MediaWikiConnector:
                 return
             cont = body["continue"]
 
-    def _api_changes(self, checkpoint: Checkpoint | None,
-                     known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
-        checkpoint = checkpoint or {}
-        since = checkpoint.get("since")
+    def _api_changes(self, checkpoint: MediaWikiCheckpoint | None,
+                     known: Mapping[str, str]) -> Generator[Change, None, MediaWikiCheckpoint]:
+        checkpoint = checkpoint or MediaWikiCheckpoint()
+        since = checkpoint.since
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         namespaces = "|".join(str(n) for n in self.namespaces)
         if not since:
@@ -161,22 +183,23 @@ class MediaWikiConnector:
                         yield Upsert(self.doc_id(page["title"]), str(page["lastrevid"]), {"title": page["title"]})
             for doc_id in sorted(set(known) - seen):
                 yield Deletion(doc_id)
-            return {"since": now, **latest}
+            return MediaWikiCheckpoint(since=now, rcid=latest["rcid"], logid=latest["logid"])
         # Timestamps have whole seconds and rcstart / lestart are inclusive: a change in the second the
         # last sync ended is listed again, so changes already read are told apart by their ids.
-        rcid, logid = int(checkpoint.get("rcid", 0)), int(checkpoint.get("logid", 0))
+        last_rcid, last_logid = checkpoint.rcid or 0, checkpoint.logid or 0
+        rcid, logid = last_rcid, last_logid
         titles: set[str] = set()
         for body in self._paged(action="query", list="recentchanges", rcstart=since, rcdir="newer",
                                 rcnamespace=namespaces, rctype="edit|new", rcprop="title|ids", rclimit="max"):
             for rc in body.get("query", {}).get("recentchanges", []):
-                if rc["rcid"] > int(checkpoint.get("rcid", 0)):
+                if rc["rcid"] > last_rcid:
                     titles.add(rc["title"])
                     rcid = max(rcid, rc["rcid"])
         deleted: set[str] = set()
         for body in self._paged(action="query", list="logevents", letype="delete", lestart=since, ledir="newer",
                                 leprop="title|type|ids", lelimit="max"):
             for event in body.get("query", {}).get("logevents", []):
-                if event["logid"] > int(checkpoint.get("logid", 0)):
+                if event["logid"] > last_logid:
                     deleted.add(event["title"])
                     logid = max(logid, event["logid"])
         for chunk in _chunks(sorted(titles | deleted), 50):
@@ -188,7 +211,7 @@ class MediaWikiConnector:
                         yield Deletion(doc_id)
                 elif self.patterns.allows(page["title"]):
                     yield Upsert(doc_id, str(page["lastrevid"]), {"title": page["title"]})
-        return {"since": now, "rcid": rcid, "logid": logid}
+        return MediaWikiCheckpoint(since=now, rcid=rcid, logid=logid)
 
     def _latest_ids(self) -> dict[str, int]:
         """The ids of the wiki's newest recent change and log event (0 where there is none)."""
@@ -268,7 +291,7 @@ class MediaWikiConnector:
                 "updated": stamp.text if stamp is not None else None,
                 "created": first_stamp.text if first_stamp is not None else None}
 
-    def _dump_changes(self, known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def _dump_changes(self, known: Mapping[str, str]) -> Generator[Change, None, MediaWikiCheckpoint]:
         seen: set[str] = set()
         for title, page in sorted(self._dump().items()):
             if self.patterns.allows(title):
@@ -276,7 +299,7 @@ class MediaWikiConnector:
                 yield Upsert(self.doc_id(title), str(page["version"]), {"title": title})
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"dump": self.dump_path}
+        return MediaWikiCheckpoint(dump=self.dump_path)
 
     def _dump_fetch(self, item: Upsert) -> SourceDocument:
         page = self._dump().get(str(item.ref["title"]))
@@ -292,8 +315,8 @@ class MediaWikiConnector:
 
     # -- the contract ------------------------------------------------------------------------------
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: MediaWikiCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, MediaWikiCheckpoint]:
         if self.api_url:
             return (yield from self._api_changes(checkpoint, known))
         return (yield from self._dump_changes(known))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +50,25 @@ from connectors.patterns import Patterns
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                 "AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"}
 _TRANSIENT = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling"}
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    bucket_name: str
+    prefix: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # named by the data source; None: the server's own (or AWS)
+    access_key_id: str | None = None  # None: the AWS credential chain
+    secret_access_key: str | None = None
+    metadata_prefix: str = ""  # where the .metadata.json side files are; "": next to the objects
+
+
+@dataclass(frozen=True, slots=True)
+class S3Checkpoint(Checkpoint):
+    """What was listed. S3 has no change feed: every sync lists the prefix and diffs it."""
+
+    bucket: str
+    prefix: str
 
 
 def _source_error(error: Exception) -> SourceError:
@@ -129,8 +149,8 @@ class S3Connector:
             return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{quote(key)}"
         return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{quote(key)}"
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: S3Checkpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, S3Checkpoint]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         seen: set[str] = set()
@@ -165,7 +185,7 @@ class S3Connector:
             yield Upsert(doc_id, version, ref)
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"bucket": self.bucket, "prefix": self.prefix}
+        return S3Checkpoint(bucket=self.bucket, prefix=self.prefix)
 
     def fetch(self, item: Upsert) -> SourceDocument:
         from botocore.exceptions import BotoCoreError, ClientError

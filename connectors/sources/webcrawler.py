@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -45,19 +46,36 @@ _MIME = {"text/html": "HTML", "application/xhtml+xml": "HTML", "application/pdf"
          "text/markdown": "MD", "text/csv": "CSV"}
 
 
+@dataclass(frozen=True, slots=True)
+class WebCrawlerConfig:
+    seed_urls: tuple[str, ...] = ()
+    site_map_urls: tuple[str, ...] = ()
+    crawl_depth: int = 2  # links followed from a seed
+    max_links_per_page: int = 100
+    max_urls_per_minute: int = 300
+    crawl_subdomains: bool = False  # False: only the seeds' own hosts
+
+
+@dataclass(frozen=True, slots=True)
+class WebCrawlerCheckpoint(Checkpoint):
+    """When the crawl ended (epoch seconds). Every sync crawls again and diffs the pages' hashes."""
+
+    crawled_at: float
+
+
 def content_type_for(url: str, mime: str) -> str | None:
     return _MIME.get(mime.split(";")[0].strip().lower()) or content_type_of(urlsplit(url).path)
 
 
 class WebCrawlerConnector:
-    def __init__(self, endpoint: Mapping[str, Any], patterns: Patterns, max_bytes: int,
+    def __init__(self, config: WebCrawlerConfig, patterns: Patterns, max_bytes: int,
                  outbound: OutboundPolicy) -> None:
-        self.seeds = [str(u) for u in endpoint.get("seedUrls") or []]
-        self.sitemaps = [str(u) for u in endpoint.get("siteMapUrls") or []]
-        self.depth = int(endpoint.get("crawlDepth", 2))
-        self.max_links = int(endpoint.get("maxLinksPerPage", 100))
-        self.interval = 60.0 / max(1, int(endpoint.get("maxUrlsPerMinute", 300)))
-        self.subdomains = bool(endpoint.get("crawlSubdomains", False))
+        self.seeds = list(config.seed_urls)
+        self.sitemaps = list(config.site_map_urls)
+        self.depth = config.crawl_depth
+        self.max_links = config.max_links_per_page
+        self.interval = 60.0 / max(1, config.max_urls_per_minute)
+        self.subdomains = config.crawl_subdomains
         self.patterns = patterns
         self.max_bytes = max_bytes
         self.outbound = outbound
@@ -139,8 +157,8 @@ class WebCrawlerConnector:
 
     # -- the contract ------------------------------------------------------------------------------
 
-    def changes(self, checkpoint: Checkpoint | None,
-                known: Mapping[str, str]) -> Generator[Change, None, Checkpoint]:
+    def changes(self, checkpoint: WebCrawlerCheckpoint | None,
+                known: Mapping[str, str]) -> Generator[Change, None, WebCrawlerCheckpoint]:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
         if not self.seeds and not self.sitemaps:
@@ -186,7 +204,7 @@ class WebCrawlerConnector:
             raise SourceUnavailable("no seed URL could be fetched")
         for doc_id in sorted(set(known) - seen):
             yield Deletion(doc_id)
-        return {"crawled_at": time.time()}
+        return WebCrawlerCheckpoint(crawled_at=time.time())
 
     def fetch(self, item: Upsert) -> SourceDocument:
         from selectolax.lexbor import LexborHTMLParser as HTMLParser
