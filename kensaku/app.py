@@ -22,7 +22,7 @@ from services.index.failures import DocumentFailures
 from services.index.indexer import Indexer
 from services.index.principal_mapping import PrincipalMappings
 from services.index.rescoring import RescoreFiller
-from services.index.service import DeleteSweeper, IndexService
+from services.index.service import DeleteSweeper, IndexCompanions, IndexService
 from services.index.store import open_store
 from services.index.tags import Tags
 from services.query.faqs import FaqService
@@ -54,8 +54,25 @@ def create_app(settings: Settings) -> FastAPI:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     distributed = settings.topology == "distributed"
     store = open_store(settings)
-    indexes = IndexService(settings, store)
-    indexes.follow_commits = distributed
+    # The services that keep things per index are made with the index service (they use it), and it
+    # calls them back: FAQ counts, the ACLs of configurations, group expansion, and what goes with a
+    # deleted index. The calls go through these names, bound just below.
+    faqs: FaqService
+    featured: FeaturedResults
+    thesauri: Thesauri
+    tags: Tags
+    access_configs: AccessControlConfigurations
+    mappings: PrincipalMappings
+    companions = IndexCompanions(
+        faq_count=lambda index_id: faqs.count(index_id),
+        access_lists=lambda index_id, config_id: access_configs.lists(index_id, config_id),
+        expand_principals=lambda index_id, terms: mappings.expand(index_id, terms),
+        on_delete=(lambda index_id: faqs.drop_index(index_id), lambda index_id: featured.drop_index(index_id),
+                   lambda index_id: thesauri.drop_index(index_id), lambda index_id: tags.drop_index(index_id),
+                   lambda index_id: access_configs.drop_index(index_id),
+                   lambda index_id: mappings.drop_index(index_id)),
+    )
+    indexes = IndexService(settings, store, companions=companions, follow_commits=distributed)
     analytics = AnalyticsService(
         settings, require_index=indexes.require_active,
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from services.settings import Settings
 
 if TYPE_CHECKING:
-    from services.index.service import IndexService
+    from services.index.service import IndexCompanions, IndexService
 
 
 class RoleRefused(Exception):
@@ -41,14 +41,14 @@ def check_distributed(settings: Settings, role: str) -> None:
 
 
 @contextmanager
-def _indexes(settings: Settings) -> Iterator[IndexService]:
+def _indexes(settings: Settings, companions: IndexCompanions | None = None) -> Iterator[IndexService]:
     """The store and the index service of a role, closed when it ends."""
     from services.index.service import IndexService
     from services.index.store import open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
-    indexes = IndexService(settings, store)
+    indexes = IndexService(settings, store, companions=companions)
     try:
         yield indexes
     finally:
@@ -61,10 +61,14 @@ def run_indexer(settings: Settings) -> None:
     embeds and writes them to the engine, then marks them INDEXED."""
     from services.index.access_configs import AccessControlConfigurations
     from services.index.indexer import Indexer
+    from services.index.service import IndexCompanions
 
     check_distributed(settings, "indexer")
-    with _indexes(settings) as indexes:
-        AccessControlConfigurations(indexes)  # documents that take their ACL from a configuration read it here
+    # Documents that take their ACL from a configuration read it here.
+    access_configs: AccessControlConfigurations
+    companions = IndexCompanions(access_lists=lambda index_id, config_id: access_configs.lists(index_id, config_id))
+    with _indexes(settings, companions) as indexes:
+        access_configs = AccessControlConfigurations(indexes)
         indexer = Indexer(indexes)
         indexer.start()
         print(f"Kensaku indexer: {settings.engine} at {settings.opensearch_url}", flush=True)

@@ -35,9 +35,10 @@ from typing import Any
 from kernel.errors import ConflictException, ResourceNotFoundException, ValidationException
 from kernel.handlers import Handler
 from kernel.paging import page_offset, page_token
-from services.database import Connection, Row
+from services.database import Row
 from services.index.documents import check_acl, hierarchy_of, hierarchy_wire
 from services.index.service import AccessLists, IndexService
+from services.index.store import Store
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -47,8 +48,6 @@ class AccessControlConfigurations:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        indexes.access_lists = self.lists
-        indexes.on_delete.append(self.drop_index)
 
     def operations(self) -> dict[str, Handler]:
         return {
@@ -123,9 +122,8 @@ class AccessControlConfigurations:
                 (p.get("Name", row["name"]), p.get("Description", row["description"]),
                  json.dumps(acl, ensure_ascii=False), json.dumps(hierarchy, ensure_ascii=False), index_id, config_id))
             if changed:
-                doc_ids = self._naming(conn, index_id, config_id)
-                conn.executemany("INSERT INTO pending (index_id, doc_id, op) VALUES (?, ?, 'acl')",
-                                 [(index_id, doc_id) for doc_id in sorted(doc_ids)])
+                doc_ids = Store.naming_acl_config(conn, index_id, config_id)
+                Store.enqueue_acl(conn, index_id, sorted(doc_ids))
         if changed:
             self.indexes.changed.set()
 
@@ -133,7 +131,7 @@ class AccessControlConfigurations:
         index_id, config_id = p["IndexId"], p["Id"]
         self._row(index_id, config_id)
         with self.store.write() as conn:
-            naming = self._naming(conn, index_id, config_id)
+            naming = Store.naming_acl_config(conn, index_id, config_id)
             if naming:
                 raise ConflictException(
                     f"Access control configuration {config_id} is the ACL of {len(naming)} document(s)"
@@ -163,20 +161,3 @@ class AccessControlConfigurations:
             raise ResourceNotFoundException(
                 f"Access control configuration {config_id} does not exist in index {index_id}")
         return row
-
-    @staticmethod
-    def _naming(conn: Connection, index_id: str, config_id: str) -> set[str]:
-        """The documents that take their ACL from the configuration: stored, or in a queued put."""
-        found = {r["doc_id"] for r in conn.execute(
-            "SELECT doc_id FROM documents WHERE index_id = ? AND acl_config = ?", (index_id, config_id))}
-        # The latest queued put of a document decides (a later put without the configuration frees it).
-        latest: dict[str, str | None] = {}
-        for r in conn.execute("SELECT doc_id, op, payload FROM pending WHERE index_id = ? AND op != 'acl'"
-                              " ORDER BY seq", (index_id,)):
-            latest[r["doc_id"]] = json.loads(r["payload"]).get("acl_config") if r["op"] == "put" else None
-        for doc_id, named in latest.items():
-            if named == config_id:
-                found.add(doc_id)
-            else:
-                found.discard(doc_id)
-        return found

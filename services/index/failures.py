@@ -68,12 +68,7 @@ class DocumentFailures:
         self.indexes._row(index_id)
         conn = self.indexes.store.read()
         failures: dict[str, dict[str, Any]] = {}
-        for row in conn.execute(
-            "SELECT doc_id, status, failure_code, failure_reason, updated_at,"
-            f" {self.indexes.store.json_text('attributes', '_data_source_id')} AS source FROM documents"
-            " WHERE index_id = ? AND status IN ('FAILED', 'UPDATE_FAILED') ORDER BY updated_at DESC LIMIT ?",
-            (index_id, _LIMIT),
-        ):
+        for row in self.indexes.store.failed_documents(index_id, _LIMIT):
             if source is not None and row["source"] != source:
                 continue
             item: dict[str, Any] = {"DocumentId": row["doc_id"], "Status": row["status"],

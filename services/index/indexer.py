@@ -36,7 +36,7 @@ from services.engine.vectors import LAYOUT
 from services.index.documents import build_version, lexical_document, principals
 from services.index.service import IndexService
 from services.index.shared import IndexLeases, note_commit
-from services.index.store import PendingChange
+from services.index.store import PendingChange, Store
 from services.index.worker import DeadlineExceeded, deadline, init_worker
 
 log = logging.getLogger("kensaku.indexer")
@@ -44,14 +44,6 @@ log = logging.getLogger("kensaku.indexer")
 ENGINE_RETRY_MAX_SECONDS = 15.0
 
 _INDEXED_STATES = ("INDEXED", "UPDATED", "UPDATE_FAILED")
-_DOCUMENT_COLUMNS = ("index_id", "doc_id", "status", "title", "body", "attributes", "acl", "hierarchy", "acl_config",
-                     "text_bytes", "failure_code", "failure_reason", "updated_at")
-# A document's whole row, replacing the one there (every column given: nothing of the old row is kept).
-_REPLACE_DOCUMENT = (
-    f"INSERT INTO documents ({', '.join(_DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * len(_DOCUMENT_COLUMNS))})"
-    " ON CONFLICT (index_id, doc_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _DOCUMENT_COLUMNS[2:])
-)
 
 
 class LeaseLost(Exception):
@@ -311,8 +303,7 @@ class Indexer:
                 continue
             if row["analyzer"] != build_version():
                 # Terms from another analyzer or term format would not meet today's query terms: rebuild.
-                with self.store.write() as conn:
-                    conn.execute("UPDATE indexes SET status = 'UPDATING' WHERE id = ?", (row["id"],))
+                self.store.mark_updating(row["id"])
         try:
             self._backfill_vectors()
         except Exception:  # searches still work lexically; the next start tries again
@@ -605,37 +596,26 @@ class Indexer:
             for o in outcomes:
                 doc_id = o.change.doc_id
                 if o.change.op == "delete":
-                    conn.execute("DELETE FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id))
+                    Store.delete_document(conn, index_id, doc_id)
                     continue
                 if o.change.op == "acl":  # the document keeps its status: only its ACL changed
                     if o.prepared.acl is not None:
-                        acl, hierarchy = o.prepared.acl
-                        conn.execute(
-                            "UPDATE documents SET acl = ?, hierarchy = ? WHERE index_id = ? AND doc_id = ?",
-                            (json.dumps(acl, ensure_ascii=False),
-                             json.dumps(hierarchy, ensure_ascii=False) if hierarchy else None,
-                             index_id, doc_id))
+                        Store.set_document_acl(conn, index_id, doc_id, *o.prepared.acl)
                     continue
-                prev = conn.execute(
-                    "SELECT status FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id)
-                ).fetchone()
-                was_indexed = prev is not None and prev["status"] in _INDEXED_STATES
+                prev = Store.document_status(conn, index_id, doc_id)
+                was_indexed = prev in _INDEXED_STATES
                 done = o.prepared
                 if done.failure is not None:
                     if was_indexed:  # the previous version stays searchable
-                        conn.execute(
-                            "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = ?,"
-                            " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
-                            (done.failure_code, done.failure[:2048], now, index_id, doc_id),
-                        )
+                        Store.mark_update_failed(conn, index_id, doc_id, done.failure_code, done.failure[:2048], now)
                     else:  # the whole row anew (what was there of it is gone)
-                        conn.execute(_REPLACE_DOCUMENT, (index_id, doc_id, "FAILED", None, None, None, None, None,
-                                                         None, 0, done.failure_code, done.failure[:2048], now))
+                        Store.replace_document(conn, (index_id, doc_id, "FAILED", None, None, None, None, None,
+                                                      None, 0, done.failure_code, done.failure[:2048], now))
                     continue
                 payload = o.change.payload
                 acl, hierarchy = done.acl or (payload.get("acl", []), payload.get("hierarchy") or [])
-                conn.execute(
-                    _REPLACE_DOCUMENT,
+                Store.replace_document(
+                    conn,
                     (
                         index_id, doc_id, "UPDATED" if was_indexed else "INDEXED", done.title, done.body,
                         json.dumps(done.attributes, ensure_ascii=False), json.dumps(acl, ensure_ascii=False),
@@ -643,11 +623,11 @@ class Indexer:
                         len(done.body.encode("utf-8")), None, None, now,
                     ),
                 )
-            conn.executemany("DELETE FROM pending WHERE seq = ?", [(o.change.seq,) for o in outcomes])
+            Store.forget_pending(conn, [o.change.seq for o in outcomes])
 
     def _forget(self, changes: list[PendingChange]) -> None:
         with self._write() as conn:
-            conn.executemany("DELETE FROM pending WHERE seq = ?", [(c.seq,) for c in changes])
+            Store.forget_pending(conn, [c.seq for c in changes])
 
     # -- vectors of another model ---------------------------------------------------------------
 
@@ -707,12 +687,7 @@ class Indexer:
         lex.commit()
         with self.store.write() as conn:
             # Only finish if no further UpdateIndex changed the fields meanwhile (else build again).
-            done = conn.execute(
-                "UPDATE indexes SET schema_gen = ?, analyzer = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
-                (generation, build_version(), index_id, fields_json),
-            ).rowcount
-            if not done:
-                conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))
+            Store.finish_rebuild(conn, index_id, generation, build_version(), fields_json)
             if self._leases is not None:
                 note_commit(conn, index_id)
         old = self.service.swap_lexical(index_id, lex)

@@ -158,8 +158,6 @@ class PrincipalMappings:
         self._lock = threading.Lock()
         self._graphs: dict[str, _Graph] = {}
         self._expanded: OrderedDict[tuple[str, int, tuple[str, ...]], list[str]] = OrderedDict()
-        indexes.expand_principals = self.expand
-        indexes.on_delete.append(self.drop_index)
 
     def operations(self) -> dict[str, Handler]:
         return {

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine
 from services.index.documents import DocumentRejected, build_version, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
-from services.index.store import Store
+from services.index.store import IndexRow, Store
 from services.index.vectors import VectorStores
 from services.settings import Settings
 
@@ -42,10 +43,38 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
+def _no_faqs(index_id: str) -> int:
+    return 0
+
+
+def _no_access_lists(index_id: str, config_id: str) -> AccessLists | None:
+    return None
+
+
+def _no_expansion(index_id: str, terms: list[str]) -> list[str]:
+    return terms
+
+
+@dataclass(frozen=True, slots=True)
+class IndexCompanions:
+    """What the services that keep things per index give the index service: the composition root
+    (kensaku/app.py, kensaku/roles.py) builds it from them. The defaults are a process without them."""
+
+    faq_count: Callable[[str], int] = _no_faqs  # the FAQ service: the FAQ entries of an index
+    # The access control configuration service: (index id, configuration id) -> its ACL (None: no such one).
+    access_lists: Callable[[str, str], AccessLists | None] = _no_access_lists
+    # The principal mapping service: principal terms with the groups mappings give them.
+    expand_principals: Callable[[str, list[str]], list[str]] = _no_expansion
+    # What else an index holds (FAQs, featured results, thesauri, tags, ...) is dropped with it by these.
+    on_delete: tuple[Callable[[str], None], ...] = ()
+
+
 class IndexService:
     """Index lifecycle, documents, and the lexical index of every index (one per process)."""
 
-    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None, *,
+                 companions: IndexCompanions | None = None, follow_commits: bool = False) -> None:
+        companions = companions or IndexCompanions()
         self.settings = settings
         self.store = store
         self.engine = engine or make_engine(settings)
@@ -54,18 +83,18 @@ class IndexService:
         self.changed = threading.Event()  # set when work is queued for the indexer
         self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
         self.vectors = VectorStores(settings, self.engine)
-        self.faq_count: Callable[[str], int] = lambda index_id: 0  # set by the FAQ service
-        # Set by the access control configuration service: (index id, configuration id) -> its ACL.
-        self.access_lists: Callable[[str, str], AccessLists | None] = lambda index_id, config_id: None
-        # Set by the principal mapping service: principal terms with the groups mappings give them.
-        self.expand_principals: Callable[[str, list[str]], list[str]] = lambda index_id, terms: terms
-        # What else an index holds (FAQs, data sources) is dropped with it by these callbacks.
-        self.on_delete: list[Callable[[str], None]] = []
+        self.faq_count = companions.faq_count
+        self.access_lists = companions.access_lists
+        self.expand_principals = companions.expand_principals
+        # What else an index holds is dropped with it by these callbacks. The data source service
+        # (services/datasources, being reworked) still appends its own here; it is to be given in
+        # ``companions`` too.
+        self.on_delete: list[Callable[[str], None]] = list(companions.on_delete)
         # Distributed topology: other processes write the store and the engine. Every process reopens an
         # index whose schema generation changed; an API process (``follow_commits``) also takes a new
         # reader when the indexers committed (readers cache statistics for the life of one commit).
         self.distributed = settings.topology == "distributed"
-        self.follow_commits = False
+        self.follow_commits = follow_commits
         self._seen: dict[str, tuple[int, int, float]] = {}  # index id -> (generation, commits, checked at)
 
     # -- search indexes ------------------------------------------------------------------------------
@@ -127,15 +156,25 @@ class IndexService:
 
     # -- index rows ------------------------------------------------------------------------------
 
-    def _row(self, index_id: str) -> Any:
+    def _row(self, index_id: str) -> IndexRow:
+        """The index's row as stored (reads only: see ``_advance`` for its status)."""
         row = self.store.index_row(index_id)
         if row is None:
             raise ResourceNotFoundException(f"Index {index_id} does not exist")
-        if row["status"] == "CREATING" and time.time() - row["created_at"] >= self.settings.index_creating_seconds:
-            with self.store.write() as conn:
-                conn.execute("UPDATE indexes SET status = 'ACTIVE' WHERE id = ? AND status = 'CREATING'", (index_id,))
-            row = self.store.index_row(index_id)
         return row
+
+    def _advance(self, row: IndexRow) -> IndexRow:
+        """``row`` after the transition of its status that is due: a CREATING index turns ACTIVE
+        ``index_creating_seconds`` after it was created (recorded in the store then). Called by the
+        operations that report or check an index's status, before they look at it."""
+        if row["status"] == "CREATING" and time.time() - row["created_at"] >= self.settings.index_creating_seconds:
+            self.store.activate_created(row["id"])
+            row = self.store.index_row(row["id"]) or row
+        return row
+
+    def _current(self, index_id: str) -> IndexRow:
+        """The index's row with its status advanced (``_advance``)."""
+        return self._advance(self._row(index_id))
 
     def fields(self, index_id: str) -> dict[str, dict[str, Any]]:
         return {f["Name"]: f for f in json.loads(self._row(index_id)["fields"])}
@@ -152,12 +191,10 @@ class IndexService:
         such document is queued: from then on a query with user context checks that many levels. Never
         lowered (a level no document has costs a query one empty term lookup)."""
         if levels > 0:
-            with self.store.write() as conn:
-                conn.execute("UPDATE indexes SET acl_levels = CASE WHEN acl_levels < ? THEN ? ELSE acl_levels END"
-                             " WHERE id = ?", (levels, levels, index_id))
+            self.store.raise_acl_levels(index_id, levels)
 
-    def require_active(self, index_id: str, *, allow_updating: bool = True) -> Any:
-        row = self._row(index_id)
+    def require_active(self, index_id: str, *, allow_updating: bool = True) -> IndexRow:
+        row = self._current(index_id)
         ok = ("ACTIVE", "UPDATING") if allow_updating else ("ACTIVE",)
         if row["status"] == "DELETING":
             raise ResourceNotFoundException(f"Index {index_id} is being deleted")
@@ -175,9 +212,9 @@ class IndexService:
             raise ValidationException("GEN_AI_ENTERPRISE_EDITION indexes do not support user tokens")
         token = p.get("ClientToken")
         if token:
-            row = self.store.read().execute("SELECT id FROM indexes WHERE client_token = ?", (token,)).fetchone()
-            if row is not None:
-                return {"Id": row["id"]}
+            existing = self.store.index_id_of_token(token)
+            if existing is not None:
+                return {"Id": existing}
         if len(self.store.index_rows()) >= self.settings.max_indexes:
             raise ServiceQuotaExceededException(f"At most {self.settings.max_indexes} indexes")
         index_id = str(uuid.uuid4())
@@ -185,18 +222,11 @@ class IndexService:
         config["Edition"] = edition
         config.setdefault("UserContextPolicy", "ATTRIBUTE_FILTER")
         fields = default_fields()  # the engine's index is made on first use (the engine may be down now)
-        now = time.time()
-        with self.store.write() as conn:
-            conn.execute(
-                "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, analyzer,"
-                " config, fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?, ?)",
-                (index_id, p["Name"], now, now, token, build_version(), json.dumps(config),
-                 json.dumps(fields)),
-            )
+        self.store.insert_index(index_id, p["Name"], time.time(), token, build_version(), config, fields)
         return {"Id": index_id}
 
     def describe_index(self, p: dict[str, Any]) -> dict[str, Any]:
-        row = self._row(p["Id"])
+        row = self._current(p["Id"])
         config = json.loads(row["config"])
         docs, text_bytes = self.store.statistics(row["id"])
         out = {
@@ -224,7 +254,7 @@ class IndexService:
     def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
         start = page_offset(p.get("NextToken"))
         size = p.get("MaxResults", 100)
-        rows = [self._row(r["id"]) for r in self.store.index_rows()]
+        rows = [self._advance(r) for r in self.store.index_rows()]
         page = rows[start : start + size]
         out: dict[str, Any] = {
             "IndexConfigurationSummaryItems": [
@@ -244,7 +274,7 @@ class IndexService:
         return out
 
     def update_index(self, p: dict[str, Any]) -> None:
-        row = self._row(p["Id"])
+        row = self._current(p["Id"])
         if row["status"] not in ("ACTIVE", "UPDATING"):
             raise ConflictException(f"Index {row['id']} is {row['status']}")
         config = json.loads(row["config"])
@@ -257,24 +287,16 @@ class IndexService:
         old_fields = json.loads(row["fields"])
         fields = apply_updates(old_fields, p.get("DocumentMetadataConfigurationUpdates", []))
         new_schema = {(f["Name"], f["Type"]) for f in fields} != {(f["Name"], f["Type"]) for f in old_fields}
-        with self.store.write() as conn:
-            conn.execute(
-                "UPDATE indexes SET name = ?, config = ?, fields = ?, updated_at = ?,"
-                " status = CASE WHEN ? THEN 'UPDATING' ELSE status END WHERE id = ?",
-                (p.get("Name", row["name"]), json.dumps(config), json.dumps(fields), time.time(), new_schema,
-                 row["id"]),
-            )
+        self.store.update_index(row["id"], p.get("Name", row["name"]), config, fields, time.time(),
+                                updating=new_schema)
         if new_schema:
             self.changed.set()  # the indexer rebuilds the lexical index with the new fields
 
     def delete_index(self, p: dict[str, Any]) -> None:
-        row = self._row(p["Id"])
+        row = self._current(p["Id"])
         if row["status"] == "DELETING":
             return
-        with self.store.write() as conn:
-            conn.execute(
-                "UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (time.time(), row["id"])
-            )
+        self.store.mark_deleting(row["id"], time.time())
         if self.distributed:  # a DeleteSweeper of any API process finishes it, even if this one dies
             return
         timer = threading.Timer(self.settings.index_deleting_seconds, self.finish_delete, args=(row["id"],))
@@ -297,10 +319,7 @@ class IndexService:
             return
         for drop in self.on_delete:
             drop(index_id)
-        with self.store.write() as conn:
-            conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
-            conn.execute("DELETE FROM documents WHERE index_id = ?", (index_id,))
-            conn.execute("DELETE FROM indexes WHERE id = ?", (index_id,))
+        self.store.drop_index(index_id)
 
     # -- documents -------------------------------------------------------------------------------
 

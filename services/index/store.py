@@ -22,6 +22,19 @@ from services.database.migrations import migrate
 if TYPE_CHECKING:
     from services.settings import Settings
 
+# A row of ``indexes`` (every column, by name): id, name, status, created_at, updated_at, client_token,
+# schema_gen, analyzer, config (JSON), fields (JSON), acl_levels.
+IndexRow = Row
+# Every column of ``documents`` a document's row is written with, in this order (``replace_document``).
+DOCUMENT_COLUMNS = ("index_id", "doc_id", "status", "title", "body", "attributes", "acl", "hierarchy", "acl_config",
+                    "text_bytes", "failure_code", "failure_reason", "updated_at")
+# A document's whole row, replacing the one there (every column given: nothing of the old row is kept).
+_REPLACE_DOCUMENT = (
+    f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) VALUES ({', '.join('?' * len(DOCUMENT_COLUMNS))})"
+    " ON CONFLICT (index_id, doc_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in DOCUMENT_COLUMNS[2:])
+)
+
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
     doc_id: str
@@ -85,12 +98,79 @@ class Store:
 
     # -- indexes -----------------------------------------------------------------------------
 
-    def index_rows(self) -> list[Row]:
+    def index_rows(self) -> list[IndexRow]:
         return list(self.read().execute("SELECT * FROM indexes ORDER BY created_at, id"))
 
-    def index_row(self, index_id: str) -> Row | None:
-        row: Row | None = self.read().execute("SELECT * FROM indexes WHERE id = ?", (index_id,)).fetchone()
+    def index_row(self, index_id: str) -> IndexRow | None:
+        row: IndexRow | None = self.read().execute("SELECT * FROM indexes WHERE id = ?", (index_id,)).fetchone()
         return row
+
+    def index_id_of_token(self, client_token: str) -> str | None:
+        """The index created with this ClientToken, if any."""
+        row = self.read().execute("SELECT id FROM indexes WHERE client_token = ?", (client_token,)).fetchone()
+        return None if row is None else str(row["id"])
+
+    def insert_index(self, index_id: str, name: str, now: float, client_token: str | None, analyzer: str,
+                     config: dict[str, Any], fields: list[dict[str, Any]]) -> None:
+        """A new index, CREATING, of schema generation 0."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO indexes (id, name, status, created_at, updated_at, client_token, schema_gen, analyzer,"
+                " config, fields) VALUES (?, ?, 'CREATING', ?, ?, ?, 0, ?, ?, ?)",
+                (index_id, name, now, now, client_token, analyzer, json.dumps(config), json.dumps(fields)),
+            )
+
+    def activate_created(self, index_id: str) -> None:
+        """A CREATING index becomes ACTIVE (any other status stays)."""
+        with self.write() as conn:
+            conn.execute("UPDATE indexes SET status = 'ACTIVE' WHERE id = ? AND status = 'CREATING'", (index_id,))
+
+    def raise_acl_levels(self, index_id: str, levels: int) -> None:
+        """The index's ``acl_levels`` becomes at least ``levels`` (never lowered)."""
+        with self.write() as conn:
+            conn.execute("UPDATE indexes SET acl_levels = CASE WHEN acl_levels < ? THEN ? ELSE acl_levels END"
+                         " WHERE id = ?", (levels, levels, index_id))
+
+    def update_index(self, index_id: str, name: str, config: dict[str, Any], fields: list[dict[str, Any]],
+                     now: float, *, updating: bool) -> None:
+        """UpdateIndex's change; ``updating``: the fields' schema changed, the index is UPDATING until the
+        indexer rebuilt it (``finish_rebuild``)."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE indexes SET name = ?, config = ?, fields = ?, updated_at = ?,"
+                " status = CASE WHEN ? THEN 'UPDATING' ELSE status END WHERE id = ?",
+                (name, json.dumps(config), json.dumps(fields), now, updating, index_id),
+            )
+
+    def mark_updating(self, index_id: str) -> None:
+        """The index is to be rebuilt by the indexer (UPDATING)."""
+        with self.write() as conn:
+            conn.execute("UPDATE indexes SET status = 'UPDATING' WHERE id = ?", (index_id,))
+
+    @staticmethod
+    def finish_rebuild(conn: Connection, index_id: str, generation: int, analyzer: str, fields_json: str) -> bool:
+        """In ``conn``'s transaction: the index is at schema ``generation``, built by ``analyzer``, and
+        ACTIVE again if its fields are still ``fields_json`` (True); else (another UpdateIndex came
+        meanwhile: False) only the generation is recorded, and it stays UPDATING to be built again."""
+        done = conn.execute(
+            "UPDATE indexes SET schema_gen = ?, analyzer = ?, status = 'ACTIVE' WHERE id = ? AND fields = ?",
+            (generation, analyzer, index_id, fields_json),
+        ).rowcount
+        if not done:
+            conn.execute("UPDATE indexes SET schema_gen = ? WHERE id = ?", (generation, index_id))
+        return bool(done)
+
+    def mark_deleting(self, index_id: str, now: float) -> None:
+        """DeleteIndex: the index is DELETING from ``now`` (until ``drop_index``)."""
+        with self.write() as conn:
+            conn.execute("UPDATE indexes SET status = 'DELETING', updated_at = ? WHERE id = ?", (now, index_id))
+
+    def drop_index(self, index_id: str) -> None:
+        """The index, its documents and its queued changes are gone."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM pending WHERE index_id = ?", (index_id,))
+            conn.execute("DELETE FROM documents WHERE index_id = ?", (index_id,))
+            conn.execute("DELETE FROM indexes WHERE id = ?", (index_id,))
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -157,6 +237,99 @@ class Store:
                 return
             yield [_document(r) for r in rows]
             last = rows[-1]["doc_id"]
+
+    def failed_documents(self, index_id: str, limit: int) -> list[Row]:
+        """The newest ``limit`` FAILED and UPDATE_FAILED documents: doc_id, status, failure_code,
+        failure_reason, updated_at, and source (the ``_data_source_id`` attribute, or NULL)."""
+        return list(self.read().execute(
+            "SELECT doc_id, status, failure_code, failure_reason, updated_at,"
+            f" {self.json_text('attributes', '_data_source_id')} AS source FROM documents"
+            " WHERE index_id = ? AND status IN ('FAILED', 'UPDATE_FAILED') ORDER BY updated_at DESC LIMIT ?",
+            (index_id, limit),
+        ))
+
+    def texts_indexed_since(self, index_id: str, since: float) -> Iterator[Row]:
+        """Rows of (title, body, attributes JSON, updated_at) of the INDEXED and UPDATED documents written
+        after ``since``, as they are read."""
+        yield from self.read().execute(
+            "SELECT title, body, attributes, updated_at FROM documents WHERE index_id = ? AND updated_at > ?"
+            " AND status IN ('INDEXED', 'UPDATED')", (index_id, since))
+
+    def searchable_titles(self, index_id: str) -> list[tuple[str, str | None, str | None]]:
+        """(doc_id, title, attributes JSON) of every INDEXED and UPDATED document."""
+        return [(doc_id, title, attributes) for doc_id, title, attributes in self.read().execute(
+            "SELECT doc_id, title, attributes FROM documents WHERE index_id = ? AND status IN ('INDEXED', 'UPDATED')",
+            (index_id,),
+        )]
+
+    @staticmethod
+    def naming_acl_config(conn: Connection, index_id: str, config_id: str) -> set[str]:
+        """The documents that take their ACL from access control configuration ``config_id``: stored,
+        or in a queued put."""
+        found = {r["doc_id"] for r in conn.execute(
+            "SELECT doc_id FROM documents WHERE index_id = ? AND acl_config = ?", (index_id, config_id))}
+        # The latest queued put of a document decides (a later put without the configuration frees it).
+        latest: dict[str, str | None] = {}
+        for r in conn.execute("SELECT doc_id, op, payload FROM pending WHERE index_id = ? AND op != 'acl'"
+                              " ORDER BY seq", (index_id,)):
+            latest[r["doc_id"]] = json.loads(r["payload"]).get("acl_config") if r["op"] == "put" else None
+        for doc_id, named in latest.items():
+            if named == config_id:
+                found.add(doc_id)
+            else:
+                found.discard(doc_id)
+        return found
+
+    @staticmethod
+    def enqueue_acl(conn: Connection, index_id: str, doc_ids: Sequence[str]) -> None:
+        """Queue, in ``conn``'s transaction, an "acl" change for each document (in this order): the
+        indexer takes its ACL again from its access control configuration."""
+        conn.executemany("INSERT INTO pending (index_id, doc_id, op) VALUES (?, ?, 'acl')",
+                         [(index_id, doc_id) for doc_id in doc_ids])
+
+    # The indexer records what became of claimed changes with these, in the claim's write transaction
+    # (``Claim.write``), next to its lease check.
+
+    @staticmethod
+    def document_status(conn: Connection, index_id: str, doc_id: str) -> str | None:
+        """The stored document's status (None: not stored)."""
+        row = conn.execute(
+            "SELECT status FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id)
+        ).fetchone()
+        return None if row is None else str(row["status"])
+
+    @staticmethod
+    def replace_document(conn: Connection, row: Sequence[Any]) -> None:
+        """A document's whole row (the values of ``DOCUMENT_COLUMNS``), replacing the one there."""
+        conn.execute(_REPLACE_DOCUMENT, tuple(row))
+
+    @staticmethod
+    def set_document_acl(conn: Connection, index_id: str, doc_id: str, acl: list[dict[str, Any]],
+                         hierarchy: list[list[dict[str, Any]]]) -> None:
+        """A stored document's ACL and hierarchical principal lists (its status stays)."""
+        conn.execute(
+            "UPDATE documents SET acl = ?, hierarchy = ? WHERE index_id = ? AND doc_id = ?",
+            (json.dumps(acl, ensure_ascii=False), json.dumps(hierarchy, ensure_ascii=False) if hierarchy else None,
+             index_id, doc_id))
+
+    @staticmethod
+    def mark_update_failed(conn: Connection, index_id: str, doc_id: str, code: str | None, reason: str,
+                           now: float) -> None:
+        """A new version of an indexed document failed: it is UPDATE_FAILED (the old version stays)."""
+        conn.execute(
+            "UPDATE documents SET status = 'UPDATE_FAILED', failure_code = ?,"
+            " failure_reason = ?, updated_at = ? WHERE index_id = ? AND doc_id = ?",
+            (code, reason, now, index_id, doc_id),
+        )
+
+    @staticmethod
+    def delete_document(conn: Connection, index_id: str, doc_id: str) -> None:
+        conn.execute("DELETE FROM documents WHERE index_id = ? AND doc_id = ?", (index_id, doc_id))
+
+    @staticmethod
+    def forget_pending(conn: Connection, seqs: Sequence[int]) -> None:
+        """The queued changes ``seqs`` leave the queue."""
+        conn.executemany("DELETE FROM pending WHERE seq = ?", [(seq,) for seq in seqs])
 
     # -- the pending queue -------------------------------------------------------------------
 

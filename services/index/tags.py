@@ -99,7 +99,6 @@ class Tags:
 
     def __init__(self, indexes: IndexService) -> None:
         self.store = indexes.store
-        indexes.on_delete.append(lambda index_id: self._forget(f"index/{index_id}"))
         self._table: Mapping[str, Handler] = {}
 
     def operations(self, table: Mapping[str, Handler]) -> dict[str, Handler]:
@@ -115,9 +114,13 @@ class Tags:
             if isinstance(table[kind.describe], NotBuilt):
                 continue
             out[kind.create] = self._creating(name, kind, table[kind.create])
-            if name != "index":  # an index goes when its deletion finishes (IndexService.on_delete)
+            if name != "index":  # an index goes when its deletion finishes (Tags.drop_index)
                 out[kind.delete] = self._deleting(name, kind, table[kind.delete])
         return out
+
+    def drop_index(self, index_id: str) -> None:
+        """A deleted index's tags go with it (its deletion finishes: ``IndexCompanions.on_delete``)."""
+        self._forget(f"index/{index_id}")
 
     # -- operations -----------------------------------------------------------------------------
 

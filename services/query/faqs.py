@@ -185,8 +185,6 @@ class FaqService:
         # Distributed topology: other API processes add and delete FAQs; an entry is read again after this.
         self._cache_seconds = settings.shared_refresh_seconds if settings.topology == "distributed" else math.inf
         self._cached_at: dict[str, float] = {}
-        indexes.faq_count = self.count
-        indexes.on_delete.append(self.drop_index)
         # A FAQ left CREATING by a stop is read again.
         for row in self._db.read().execute("SELECT id FROM faqs WHERE status = 'CREATING'").fetchall():
             self._start_load(row["id"])

@@ -91,7 +91,6 @@ class FeaturedResults:
     def __init__(self, indexes: IndexService) -> None:
         self.indexes = indexes
         self.store = indexes.store
-        indexes.on_delete.append(self.drop_index)
 
     def operations(self) -> dict[str, Handler]:
         return {

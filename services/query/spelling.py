@@ -135,10 +135,7 @@ class SpellChecker:
     def _take_in(self, index_id: str, vocab: _Vocabulary) -> None:
         """Add the words of documents indexed since the vocabulary's watermark."""
         with vocab.lock:
-            rows = self.store.read().execute(
-                "SELECT title, body, attributes, updated_at FROM documents WHERE index_id = ? AND updated_at > ?"
-                " AND status IN ('INDEXED', 'UPDATED')", (index_id, vocab.watermark))
-            for title, body, attributes, updated in rows:
+            for title, body, attributes, updated in self.store.texts_indexed_since(index_id, vocab.watermark):
                 vocab.watermark = max(vocab.watermark, updated)
                 if '"_language_code": "ja"' in (attributes or ""):  # cheaper than parsing every document
                     continue

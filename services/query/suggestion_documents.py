@@ -37,10 +37,7 @@ class SuggestionDocuments:
     def values(self, index_id: str, names: list[str]) -> list[tuple[str, str, str]]:
         """``(document id, attribute, value)`` for every searchable document and suggestable attribute."""
         out: list[tuple[str, str, str]] = []
-        rows = self.indexes.store.read().execute(
-            "SELECT doc_id, title, attributes FROM documents WHERE index_id = ? AND status IN ('INDEXED', 'UPDATED')",
-            (index_id,),
-        )
+        rows = self.indexes.store.searchable_titles(index_id)
         others = [n for n in names if n != TITLE]
         for doc_id, title, attributes in rows:
             if TITLE in names and title:

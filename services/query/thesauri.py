@@ -83,7 +83,6 @@ class Thesauri:
         self.settings = settings
         self.indexes = indexes
         self.store = indexes.store
-        indexes.on_delete.append(self.drop_index)
         self._lock = threading.Lock()
         # (index id, analyzer name) -> its thesaurus's rules compiled; ("", "ja") -> the built-in variants
         self._compiled: dict[tuple[str, str], Compiled] = {}
