@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +15,10 @@ from starlette.requests import ClientDisconnect
 from analytics.service import AnalyticsService
 from kensaku.operations import operations
 from services.api.wire import current_channel, kendra_router
+from services.datasources import records
 from services.datasources.launch import runner_config, sync_components
 from services.datasources.probe import ConnectionTester
+from services.datasources.service import DataSourceService
 from services.demo.operation import DemoLoads
 from services.index.access_configs import AccessControlConfigurations
 from services.index.failures import DocumentFailures
@@ -63,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     tags: Tags
     access_configs: AccessControlConfigurations
     mappings: PrincipalMappings
+    sources: DataSourceService
     companions = IndexCompanions(
         faq_count=lambda index_id: faqs.count(index_id),
         access_lists=lambda index_id, config_id: access_configs.lists(index_id, config_id),
@@ -70,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         on_delete=(lambda index_id: faqs.drop_index(index_id), lambda index_id: featured.drop_index(index_id),
                    lambda index_id: thesauri.drop_index(index_id), lambda index_id: tags.drop_index(index_id),
                    lambda index_id: access_configs.drop_index(index_id),
-                   lambda index_id: mappings.drop_index(index_id)),
+                   lambda index_id: mappings.drop_index(index_id), lambda index_id: sources.drop_index(index_id)),
     )
     indexes = IndexService(settings, store, companions=companions, follow_commits=distributed)
     analytics = AnalyticsService(
@@ -124,7 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     more = {"Retrieve": retrieve.retrieve, **faqs.operations(), **featured.operations(), **thesauri.operations(),
             **access_configs.operations(), **mappings.operations()}
     own = {**ConnectionTester(sources, runner_config(settings).options).operations(),
-           **DocumentFailures(indexes).operations()}
+           **DocumentFailures(indexes, partial(records.failed_sync_items, store)).operations()}
     table = operations(indexes, queries, analytics, sources, more, own)
     table.update(tags.operations(table))
     table.update(DemoLoads(table).operations())  # runs the handlers above in the server

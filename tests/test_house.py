@@ -125,17 +125,9 @@ def test_every_built_operation_is_called_by_a_test(server: Server) -> None:
 SQL_PACKAGES = ("services", "analytics", "connectors")
 _SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(\w+)")
 
-# Being consolidated by another branch: the SQL of the data source and sync job tables is moving into
-# services/datasources/records.py (connectors/runner.py's too). Remove this set when that is merged.
-_BEING_CONSOLIDATED = {"data_sources", "sync_jobs", "sync_batches", "sync_job_docs", "source_items"}
-# Tables whose SQL is known to be in more than one module still, and those modules: each is to move
-# behind its owner's methods (then its entry goes). services/datasources/ reads the index tables (the
-# index store is to give it named methods once that package's rework is merged); analytics' reports
-# query the event tables of analytics/store.py directly.
+# Tables whose SQL is still in more than one module, and those modules (each entry goes when its SQL
+# moves behind the owner's methods): the analytics reports query the event tables directly.
 _NOT_YET_OWNED: dict[str, set[str]] = {
-    "indexes": {"services/datasources/records.py", "services/datasources/supervisor.py"},
-    "documents": {"services/datasources/jobs.py", "services/datasources/service.py"},
-    "pending": {"services/datasources/jobs.py"},
     **{table: {"analytics/learning.py", "analytics/snapshots.py", "analytics/suggest_service.py",
                "analytics/trends.py"} for table in ("queries", "results")},
     "clicks": {"analytics/snapshots.py", "analytics/suggest_service.py", "analytics/trends.py"},
@@ -177,7 +169,7 @@ def sql_modules(root: Path, tables: set[str]) -> dict[str, set[str]]:
 def shared_tables(found: dict[str, set[str]], tables: set[str], allowed: dict[str, set[str]]) -> dict[str, list[str]]:
     """Tables whose SQL is in no module or in more than one (``allowed`` modules aside): table -> modules."""
     out = {}
-    for table in sorted(tables - _BEING_CONSOLIDATED):
+    for table in sorted(tables):
         modules = found.get(table, set())
         owners = modules - allowed.get(table, set())
         if len(owners) != 1:

@@ -59,9 +59,9 @@ def drop_index(store: Store, index_id: str) -> None:
 
 def orphaned_indexes(store: Store) -> list[str]:
     """Ids of indexes that are gone but still have data sources or sync jobs."""
-    return [r[0] for r in store.read().execute(
-        "SELECT index_id FROM data_sources UNION SELECT index_id FROM sync_jobs"
-        " EXCEPT SELECT id FROM indexes")]
+    referenced = {r[0] for r in store.read().execute(
+        "SELECT index_id FROM data_sources UNION SELECT index_id FROM sync_jobs")}
+    return sorted(referenced - {row["id"] for row in store.index_rows()})
 
 
 def job_of(row: Row) -> SyncJob:
@@ -217,9 +217,9 @@ def delete_data_source(store: Store, ds_id: str, now: float) -> None:
 
 def scheduled_candidates(store: Store) -> list[Row]:
     """The ACTIVE data sources of indexes not being deleted (an index being deleted takes its sources along)."""
-    return list(store.read().execute(
-        "SELECT * FROM data_sources WHERE status = 'ACTIVE' AND index_id IN"
-        " (SELECT id FROM indexes WHERE status != 'DELETING')"))
+    live = {row["id"] for row in store.index_rows() if row["status"] != "DELETING"}
+    return [row for row in store.read().execute("SELECT * FROM data_sources WHERE status = 'ACTIVE'")
+            if row["index_id"] in live]
 
 
 def mark_schedule_checked(store: Store, ds_id: str, now: float) -> None:
@@ -329,30 +329,43 @@ def batches_left(store: Store, job_id: str) -> int:
 # -- the end of a job --------------------------------------------------------------------------------
 
 
+def _job_doc_ids(store: Store, job_id: str, actions: tuple[str, ...] | None = None) -> list[str]:
+    """The documents a job recorded (those of ``actions`` only, when given)."""
+    rows = store.read().execute("SELECT doc_id, action FROM sync_job_docs WHERE job_id = ?", (job_id,))
+    return sorted({row["doc_id"] for row in rows if actions is None or row["action"] in actions})
+
+
+def failed_sync_items(store: Store, index_id: str, limit: int) -> list[Row]:
+    """Items the latest sync of each of the index's data sources could not deliver: doc_id, reason,
+    job, data_source_id and at (when the job ended, or started)."""
+    if not store.db.has_table("sync_job_docs"):
+        return []
+    return list(store.read().execute(
+        "SELECT j.doc_id, j.reason, s.id AS job, s.data_source_id, COALESCE(s.ended_at, s.started_at) AS at"
+        " FROM sync_jobs s JOIN sync_job_docs j ON j.job_id = s.id"
+        " WHERE s.index_id = ? AND j.action = 'failed' AND s.started_at = (SELECT MAX(started_at)"
+        " FROM sync_jobs l WHERE l.data_source_id = s.data_source_id) LIMIT ?",
+        (index_id, limit),
+    ))
+
+
 def settle(store: Store, current: SyncJob, changed: threading.Event | None = None) -> SyncJob:
     """Finish a SYNCING_INDEXING job whose documents have all left the indexer's queue: documents the
     indexer could not read become failed, the job SUCCEEDED (or INCOMPLETE when some failed), and its
     next checkpoint becomes the source's. While some are queued, ``changed`` is set (wakes the indexer)."""
     if current.status != "SYNCING_INDEXING":
         return current
-    queued = store.read().execute(
-        "SELECT COUNT(*) FROM sync_job_docs j JOIN pending p ON p.index_id = ? AND p.doc_id = j.doc_id"
-        " WHERE j.job_id = ? AND p.op != 'acl'", (current.index_id, current.id),
-    ).fetchone()[0]
-    if queued:
+    if store.pending_ops(current.index_id, _job_doc_ids(store, current.id)):
         if changed is not None:
             changed.set()
         return current
+    # Puts the indexer could not read (the documents' rows are the index store's); a job in
+    # SYNCING_INDEXING delivers nothing more, so they cannot change before the write below.
+    failed = store.failure_reasons(current.index_id, _job_doc_ids(store, current.id, ("added", "modified")))
     with store.write() as conn:
-        failed = list(conn.execute(
-            "SELECT j.doc_id, d.failure_reason FROM sync_job_docs j JOIN documents d"
-            " ON d.index_id = ? AND d.doc_id = j.doc_id"
-            " WHERE j.job_id = ? AND j.action IN ('added', 'modified') AND d.status IN ('FAILED', 'UPDATE_FAILED')",
-            (current.index_id, current.id),
-        ))
         conn.executemany(
             "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",
-            [(row["failure_reason"], current.id, row["doc_id"]) for row in failed],
+            [(reason, current.id, doc_id) for doc_id, reason in sorted(failed.items())],
         )
         n_failed = conn.execute(
             "SELECT COUNT(*) FROM sync_job_docs WHERE job_id = ? AND action = 'failed'", (current.id,)

@@ -90,12 +90,11 @@ class DataSourceService:
         self.store = store
         self.launcher = launcher
         self.outbound = outbound or OutboundPolicy()
-        indexes.on_delete.append(self.drop_index)
         for index_id in records.orphaned_indexes(store):  # left by a server from before data sources went too
             records.drop_index(store, index_id)
 
     def _source(self, ds_id: str, index_id: str) -> Any:
-        self.indexes._row(index_id)
+        self.indexes.row(index_id)
         row = records.data_source_row(self.store, ds_id)
         if row is None or row["index_id"] != index_id or row["status"] == "DELETING":
             raise ResourceNotFoundException(f"Data source {ds_id} does not exist in index {index_id}")
@@ -136,7 +135,7 @@ class DataSourceService:
         return out
 
     def list_data_sources(self, p: dict[str, Any]) -> dict[str, Any]:
-        self.indexes._row(p["IndexId"])
+        self.indexes.row(p["IndexId"])
         rows = records.data_sources_of(self.store, p["IndexId"])
         start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         out: dict[str, Any] = {"SummaryItems": [
@@ -163,11 +162,7 @@ class DataSourceService:
         row = self._source(p["Id"], p["IndexId"])
         index_id, ds_id = row["index_id"], row["id"]
         owned = records.delivered_doc_ids(self.store, ds_id)
-        owned |= {r[0] for r in self.store.read().execute(
-            "SELECT doc_id FROM documents WHERE index_id = ?"
-            f" AND {self.store.json_text('attributes', '_data_source_id')} = ?",
-            (index_id, ds_id),
-        )}
+        owned |= self.store.doc_ids_of_source(index_id, ds_id)
         if owned:
             self.store.enqueue([(index_id, doc_id, "delete", None, None) for doc_id in sorted(owned)])
             self.indexes.changed.set()

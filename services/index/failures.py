@@ -18,11 +18,17 @@ items only)}], "NextToken"}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kernel.errors import ValidationException
 from kernel.paging import page_offset, page_token
+from services.database import Row
 from services.index.service import IndexService
+
+# The data source side's undelivered sync items of an index (services/datasources/records.py
+# ``failed_sync_items``): (index id, limit) -> rows of doc_id, reason, job, data_source_id, at.
+SyncFailures = Callable[[str, int], list[Row]]
 
 _MEMBERS = {"IndexId", "DataSourceId", "MaxResults", "NextToken"}
 _LIMIT = 10_000  # failures read per call, newest first: a page past them is empty
@@ -51,8 +57,9 @@ def _request(p: Any) -> tuple[str, str | None, int, int]:
 class DocumentFailures:
     """The handler of KensakuListDocumentFailures."""
 
-    def __init__(self, indexes: IndexService) -> None:
+    def __init__(self, indexes: IndexService, sync_failures: SyncFailures) -> None:
         self.indexes = indexes
+        self.sync_failures = sync_failures
 
     def operations(self) -> dict[str, Any]:
         return {"KensakuListDocumentFailures": self.list_failures}
@@ -65,8 +72,7 @@ class DocumentFailures:
             ResourceNotFoundException: no such index.
         """
         index_id, source, size, start = _request(p)
-        self.indexes._row(index_id)
-        conn = self.indexes.store.read()
+        self.indexes.row(index_id)
         failures: dict[str, dict[str, Any]] = {}
         for row in self.indexes.store.failed_documents(index_id, _LIMIT):
             if source is not None and row["source"] != source:
@@ -78,19 +84,12 @@ class DocumentFailures:
             if row["source"]:
                 item["DataSourceId"] = str(row["source"])
             failures[row["doc_id"]] = item
-        if self.indexes.store.db.has_table("sync_job_docs"):
-            for row in conn.execute(
-                "SELECT j.doc_id, j.reason, s.id AS job, s.data_source_id, COALESCE(s.ended_at, s.started_at) AS at"
-                " FROM sync_jobs s JOIN sync_job_docs j ON j.job_id = s.id"
-                " WHERE s.index_id = ? AND j.action = 'failed' AND s.started_at = (SELECT MAX(started_at)"
-                " FROM sync_jobs l WHERE l.data_source_id = s.data_source_id) LIMIT ?",
-                (index_id, _LIMIT),
-            ):
-                if (source is not None and row["data_source_id"] != source) or row["doc_id"] in failures:
-                    continue  # a document the indexer failed is listed with its own code, once
-                failures[row["doc_id"]] = {"DocumentId": row["doc_id"], "Status": "NOT_SENT",
-                                           "ErrorMessage": row["reason"] or "", "FailedAt": row["at"],
-                                           "DataSourceId": row["data_source_id"], "ExecutionId": row["job"]}
+        for row in self.sync_failures(index_id, _LIMIT):
+            if (source is not None and row["data_source_id"] != source) or row["doc_id"] in failures:
+                continue  # a document the indexer failed is listed with its own code, once
+            failures[row["doc_id"]] = {"DocumentId": row["doc_id"], "Status": "NOT_SENT",
+                                       "ErrorMessage": row["reason"] or "", "FailedAt": row["at"],
+                                       "DataSourceId": row["data_source_id"], "ExecutionId": row["job"]}
         ordered = sorted(failures.values(), key=lambda f: (-f["FailedAt"], f["DocumentId"]))
         out: dict[str, Any] = {"Failures": ordered[start : start + size]}
         if start + size < len(ordered):

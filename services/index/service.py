@@ -86,10 +86,7 @@ class IndexService:
         self.faq_count = companions.faq_count
         self.access_lists = companions.access_lists
         self.expand_principals = companions.expand_principals
-        # What else an index holds is dropped with it by these callbacks. The data source service
-        # (services/datasources, being reworked) still appends its own here; it is to be given in
-        # ``companions`` too.
-        self.on_delete: list[Callable[[str], None]] = list(companions.on_delete)
+        self._on_delete = companions.on_delete  # what else an index holds is dropped with it by these
         # Distributed topology: other processes write the store and the engine. Every process reopens an
         # index whose schema generation changed; an API process (``follow_commits``) also takes a new
         # reader when the indexers committed (readers cache statistics for the life of one commit).
@@ -106,7 +103,7 @@ class IndexService:
             if lex is not None and self.distributed:
                 lex = self._follow(index_id, lex)
             if lex is None:
-                row = self._row(index_id)
+                row = self.row(index_id)
                 lex = self.open_lexical(index_id, row["schema_gen"], json.loads(row["fields"]))
                 self._lexical[index_id] = lex
                 if self.distributed:
@@ -156,7 +153,7 @@ class IndexService:
 
     # -- index rows ------------------------------------------------------------------------------
 
-    def _row(self, index_id: str) -> IndexRow:
+    def row(self, index_id: str) -> IndexRow:
         """The index's row as stored (reads only: see ``_advance`` for its status)."""
         row = self.store.index_row(index_id)
         if row is None:
@@ -174,17 +171,17 @@ class IndexService:
 
     def _current(self, index_id: str) -> IndexRow:
         """The index's row with its status advanced (``_advance``)."""
-        return self._advance(self._row(index_id))
+        return self._advance(self.row(index_id))
 
     def fields(self, index_id: str) -> dict[str, dict[str, Any]]:
-        return {f["Name"]: f for f in json.loads(self._row(index_id)["fields"])}
+        return {f["Name"]: f for f in json.loads(self.row(index_id)["fields"])}
 
     def config(self, index_id: str) -> dict[str, Any]:
-        return dict(json.loads(self._row(index_id)["config"]))
+        return dict(json.loads(self.row(index_id)["config"]))
 
     def acl_levels(self, index_id: str) -> int:
         """How many levels of hierarchical ACL documents of the index may have (see ``raise_acl_levels``)."""
-        return int(self._row(index_id)["acl_levels"])
+        return int(self.row(index_id)["acl_levels"])
 
     def raise_acl_levels(self, index_id: str, levels: int) -> None:
         """Record that documents of the index may have ``levels`` levels of hierarchical ACL, before any
@@ -317,7 +314,7 @@ class IndexService:
             timer.daemon = True
             timer.start()
             return
-        for drop in self.on_delete:
+        for drop in self._on_delete:
             drop(index_id)
         self.store.drop_index(index_id)
 
@@ -394,7 +391,7 @@ class IndexService:
 
     def batch_get_document_status(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
-        self._row(index_id)
+        self.row(index_id)
         ids = [info["DocumentId"] for info in p["DocumentInfoList"]]
         pending = self.store.pending_ops(index_id, ids)
         stored = self.store.documents(index_id, ids)

@@ -35,6 +35,14 @@ _REPLACE_DOCUMENT = (
     + ", ".join(f"{c} = excluded.{c}" for c in DOCUMENT_COLUMNS[2:])
 )
 
+_IN_CHUNK = 500  # ids per ``IN (...)`` list: far below SQLite's and PostgreSQL's parameter limits
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), _IN_CHUNK):
+        yield ids[start:start + _IN_CHUNK]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
     doc_id: str
@@ -196,15 +204,35 @@ class Store:
     def pending_ops(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str]:
         """The latest queued put or delete per document id, for those that have one (an "acl" change
         leaves the document as it is: it is not reported)."""
-        if not doc_ids:
-            return {}
-        marks = ",".join("?" * len(doc_ids))
-        rows = self.read().execute(
-            f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) AND op != 'acl'"
-            " ORDER BY seq",
-            (index_id, *doc_ids),
-        )
-        return {row["doc_id"]: row["op"] for row in rows}
+        ops: dict[str, str] = {}
+        for chunk in _chunks(doc_ids):
+            marks = ",".join("?" * len(chunk))
+            ops.update((row["doc_id"], row["op"]) for row in self.read().execute(
+                f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) AND op != 'acl'"
+                " ORDER BY seq",
+                (index_id, *chunk),
+            ))
+        return ops
+
+    def failure_reasons(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str | None]:
+        """The failure reason of each of ``doc_ids`` that is FAILED or UPDATE_FAILED."""
+        reasons: dict[str, str | None] = {}
+        for chunk in _chunks(doc_ids):
+            marks = ",".join("?" * len(chunk))
+            reasons.update((row["doc_id"], row["failure_reason"]) for row in self.read().execute(
+                f"SELECT doc_id, failure_reason FROM documents WHERE index_id = ? AND doc_id IN ({marks})"
+                " AND status IN ('FAILED', 'UPDATE_FAILED')",
+                (index_id, *chunk),
+            ))
+        return reasons
+
+    def doc_ids_of_source(self, index_id: str, ds_id: str) -> set[str]:
+        """The stored documents whose ``_data_source_id`` attribute names the data source ``ds_id``."""
+        return {row[0] for row in self.read().execute(
+            "SELECT doc_id FROM documents WHERE index_id = ?"
+            f" AND {self.json_text('attributes', '_data_source_id')} = ?",
+            (index_id, ds_id),
+        )}
 
     def statistics(self, index_id: str) -> tuple[int, int]:
         row = self.read().execute(
