@@ -15,7 +15,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Reading", "has_japanese", "plain_romaji", "reading_of", "romaji", "to_hiragana"]
+from kernel.language import has_japanese
+
+__all__ = ["Reading", "plain_romaji", "reading_of", "romaji", "to_hiragana"]
 
 _KATAKANA_START, _KATAKANA_END = 0x30A1, 0x30F6
 _KANA_SHIFT = 0x60
@@ -78,16 +80,6 @@ def romaji(kana: str) -> str:
         double_next = False
         out.append(syllable)
     return "".join(out)
-
-
-def has_japanese(text: str) -> bool:
-    """Whether ``text`` holds kana or kanji."""
-    return any(_is_japanese(c) for c in text)
-
-
-def _is_japanese(c: str) -> bool:
-    o = ord(c)
-    return 0x3040 <= o <= 0x30FF or 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF66 <= o <= 0xFF9F
 
 
 @dataclass(frozen=True, slots=True)

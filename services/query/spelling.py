@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.language import has_japanese
 from services.engine.analysis import analyzer_for
 from services.engine.base import Reader
 from services.engine.query import Query, Term, all_of
-from services.engine.readings import has_japanese
 from services.index.store import Store
 
 MIN_FREQUENCY = 2
