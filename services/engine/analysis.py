@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import regex  # type: ignore[import-untyped, unused-ignore]
 
+from services.engine import sudachi
+
 if TYPE_CHECKING:
     import sudachipy  # type: ignore[import-untyped, unused-ignore]
 
@@ -338,8 +340,8 @@ def _ja_term(normalized_form: str) -> str | None:
 
 
 class _Sudachi:
-    """The process-wide dictionary (loaded once, lazily), one tokenizer per thread, and a cache of
-    what each dictionary word contributes (its term, whether it is a compound)."""
+    """The shared Sudachi dictionary's part-of-speech classes (found once, lazily), one tokenizer per
+    thread, and a cache of what each dictionary word contributes (its term, whether it is a compound)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -356,9 +358,7 @@ class _Sudachi:
     def _load(self) -> sudachipy.Dictionary:
         with self._lock:
             if self._dictionary is None:
-                import sudachipy
-
-                dictionary = sudachipy.Dictionary(dict="core")
+                dictionary = sudachi.dictionary()
                 dropped: set[int] = set()
                 symbols: set[int] = set()
                 function: set[int] = set()
@@ -380,14 +380,9 @@ class _Sudachi:
     def tokenizer(self, slot: str = "tokenizer") -> sudachipy.Tokenizer:
         """This thread's split-mode-C tokenizer (a Tokenizer must not be shared between threads); another
         ``slot`` is a second one, for looking words up while the first one's output is in use."""
-        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, slot, None)
-        if tokenizer is None:
-            import sudachipy
-
-            dictionary = self._dictionary if self._dictionary is not None else self._load()
-            tokenizer = dictionary.tokenizer(mode=sudachipy.SplitMode.C)
-            setattr(self._local, slot, tokenizer)
-        return tokenizer
+        if self._dictionary is None:
+            self._load()
+        return sudachi.tokenizer("C", slot)
 
     def describe(self, morpheme: sudachipy.Morpheme) -> tuple[str | None, bool, bool]:
         """``(term, is_compound, is_content)`` of a morpheme; term is None for symbols, blanks and the like.

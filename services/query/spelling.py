@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.language import has_japanese
+from services.engine import sudachi
 from services.engine.analysis import analyzer_for
 from services.engine.base import Reader
 from services.engine.query import Query, Term, all_of
@@ -258,9 +259,7 @@ def _variants(text: str) -> Iterator[tuple[int, int, str]]:
     for m in _KATAKANA_WORD.finditer(width):
         for variant in _katakana_variants(m.group()):
             yield m.start(), m.end(), variant
-    from services.engine.readings import _TOKENIZERS  # the same Sudachi dictionary as readings
-
-    for morpheme in _TOKENIZERS.get().tokenize(width):
+    for morpheme in sudachi.tokenizer("A").tokenize(width):  # short units, as readings
         surface, normal = morpheme.surface(), morpheme.normalized_form()
         if normal != surface and has_japanese(surface) and not _KATAKANA_WORD.fullmatch(surface):
             yield morpheme.begin(), morpheme.end(), normal
