@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from analytics.blocklists import SourceError, parse_entries, read_source
@@ -26,6 +25,7 @@ from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
 from kernel.errors import KendraError, ResourceNotFoundException, ValidationException
+from kernel.times import from_epoch
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -75,10 +75,6 @@ class IndexBuild:
     attributes: PrefixIndex  # payload: list of (document id, attribute name)
     built_at: float
     marker: tuple[Any, ...] = ()  # what it was built from: unchanged -> no rebuild needed
-
-
-def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class SuggestionService:
@@ -158,8 +154,8 @@ class SuggestionService:
         return {
             **config,
             "Status": "UPDATING" if updating else "ACTIVE",
-            "LastSuggestionsBuildTime": _dt(build.built_at),
-            "LastClearTime": _dt(last_clear),
+            "LastSuggestionsBuildTime": from_epoch(build.built_at),
+            "LastClearTime": from_epoch(last_clear),
             "TotalSuggestionsCount": len(build.queries),
         }
 
@@ -397,7 +393,7 @@ class SuggestionService:
          updated) = self._block_list_row(p["IndexId"], p["Id"])
         return {
             "IndexId": index_id, "Id": list_id, "Name": name, "Description": description, "Status": status,
-            "ErrorMessage": error, "CreatedAt": _dt(created), "UpdatedAt": _dt(updated),
+            "ErrorMessage": error, "CreatedAt": from_epoch(created), "UpdatedAt": from_epoch(updated),
             "SourceS3Path": json.loads(source), "ItemCount": len(json.loads(entries)), "FileSizeBytes": size,
             "RoleArn": role_arn,
         }
@@ -417,7 +413,7 @@ class SuggestionService:
             " ORDER BY created, id", (index_id,))
         page = rows[offset:offset + size]
         response: dict[str, Any] = {"BlockListSummaryItems": [
-            {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": _dt(r[3]), "UpdatedAt": _dt(r[4]),
+            {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": from_epoch(r[3]), "UpdatedAt": from_epoch(r[4]),
              "ItemCount": len(json.loads(r[5]))} for r in page
         ]}
         if offset + size < len(rows):

@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import (
@@ -18,6 +17,7 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.paging import page_offset, page_token
+from kernel.times import from_epoch
 from services.datasources.jobs import JobTracker, PutRejected
 from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine
@@ -36,10 +36,6 @@ _CONFIG_MEMBERS = (
     "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "UserTokenConfigurations",
     "UserContextPolicy", "UserGroupResolutionConfiguration", "CapacityUnits",
 )
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class IndexService:
@@ -207,8 +203,8 @@ class IndexService:
             "ServerSideEncryptionConfiguration": config.get("ServerSideEncryptionConfiguration"),
             "Status": row["status"],
             "Description": config.get("Description"),
-            "CreatedAt": _dt(row["created_at"]),
-            "UpdatedAt": _dt(row["updated_at"]),
+            "CreatedAt": from_epoch(row["created_at"]),
+            "UpdatedAt": from_epoch(row["updated_at"]),
             "DocumentMetadataConfigurations": json.loads(row["fields"]),
             "IndexStatistics": {
                 "FaqStatistics": {"IndexedQuestionAnswersCount": self.faq_count(row["id"])},
@@ -232,8 +228,8 @@ class IndexService:
                     "Name": r["name"],
                     "Id": r["id"],
                     "Edition": json.loads(r["config"])["Edition"],
-                    "CreatedAt": _dt(r["created_at"]),
-                    "UpdatedAt": _dt(r["updated_at"]),
+                    "CreatedAt": from_epoch(r["created_at"]),
+                    "UpdatedAt": from_epoch(r["updated_at"]),
                     "Status": r["status"],
                 }
                 for r in page

@@ -39,6 +39,7 @@ from kernel.errors import (
 )
 from kernel.handlers import Handler
 from kernel.paging import page_offset, page_token
+from kernel.times import from_epoch
 from services.database import Row, open_database
 from services.database.migrations import migrate
 from services.engine.analysis import analyzer_for, normalize
@@ -66,10 +67,6 @@ _ACL_COLUMNS = {"_acl_user_allow": ("USER", "ALLOW"), "_acl_user_deny": ("USER",
 
 class FaqFileError(Exception):
     """The FAQ file cannot be read or parsed (the FAQ becomes FAILED with this message)."""
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _principals(value: str) -> list[str]:
@@ -247,7 +244,7 @@ class FaqService:
         row = self._row(p["IndexId"], p["Id"])
         out = {
             "Id": row["id"], "IndexId": row["index_id"], "Name": row["name"],
-            "CreatedAt": _dt(row["created_at"]), "UpdatedAt": _dt(row["updated_at"]),
+            "CreatedAt": from_epoch(row["created_at"]), "UpdatedAt": from_epoch(row["updated_at"]),
             "S3Path": {"Bucket": row["bucket"], "Key": row["key"]}, "Status": row["status"],
             "FileFormat": row["file_format"], "LanguageCode": row["language"],
         }
@@ -265,8 +262,8 @@ class FaqService:
             rows = self._db.read().execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
                                     (index_id,)).fetchall()
         out: dict[str, Any] = {"FaqSummaryItems": [
-            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": _dt(r["created_at"]),
-             "UpdatedAt": _dt(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}
+            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
+             "UpdatedAt": from_epoch(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}
             for r in rows[start : start + size]
         ]}
         if start + size < len(rows):
