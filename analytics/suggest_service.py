@@ -25,6 +25,7 @@ from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
 from kernel.errors import KendraError, ResourceNotFoundException, ValidationException
+from kernel.paging import page_offset, page_token
 from kernel.times import from_epoch
 from services.settings import Settings
 
@@ -403,11 +404,7 @@ class SuggestionService:
         index_id = p["IndexId"]
         self._require_index(index_id)
         size = p.get("MaxResults", 100)
-        token = p.get("NextToken")
-        try:
-            offset = int(token) if token is not None else 0
-        except ValueError:
-            raise ValidationException("NextToken is not valid") from None
+        offset = page_offset(p.get("NextToken"))
         rows = self.store.rows(
             "SELECT id, name, status, created, updated, entries FROM block_lists WHERE index_id = ?"
             " ORDER BY created, id", (index_id,))
@@ -417,7 +414,7 @@ class SuggestionService:
              "ItemCount": len(json.loads(r[5]))} for r in page
         ]}
         if offset + size < len(rows):
-            response["NextToken"] = str(offset + size)
+            response["NextToken"] = page_token(offset + size)
         return response
 
     def update_block_list(self, p: dict[str, Any]) -> None:
