@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from analytics.blocklists import SourceError, parse_entries, read_source
+from analytics.blocklists import BlockListSourceError, parse_entries, read_source
 from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
@@ -362,7 +362,7 @@ class SuggestionService:
         try:
             data = read_source(self.settings, source)
             return parse_entries(data), len(data), None
-        except SourceError as error:
+        except BlockListSourceError as error:
             return [], 0, str(error)
 
     def create_block_list(self, p: dict[str, Any]) -> dict[str, Any]:
