@@ -17,7 +17,8 @@ def test_a_token_names_the_offset_of_the_next_page() -> None:
     assert page_offset(page_token(3, "QUERIES_BY_COUNT:THIS_WEEK"), "QUERIES_BY_COUNT:THIS_WEEK") == 3
 
 
-@pytest.mark.parametrize("token", ["", "o", "o-1", "40", "garbage", "o4.%%%", "o4.\u00e9", "o4.", "o04", "o" + "9" * 5000])
+@pytest.mark.parametrize("token", ["", "o", "o-1", "40", "garbage", "o4.%%%", "o4.\u00e9", "o4.", "o04",
+                                   "o" + "9" * 5000])
 def test_a_token_not_issued_here_is_refused(token: str) -> None:
     with pytest.raises(ValidationException, match="NextToken"):
         page_offset(token)
