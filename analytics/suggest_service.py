@@ -25,7 +25,7 @@ from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
 from kernel.errors import KendraError, ResourceNotFoundException, ValidationException
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from kernel.times import from_epoch
 from services.settings import Settings
 
@@ -403,19 +403,14 @@ class SuggestionService:
         """ListQuerySuggestionsBlockLists, paged by MaxResults / NextToken (an offset)."""
         index_id = p["IndexId"]
         self._require_index(index_id)
-        size = p.get("MaxResults", 100)
-        offset = page_offset(p.get("NextToken"))
         rows = self.store.rows(
             "SELECT id, name, status, created, updated, entries FROM block_lists WHERE index_id = ?"
             " ORDER BY created, id", (index_id,))
-        page = rows[offset:offset + size]
-        response: dict[str, Any] = {"BlockListSummaryItems": [
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"BlockListSummaryItems": [
             {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": from_epoch(r[3]), "UpdatedAt": from_epoch(r[4]),
-             "ItemCount": len(json.loads(r[5]))} for r in page
-        ]}
-        if offset + size < len(rows):
-            response["NextToken"] = page_token(offset + size)
-        return response
+             "ItemCount": len(json.loads(r[5]))} for r in shown
+        ], **following}
 
     def update_block_list(self, p: dict[str, Any]) -> None:
         """UpdateQuerySuggestionsBlockList: the file is read again (a failure keeps the old entries)."""

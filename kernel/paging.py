@@ -8,8 +8,12 @@ refused by another. Tokens are not signed: a forged offset only pages a list the
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from typing import TypeVar
 
 from kernel.errors import ValidationException
+
+T = TypeVar("T")
 
 
 def page_token(offset: int, context: str = "") -> str:
@@ -29,3 +33,11 @@ def page_offset(token: str | None, context: str = "") -> int:
     if not offset.isdigit() or len(offset) > 18 or token != page_token(int(offset), context):
         raise ValidationException("NextToken is not a token this server issued")
     return int(offset)
+
+
+def page(items: Sequence[T], token: str | None, size: int, context: str = "") -> tuple[Sequence[T], dict[str, str]]:
+    """The page of ``items`` a NextToken names (``size`` of them at most), and the response members that
+    name the next page: ``{"NextToken": ...}``, or nothing on the last page."""
+    start = page_offset(token, context)
+    following = {"NextToken": page_token(start + size, context)} if start + size < len(items) else {}
+    return items[start : start + size], following

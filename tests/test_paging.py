@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kernel.errors import ValidationException
-from kernel.paging import page_offset, page_token
+from kernel.paging import page, page_offset, page_token
 from kernel.times import from_epoch
 
 
@@ -31,6 +31,19 @@ def test_a_token_of_one_list_is_refused_by_another() -> None:
             page_offset(token, context)
     with pytest.raises(ValidationException):
         page_offset(page_token(3), "QUERIES_BY_COUNT:THIS_WEEK")
+
+
+def test_page_slices_and_names_the_next_page_until_the_last() -> None:
+    items = list(range(5))
+    first, following = page(items, None, 2)
+    assert first == [0, 1] and following == {"NextToken": page_token(2)}
+    second, following = page(items, following["NextToken"], 2)
+    assert second == [2, 3]
+    last, following = page(items, following["NextToken"], 2)
+    assert last == [4] and following == {}
+    assert page(items, None, 5) == ([0, 1, 2, 3, 4], {})
+    with pytest.raises(ValidationException):
+        page(items, page_token(2), 2, "QUERIES_BY_COUNT:THIS_WEEK")
 
 
 def test_from_epoch_is_utc_and_keeps_none() -> None:

@@ -26,7 +26,7 @@ from kernel.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from kernel.times import from_epoch
 from services.datasources import records, schedule
 from services.datasources.jobs import settle
@@ -150,16 +150,13 @@ class DataSourceService:
             "SELECT * FROM data_sources WHERE index_id = ? AND status != 'DELETING' ORDER BY created_at, id",
             (p["IndexId"],),
         ))
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
-        out: dict[str, Any] = {"SummaryItems": [
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"SummaryItems": [
             {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": from_epoch(r["created_at"]),
              "UpdatedAt": from_epoch(r["updated_at"]), "Status": r["status"],
              **({"LanguageCode": c["LanguageCode"]} if "LanguageCode" in (c := json.loads(r["config"])) else {})}
-            for r in rows[start : start + size]
-        ]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+            for r in shown
+        ], **following}
 
     def update_data_source(self, p: dict[str, Any]) -> None:
         row = self._source(p["Id"], p["IndexId"])
@@ -252,11 +249,8 @@ class DataSourceService:
             jobs = [j for j in jobs if j.started_at <= window["EndTime"]]
         if "StatusFilter" in p:
             jobs = [j for j in jobs if j.status == p["StatusFilter"]]
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 10)
-        out: dict[str, Any] = {"History": [self._job_view(j) for j in jobs[start : start + size]]}
-        if start + size < len(jobs):
-            out["NextToken"] = page_token(start + size)
-        return out
+        shown, following = page(jobs, p.get("NextToken"), p.get("MaxResults", 10))
+        return {"History": [self._job_view(j) for j in shown], **following}
 
     def _job_view(self, job: records.SyncJob) -> dict[str, Any]:
         n = records.counts(self.store, job.id)

@@ -16,7 +16,7 @@ from kernel.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from kernel.times import from_epoch
 from services.datasources.jobs import JobTracker, PutRejected
 from services.engine.base import Engine, EngineUnavailable, SearchIndex
@@ -218,11 +218,9 @@ class IndexService:
         return out
 
     def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
-        start = page_offset(p.get("NextToken"))
-        size = p.get("MaxResults", 100)
         rows = [self._row(r["id"]) for r in self.store.index_rows()]
-        page = rows[start : start + size]
-        out: dict[str, Any] = {
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {
             "IndexConfigurationSummaryItems": [
                 {
                     "Name": r["name"],
@@ -232,12 +230,10 @@ class IndexService:
                     "UpdatedAt": from_epoch(r["updated_at"]),
                     "Status": r["status"],
                 }
-                for r in page
-            ]
+                for r in shown
+            ],
+            **following,
         }
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
 
     def update_index(self, p: dict[str, Any]) -> None:
         row = self._row(p["Id"])

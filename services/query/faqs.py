@@ -38,7 +38,7 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from kernel.times import from_epoch
 from services.database import Row, open_database
 from services.database.migrations import migrate
@@ -256,19 +256,15 @@ class FaqService:
     def list_faqs(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        start = page_offset(p.get("NextToken"))
-        size = p.get("MaxResults", 100)
         with self._lock:
             rows = self._db.read().execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
                                     (index_id,)).fetchall()
-        out: dict[str, Any] = {"FaqSummaryItems": [
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"FaqSummaryItems": [
             {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
              "UpdatedAt": from_epoch(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}
-            for r in rows[start : start + size]
-        ]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+            for r in shown
+        ], **following}
 
     def delete_faq(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])

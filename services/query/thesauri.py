@@ -37,7 +37,7 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from kernel.times import from_epoch
 from services.database import Row
 from services.engine.analysis import QueryWord, analyzer_for
@@ -140,16 +140,13 @@ class Thesauri:
     def list_thesauri(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         rows = self.store.read().execute(
             "SELECT id, name, status, created_at, updated_at FROM thesauri WHERE index_id = ?"
             " ORDER BY created_at, id", (index_id,)).fetchall()
-        out: dict[str, Any] = {"ThesaurusSummaryItems": [
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"ThesaurusSummaryItems": [
             {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
-             "UpdatedAt": from_epoch(r["updated_at"])} for r in rows[start : start + size]]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+             "UpdatedAt": from_epoch(r["updated_at"])} for r in shown], **following}
 
     def update_thesaurus(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])
