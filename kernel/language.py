@@ -24,6 +24,10 @@ HALF_WIDTH_KATAKANA: Final = "\uff66-\uff9f"  # ｦ..ﾟ, with ｰ and the sound
 KANA: Final = HIRAGANA + KATAKANA + KATAKANA_EXTENSIONS + HALF_WIDTH_KATAKANA
 KANJI: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 JAPANESE: Final = KANA + KANJI
+# The letters alone, without the marks and the unassigned code points of the blocks: ぁ..ゖ, and ァ..ヺ
+# with the long-vowel mark ー (a katakana word is a run of these).
+HIRAGANA_LETTERS: Final = "\u3041-\u3096"
+KATAKANA_LETTERS: Final = "\u30a1-\u30fa\u30fc"
 
 JAPANESE_CHAR: Final = re.compile(f"[{JAPANESE}]")
 # Two or more Japanese characters in a row: a Japanese word, as opposed to a stray kanji.

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import regex  # type: ignore[import-untyped, unused-ignore]
 
+from kernel.language import HIRAGANA_LETTERS, KATAKANA_LETTERS
 from services.engine import sudachi
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ def _append_run(
 # --------------------------------------------------------------------------------------------------
 
 _WORD_CHAR = re.compile(r"\w")
-_KATAKANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc]+")
+_KATAKANA_WORD = re.compile(f"[{KATAKANA_LETTERS}]+")
 _LONG_VOWEL = "\u30fc"  # ー
 _MIN_KATAKANA_STEM = 4  # like Lucene's JapaneseKatakanaStemFilter: ビール (3) keeps its ー
 _SYMBOL_POS = "補助記号"
@@ -635,7 +636,7 @@ _CJK = (
 _WORD_OR_CJK = re.compile(rf"([{_CJK}]+)|[^\W{_CJK}]+")
 _WORD_OR_CJK_WITH_MARKS = regex.compile(rf"([{_CJK}]+)|[^\W{_CJK}\p{{M}}\p{{Join_Control}}][^\W{_CJK}]*")
 _MARK_OR_JOINER = regex.compile(r"[\p{M}\p{Join_Control}]")
-_LONE_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc]")  # a particle seen by a bigram analyzer
+_LONE_KANA = re.compile(f"[{HIRAGANA_LETTERS}{KATAKANA_LETTERS}]")  # a particle seen by a bigram analyzer
 
 
 def _words(text: str, stem: Callable[[str], str] | None = None) -> list[Token]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.language import has_japanese
+from kernel.language import KATAKANA_LETTERS, has_japanese
 from services.engine import sudachi
 from services.engine.analysis import analyzer_for
 from services.engine.base import Reader
@@ -229,7 +229,7 @@ _VU = str.maketrans({"ヴ": "ブ"})
 _VU_SYLLABLES = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ"}
 _E_ROW = set("エケセテネヘメレゲゼデベペ")
 _O_ROW = set("オコソトノホモヨロゴゾドボポョ")
-_KATAKANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")
+_KATAKANA_WORD = re.compile(f"[{KATAKANA_LETTERS}]{{2,}}")
 
 
 def _katakana_variants(word: str) -> set[str]:
