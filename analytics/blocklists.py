@@ -21,7 +21,7 @@ from services.settings import Settings
 MAX_FILE_BYTES = 1_000_000  # Kendra's quota for a block-list file
 
 
-class SourceError(Exception):
+class BlockListSourceError(Exception):
     """The block-list file could not be read; the message says why (shown as ErrorMessage)."""
 
 
@@ -29,26 +29,26 @@ def read_source(settings: Settings, s3_path: dict[str, Any]) -> bytes:
     """The bytes of the block-list file ``s3_path`` names (read by ``services.files``).
 
     Raises:
-        SourceError: unreadable, missing, outside the allowed folder, or larger than 1 MB.
+        BlockListSourceError: unreadable, missing, outside the allowed folder, or larger than 1 MB.
     """
     try:
         return read_s3_path(settings, s3_path, MAX_FILE_BYTES, "block-list file")
     except FileReadError as error:
-        raise SourceError(str(error)) from None
+        raise BlockListSourceError(str(error)) from None
 
 
 def parse_entries(data: bytes) -> list[str]:
     """Distinct normalised entries, one per non-blank line, in file order.
 
     Raises:
-        SourceError: the file is not UTF-8 text.
+        BlockListSourceError: the file is not UTF-8 text.
     """
     from analytics.suggestions import suggestion_form
 
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SourceError("The block-list file is not UTF-8 text") from None
+        raise BlockListSourceError("The block-list file is not UTF-8 text") from None
     seen: dict[str, None] = {}
     for line in text.splitlines():
         entry = suggestion_form(line)

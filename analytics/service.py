@@ -7,8 +7,6 @@ through ``Capture`` to the store on its own thread.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -26,7 +24,8 @@ from analytics.store import open_analytics_store
 from analytics.stream import RedisConsumer, RedisPublisher
 from analytics.suggest_service import DocumentSource, SuggestionService
 from analytics.trends import parse_request, trends
-from kernel.errors import InvalidRequestException
+from kernel.errors import InvalidRequestException, ValidationException
+from kernel.paging import page_offset, page_token
 from services.relevance import best_confidence
 from services.settings import Settings
 
@@ -180,7 +179,10 @@ class AnalyticsService:
         size = p.get("MaxResults", DEFAULT_MAX_RESULTS)
         if size < 1:
             raise InvalidRequestException("MaxResults must be 1 or more")
-        offset = _offset(p.get("NextToken"), metric, interval)
+        try:
+            offset = page_offset(p.get("NextToken"), f"{metric}:{interval}")
+        except ValidationException:
+            raise InvalidRequestException("NextToken is not valid for this MetricType and Interval") from None
         today = datetime.fromtimestamp(self.clock(), self.zone).date()
         w = window(interval, today)
         header, rows = snapshot(self.store, metric, index_id, w, self.zone, self._document_count(index_id))
@@ -190,7 +192,7 @@ class AnalyticsService:
             "SnapshotsData": rows[offset:offset + size],
         }
         if offset + size < len(rows):
-            response["NextToken"] = _token(metric, interval, offset + size)
+            response["NextToken"] = page_token(offset + size, f"{metric}:{interval}")
         return response
 
 
@@ -215,17 +217,3 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _token(metric: str, interval: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{metric}:{interval}:{offset}".encode()).decode("ascii")
-
-
-def _offset(token: str | None, metric: str, interval: str) -> int:
-    if token is None:
-        return 0
-    try:
-        token_metric, token_interval, offset = base64.urlsafe_b64decode(token.encode("ascii")).decode().split(":")
-        if (token_metric, token_interval) == (metric, interval) and int(offset) >= 0:
-            return int(offset)
-    except (ValueError, UnicodeError, binascii.Error):
-        pass
-    raise InvalidRequestException("NextToken is not valid for this MetricType and Interval")

@@ -18,14 +18,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from analytics.blocklists import SourceError, parse_entries, read_source
+from analytics.blocklists import BlockListSourceError, parse_entries, read_source
 from analytics.events import Clock
 from analytics.store import AnalyticsStore
 from analytics.suggestions import MAX_PREFIX, MIN_PREFIX, PrefixIndex, blocked, is_suggestible, suggestion_form
 from kernel.errors import KendraError, ResourceNotFoundException, ValidationException
+from kernel.paging import page
+from kernel.times import from_epoch
 from services.settings import Settings
 
 log = logging.getLogger("kensaku.analytics")
@@ -75,10 +76,6 @@ class IndexBuild:
     attributes: PrefixIndex  # payload: list of (document id, attribute name)
     built_at: float
     marker: tuple[Any, ...] = ()  # what it was built from: unchanged -> no rebuild needed
-
-
-def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class SuggestionService:
@@ -158,8 +155,8 @@ class SuggestionService:
         return {
             **config,
             "Status": "UPDATING" if updating else "ACTIVE",
-            "LastSuggestionsBuildTime": _dt(build.built_at),
-            "LastClearTime": _dt(last_clear),
+            "LastSuggestionsBuildTime": from_epoch(build.built_at),
+            "LastClearTime": from_epoch(last_clear),
             "TotalSuggestionsCount": len(build.queries),
         }
 
@@ -365,7 +362,7 @@ class SuggestionService:
         try:
             data = read_source(self.settings, source)
             return parse_entries(data), len(data), None
-        except SourceError as error:
+        except BlockListSourceError as error:
             return [], 0, str(error)
 
     def create_block_list(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -397,7 +394,7 @@ class SuggestionService:
          updated) = self._block_list_row(p["IndexId"], p["Id"])
         return {
             "IndexId": index_id, "Id": list_id, "Name": name, "Description": description, "Status": status,
-            "ErrorMessage": error, "CreatedAt": _dt(created), "UpdatedAt": _dt(updated),
+            "ErrorMessage": error, "CreatedAt": from_epoch(created), "UpdatedAt": from_epoch(updated),
             "SourceS3Path": json.loads(source), "ItemCount": len(json.loads(entries)), "FileSizeBytes": size,
             "RoleArn": role_arn,
         }
@@ -406,23 +403,14 @@ class SuggestionService:
         """ListQuerySuggestionsBlockLists, paged by MaxResults / NextToken (an offset)."""
         index_id = p["IndexId"]
         self._require_index(index_id)
-        size = p.get("MaxResults", 100)
-        token = p.get("NextToken")
-        try:
-            offset = int(token) if token is not None else 0
-        except ValueError:
-            raise ValidationException("NextToken is not valid") from None
         rows = self.store.rows(
             "SELECT id, name, status, created, updated, entries FROM block_lists WHERE index_id = ?"
             " ORDER BY created, id", (index_id,))
-        page = rows[offset:offset + size]
-        response: dict[str, Any] = {"BlockListSummaryItems": [
-            {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": _dt(r[3]), "UpdatedAt": _dt(r[4]),
-             "ItemCount": len(json.loads(r[5]))} for r in page
-        ]}
-        if offset + size < len(rows):
-            response["NextToken"] = str(offset + size)
-        return response
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"BlockListSummaryItems": [
+            {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": from_epoch(r[3]), "UpdatedAt": from_epoch(r[4]),
+             "ItemCount": len(json.loads(r[5]))} for r in shown
+        ], **following}
 
     def update_block_list(self, p: dict[str, Any]) -> None:
         """UpdateQuerySuggestionsBlockList: the file is read again (a failure keeps the old entries)."""

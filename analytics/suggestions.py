@@ -21,13 +21,13 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from services.engine.readings import has_japanese, reading_of, to_hiragana
+from kernel.language import JAPANESE_RUN, has_japanese
+from services.engine.readings import reading_of, to_hiragana
 
 MIN_PREFIX = 2
 MAX_PREFIX = 60
 _QUOTES = str.maketrans("", "", "'\"")
 _LONG_WORD = re.compile(r"[^\W\d_]{5,}|\w{5,}")
-_JAPANESE_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]{2,}")
 
 
 def suggestion_form(text: str) -> str:
@@ -37,7 +37,7 @@ def suggestion_form(text: str) -> str:
 
 def is_suggestible(form: str) -> bool:
     """Whether a normalised query is long enough to suggest (see the module rules)."""
-    if _JAPANESE_RUN.search(form):
+    if JAPANESE_RUN.search(form):
         return True
     return any(len(word) > 4 for word in form.split() if not has_japanese(word))
 

@@ -35,19 +35,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from kensaku.local_server import free_port  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.first_run_flow import LINK, walk_first_run  # noqa: E402
 from tests.sync_helpers import office_folder  # noqa: E402
 
 READY = re.compile(r"Kendra API on http://")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def one_run(repo: str, branch: str | None, pip_cache: Path) -> dict[str, float]:

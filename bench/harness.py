@@ -12,9 +12,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,13 +19,20 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.append(str(REPO_ROOT))  # last: bench/analytics.py is not the analytics package
+
+from kensaku.local_server import LocalServer as _LocalServer  # noqa: E402
+from kensaku.local_server import ServerFailed  # noqa: E402
+from kensaku.local_server import free_port as free_port  # noqa: E402  (the benchmarks import it from here)
+
 ROLE_ARN = "arn:aws:iam::000000000000:role/kendra"
 DONE_STATUSES = {"INDEXED", "UPDATED"}
 FAILED_STATUSES = {"FAILED", "UPDATE_FAILED"}
@@ -106,32 +110,25 @@ def error_text(e: BaseException) -> str:
 # ------------------------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class LocalServer(_LocalServer):
+    """``<python> -m kensaku.cli serve --host 127.0.0.1 --port <free> --data-dir <tempdir>/data``
+    (:class:`kensaku.local_server.LocalServer`), its output in ``<tempdir>/server.log``.
 
-
-class LocalServer:
-    """``<python> -m kensaku.cli serve --host 127.0.0.1 --port <free> --data-dir <tempdir>``.
-
-    Used as a context manager; waits until ``list_indices()`` answers, stops the server on exit.
+    Used as a context manager; waits until ``/health`` answers, stops the server on exit and deletes the
+    folder unless ``keep_data``.
     """
 
     def __init__(self, ready_timeout: float = 180.0, keep_data: bool = False, extra_args: Sequence[str] = (),
                  env: dict[str, str] | None = None, tmp: Path | None = None):
         """``env``: extra KENSAKU_* settings; ``tmp``: reuse the folder (data) of an earlier server."""
-        self.ready_timeout = ready_timeout
-        self.keep_data = keep_data
-        self.extra_args = list(extra_args)
-        self.env = dict(env or {})
-        self.proc: subprocess.Popen | None = None
         self.tmp = tmp or Path(tempfile.mkdtemp(prefix="kensaku-bench-"))
-        self.data_dir = self.tmp / "data"
+        self.settings = dict(env or {})
+        super().__init__(self.tmp / "data", {"PYTHONUNBUFFERED": "1", **self.settings},
+                         args=["--host", "127.0.0.1", *extra_args], ready_timeout=ready_timeout, stop_timeout=30)
+        self.keep_data = keep_data
         self.log_path = self.tmp / "server.log"
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._log = None
+        self.endpoint = self.url
+        self._log: IO[bytes] | None = None
         self.returncode: int | None = None
 
     @property
@@ -139,38 +136,20 @@ class LocalServer:
         return self.proc.pid if self.proc else None
 
     def __enter__(self) -> LocalServer:
-        cmd = [sys.executable, "-m", "kensaku.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), *self.extra_args]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = self.log_path.open("ab")
-        settings = " ".join(f"{k}={v}" for k, v in self.env.items())
-        print(f"# starting server: {settings} {' '.join(cmd)} (log: {self.log_path})", file=sys.stderr)
-        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        settings = " ".join(f"{k}={v}" for k, v in self.settings.items())
+        print(f"# starting server on {self.endpoint}: {settings} (log: {self.log_path})", file=sys.stderr)
+        t0 = time.monotonic()
         try:
-            self._wait_ready()
+            self.start(output=self._log)
+        except ServerFailed as e:
+            self.__exit__(None, None, None)
+            raise BenchError(f"{e}\n--- server log (tail) ---\n{self.log_tail()}") from None
         except BaseException:
             self.__exit__(None, None, None)
             raise
+        print(f"# server ready after {time.monotonic() - t0:.1f} s (pid {self.pid})", file=sys.stderr)
         return self
-
-    def _wait_ready(self) -> None:
-        client = make_client(self.endpoint, read_timeout=10)
-        t0 = time.monotonic()
-        last = ""
-        while time.monotonic() - t0 < self.ready_timeout:
-            if self.proc.poll() is not None:
-                raise BenchError(f"server exited with code {self.proc.returncode} before it was ready\n"
-                                 f"--- server log (tail) ---\n{self.log_tail()}")
-            try:
-                client.list_indices()
-                print(f"# server ready after {time.monotonic() - t0:.1f} s at {self.endpoint}"
-                      f" (pid {self.proc.pid})", file=sys.stderr)
-                return
-            except Exception as e:  # not listening yet, or not answering yet
-                last = error_text(e)
-                time.sleep(0.25)
-        raise BenchError(f"server not ready after {self.ready_timeout:.0f} s (last error: {last})\n"
-                         f"--- server log (tail) ---\n{self.log_tail()}")
 
     def log_tail(self, n: int = 40) -> str:
         try:
@@ -180,14 +159,7 @@ class LocalServer:
         return "\n".join(lines[-n:])
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                print("# server did not stop within 30 s of SIGTERM; killing it", file=sys.stderr)
-                self.proc.kill()
-                self.proc.wait()
+        self.stop()
         if self.proc is not None:
             self.returncode = self.proc.returncode
         if self._log:

@@ -35,7 +35,8 @@ from metrics import markdown_table  # noqa: E402
 from analytics.events import QueryEvent, ReturnedResult  # noqa: E402
 from analytics.store import FILE_NAME, AnalyticsStore  # noqa: E402
 from analytics.suggest_service import SuggestionService  # noqa: E402
-from services.engine.readings import has_japanese, reading_of  # noqa: E402
+from kernel.language import has_japanese  # noqa: E402
+from services.engine.readings import reading_of  # noqa: E402
 
 SHARED = Path(os.environ.get("KENSAKU_SHARED_DIR", REPO.parent / "shared"))
 SETS = ("jsquad-valid", "jsquad-test", "xquad-en", "vue-nlq-dev")

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from connectors.contract import ItemFailed, SourceDocument
 from connectors.extraction import ExtractionError, extract
+from kernel.language import document_language
 
 # File name extension -> Kendra ContentType. Legacy binary Office files are routed to the Office
 # parsers so they fail with a clear reason instead of being skipped silently.
@@ -28,19 +29,6 @@ EXTENSIONS: Final[dict[str, str]] = {
 def content_type_of(name: str) -> str | None:
     """The ContentType for a file name, or None when its type is not one Kensaku indexes."""
     return EXTENSIONS.get(posixpath.splitext(name.lower())[1])
-
-
-def detect_language(text: str) -> str:
-    """"ja" when kana or kanji make up a tenth of the letters in the first 4,000 characters, else "en"."""
-    sample = text[:4000]
-    letters = japanese = 0
-    for ch in sample:
-        if ch.isalpha():
-            letters += 1
-            code = ord(ch)
-            if 0x3040 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0xFF66 <= code <= 0xFF9F:
-                japanese += 1
-    return "ja" if letters and japanese * 10 >= letters else "en"
 
 
 def _string(key: str, value: str) -> dict[str, Any]:
@@ -63,7 +51,7 @@ def kendra_document(doc: SourceDocument, *, max_text_chars: int, language: str |
         _string("_source_uri", doc.source_uri),
         _string("_document_title", title),
         _string("_file_type", extracted.file_type),
-        _string("_language_code", language or detect_language(extracted.text)),
+        _string("_language_code", language or document_language(extracted.text)),
     ]
     if doc.created_at is not None:
         attributes.append(_date("_created_at", doc.created_at))

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from kensaku.local_server import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
 # Where the kensaku services keep their state: "postgresql" (KENSAKU_DATABASE_URL, as in the compose file) or
@@ -56,14 +58,6 @@ API_PORT = 8000  # the port the API listens on in its container (the image's KEN
 
 class ComposeError(Exception):
     """docker-compose.yml has something this harness cannot run as processes."""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -183,10 +177,10 @@ class Topology:
         self.processes: dict[str, Process] = {}
         self.shared_data = work / "kensaku-data"  # the shared SQLite store (DATABASE "sqlite")
         self.redis: Process | None = None
-        self.redis_port = _free_port()
-        self.pg_port = _free_port()
+        self.redis_port = free_port()
+        self.pg_port = free_port()
         self.pg_dir: Path | None = None
-        self.api_ports = {name: _free_port() for name, kind in self.kinds.items()
+        self.api_ports = {name: free_port() for name, kind in self.kinds.items()
                           if kind == "kensaku" and self._is_api(name)}
 
     def _is_api(self, name: str) -> bool:

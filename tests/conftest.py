@@ -23,6 +23,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from kensaku.local_server import LocalServer, free_port
 from tests.shapes import check_shape
 
 pytest_plugins = ["tests.browser", "tests.web_site"]
@@ -38,12 +39,6 @@ WORDS_ONLY = {"KENSAKU_SEARCH_MODE": "lexical",
 JA = {"EqualsTo": {"Key": "_language_code", "Value": {"StringValue": "ja"}}}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # The outbound policy of test servers: their connectors read the local test servers (MediaWiki, the
 # Confluence stand-in, moto, web sites, all on 127.0.0.1) and folders in the system's temporary
 # directory or the shared corpora. Tests of the policy itself start servers with ``outbound={}``
@@ -52,16 +47,13 @@ TEST_OUTBOUND = {"KENSAKU_CONNECTOR_ALLOWED_NETWORKS": "public,127.0.0.0/8,::1/1
                  "KENSAKU_CONNECTOR_LOCAL_ROOTS": f"{Path(tempfile.gettempdir()).resolve()},{SHARED.resolve()}"}
 
 
-class Server:
-    """A ``kensaku serve`` child process."""
+class Server(LocalServer):
+    """A ``kensaku serve`` child process with the test settings (fast index state changes, the test
+    outbound policy, warnings only); ``env`` adds to them, ``outbound`` replaces the policy."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *,
                  outbound: dict[str, str] = TEST_OUTBOUND) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
+        super().__init__(data_dir, {
             "KENSAKU_INDEX_CREATING_SECONDS": "0.05",
             "KENSAKU_INDEX_DELETING_SECONDS": "0.3",
             "KENSAKU_COMMIT_INTERVAL_SECONDS": "0.05",
@@ -69,38 +61,7 @@ class Server:
             "KENSAKU_LOG_LEVEL": "warning",
             **outbound,
             **(env or {}),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kensaku.cli", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            cwd=REPO, env=self.env,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no shutdown hooks run
-        self.proc.wait()
+        })
 
 
 def make_client(url: str, *, check_responses: bool = True, **kwargs: Any) -> Any:

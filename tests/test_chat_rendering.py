@@ -14,8 +14,9 @@ from typing import Any
 import botocore.session
 import pytest
 
+from kernel.language import detect_language
 from services.chat.blocks import more_results_url, render
-from services.chat.language import Question, detect_language, language_filter, parse_question
+from services.chat.language import Question, language_filter, parse_question
 from services.chat.mrkdwn import ZWSP, escape, highlighted
 from services.chat.terminal import render_text
 from services.chat.users import SlackUsers, UserMapError

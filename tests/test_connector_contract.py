@@ -12,11 +12,12 @@ import pytest
 
 from connectors import registry
 from connectors.contract import Change, Checkpoint, Connector, Deletion, SourceMisconfigured, Upsert
-from connectors.documents import detect_language, kendra_document
+from connectors.documents import kendra_document
 from connectors.outbound import OutboundPolicy
 from connectors.patterns import Patterns
 from connectors.sources.filesystem import FilesystemConnector
 from connectors.sources.gitwiki import GitWikiConnector
+from kernel.language import document_language
 from services.datasources import schedule
 from tests.sync_helpers import git
 
@@ -194,8 +195,8 @@ def test_patterns_include_and_exclude() -> None:
 
 
 def test_language_detection() -> None:
-    assert detect_language("東京都は日本の首都です。Tokyo.") == "ja"
-    assert detect_language("The capital of Japan is Tokyo (東京).") == "en"
+    assert document_language("東京都は日本の首都です。Tokyo.") == "ja"
+    assert document_language("The capital of Japan is Tokyo (東京).") == "en"
 
 
 def _t(text: str) -> float:

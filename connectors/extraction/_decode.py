@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import codecs
-import re
 from typing import Final
+
+from kernel.language import full_width_kana_count
 
 from ._types import ExtractionError
 
@@ -46,7 +47,6 @@ _CHARSET_SUPERSETS: Final = {
     "gb2312": "gb18030",
     "gbk": "gb18030",
 }
-_KANA_RE: Final = re.compile(r"[\u3041-\u309f\u30a0-\u30ff]")
 
 
 def _codec_name(label: str) -> str | None:
@@ -129,7 +129,7 @@ def _decode_japanese(blob: bytes) -> str | None:
         non_ascii = sum(1 for ch in text if ord(ch) > 0x7F)
         if non_ascii == 0:
             continue
-        ratio = len(_KANA_RE.findall(text)) / non_ascii
+        ratio = full_width_kana_count(text) / non_ascii
         if ratio > best_ratio:
             best_text, best_ratio = text, ratio
     return best_text if best_ratio >= 0.1 else None

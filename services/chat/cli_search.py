@@ -15,8 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kernel.language import detect_language
 from services.chat.client import IndexNotChosen, SearchClient
-from services.chat.language import Question, detect_language
+from services.chat.language import Question
 from services.chat.terminal import render_text
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8000"

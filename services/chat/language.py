@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from kernel.language import detect_language
 
 Language = Literal["ja", "en", "all"]
 LANGUAGES: tuple[Language, ...] = ("ja", "en", "all")
 
 _OPTION = re.compile(r"(?:^|\s)(--all|--lang(?:=|\s+)(\S+))(?=\s|$)")
-
-
-def detect_language(text: str) -> Literal["ja", "en"]:
-    """"ja" when the text holds any kana or kanji (Japanese questions mix in Latin words), else "en"."""
-    for ch in text:
-        if "\u3040" <= ch <= "\u30ff" or "\u31f0" <= ch <= "\u31ff" or "\uff66" <= ch <= "\uff9f":
-            return "ja"
-        if unicodedata.name(ch, "").startswith("CJK UNIFIED IDEOGRAPH"):
-            return "ja"
-    return "en"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import json
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from connectors import registry
@@ -27,7 +26,8 @@ from kernel.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
+from kernel.times import from_epoch
 from services.datasources import records, schedule
 from services.index.service import IndexService
 from services.index.store import Store
@@ -48,10 +48,6 @@ class Launcher(Protocol):
     """Runs a connector sync job somewhere (threads of this process, or Celery workers)."""
 
     def launch(self, job_id: str) -> None: ...
-
-
-def _dt(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=UTC) if epoch is not None else None
 
 
 def check_config(kind: str, config: dict[str, Any], policy: OutboundPolicy) -> None:
@@ -127,7 +123,8 @@ class DataSourceService:
         config = json.loads(row["config"])
         out: dict[str, Any] = {
             "Id": row["id"], "IndexId": row["index_id"], "Name": row["name"], "Type": row["type"],
-            "CreatedAt": _dt(row["created_at"]), "UpdatedAt": _dt(row["updated_at"]), "Status": row["status"],
+            "CreatedAt": from_epoch(row["created_at"]), "UpdatedAt": from_epoch(row["updated_at"]),
+            "Status": row["status"],
         }
         for key in _CONFIG_MEMBERS:
             if key in config:
@@ -137,16 +134,13 @@ class DataSourceService:
     def list_data_sources(self, p: dict[str, Any]) -> dict[str, Any]:
         self.indexes.row(p["IndexId"])
         rows = records.data_sources_of(self.store, p["IndexId"])
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
-        out: dict[str, Any] = {"SummaryItems": [
-            {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": _dt(r["created_at"]),
-             "UpdatedAt": _dt(r["updated_at"]), "Status": r["status"],
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"SummaryItems": [
+            {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": from_epoch(r["created_at"]),
+             "UpdatedAt": from_epoch(r["updated_at"]), "Status": r["status"],
              **({"LanguageCode": c["LanguageCode"]} if "LanguageCode" in (c := json.loads(r["config"])) else {})}
-            for r in rows[start : start + size]
-        ]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+            for r in shown
+        ], **following}
 
     def update_data_source(self, p: dict[str, Any]) -> None:
         row = self._source(p["Id"], p["IndexId"])
@@ -214,16 +208,13 @@ class DataSourceService:
             jobs = [j for j in jobs if j.started_at <= window["EndTime"]]
         if "StatusFilter" in p:
             jobs = [j for j in jobs if j.status == p["StatusFilter"]]
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 10)
-        out: dict[str, Any] = {"History": [self._job_view(j) for j in jobs[start : start + size]]}
-        if start + size < len(jobs):
-            out["NextToken"] = page_token(start + size)
-        return out
+        shown, following = page(jobs, p.get("NextToken"), p.get("MaxResults", 10))
+        return {"History": [self._job_view(j) for j in shown], **following}
 
     def _job_view(self, job: records.SyncJob) -> dict[str, Any]:
         n = records.counts(self.store, job.id)
         view: dict[str, Any] = {
-            "ExecutionId": job.id, "StartTime": _dt(job.started_at), "Status": job.status,
+            "ExecutionId": job.id, "StartTime": from_epoch(job.started_at), "Status": job.status,
             "Metrics": {
                 "DocumentsAdded": str(n["added"]), "DocumentsModified": str(n["modified"]),
                 "DocumentsDeleted": str(n["deleted"]), "DocumentsFailed": str(n["failed"]),
@@ -231,7 +222,7 @@ class DataSourceService:
             },
         }
         if job.ended_at is not None:
-            view["EndTime"] = _dt(job.ended_at)
+            view["EndTime"] = from_epoch(job.ended_at)
         if job.error_message:
             # Kendra's ErrorCode enum has two values; the connector's own code goes in DataSourceErrorCode.
             view["ErrorMessage"] = job.error_message

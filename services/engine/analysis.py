@@ -45,6 +45,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import regex  # type: ignore[import-untyped, unused-ignore]
 
+from kernel.language import HIRAGANA_LETTERS, KATAKANA_LETTERS
+from services.engine import sudachi
+
 if TYPE_CHECKING:
     import sudachipy  # type: ignore[import-untyped, unused-ignore]
 
@@ -294,7 +297,7 @@ def _append_run(
 # --------------------------------------------------------------------------------------------------
 
 _WORD_CHAR = re.compile(r"\w")
-_KATAKANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc]+")
+_KATAKANA_WORD = re.compile(f"[{KATAKANA_LETTERS}]+")
 _LONG_VOWEL = "\u30fc"  # ー
 _MIN_KATAKANA_STEM = 4  # like Lucene's JapaneseKatakanaStemFilter: ビール (3) keeps its ー
 _SYMBOL_POS = "補助記号"
@@ -338,8 +341,8 @@ def _ja_term(normalized_form: str) -> str | None:
 
 
 class _Sudachi:
-    """The process-wide dictionary (loaded once, lazily), one tokenizer per thread, and a cache of
-    what each dictionary word contributes (its term, whether it is a compound)."""
+    """The shared Sudachi dictionary's part-of-speech classes (found once, lazily), one tokenizer per
+    thread, and a cache of what each dictionary word contributes (its term, whether it is a compound)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -356,9 +359,7 @@ class _Sudachi:
     def _load(self) -> sudachipy.Dictionary:
         with self._lock:
             if self._dictionary is None:
-                import sudachipy
-
-                dictionary = sudachipy.Dictionary(dict="core")
+                dictionary = sudachi.dictionary()
                 dropped: set[int] = set()
                 symbols: set[int] = set()
                 function: set[int] = set()
@@ -380,14 +381,9 @@ class _Sudachi:
     def tokenizer(self, slot: str = "tokenizer") -> sudachipy.Tokenizer:
         """This thread's split-mode-C tokenizer (a Tokenizer must not be shared between threads); another
         ``slot`` is a second one, for looking words up while the first one's output is in use."""
-        tokenizer: sudachipy.Tokenizer | None = getattr(self._local, slot, None)
-        if tokenizer is None:
-            import sudachipy
-
-            dictionary = self._dictionary if self._dictionary is not None else self._load()
-            tokenizer = dictionary.tokenizer(mode=sudachipy.SplitMode.C)
-            setattr(self._local, slot, tokenizer)
-        return tokenizer
+        if self._dictionary is None:
+            self._load()
+        return sudachi.tokenizer("C", slot)
 
     def describe(self, morpheme: sudachipy.Morpheme) -> tuple[str | None, bool, bool]:
         """``(term, is_compound, is_content)`` of a morpheme; term is None for symbols, blanks and the like.
@@ -640,7 +636,7 @@ _CJK = (
 _WORD_OR_CJK = re.compile(rf"([{_CJK}]+)|[^\W{_CJK}]+")
 _WORD_OR_CJK_WITH_MARKS = regex.compile(rf"([{_CJK}]+)|[^\W{_CJK}\p{{M}}\p{{Join_Control}}][^\W{_CJK}]*")
 _MARK_OR_JOINER = regex.compile(r"[\p{M}\p{Join_Control}]")
-_LONE_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u30fc]")  # a particle seen by a bigram analyzer
+_LONE_KANA = re.compile(f"[{HIRAGANA_LETTERS}{KATAKANA_LETTERS}]")  # a particle seen by a bigram analyzer
 
 
 def _words(text: str, stem: Callable[[str], str] | None = None) -> list[Token]:

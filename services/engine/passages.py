@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kernel.language import JAPANESE_CHAR
+
 MAX_TOKENS = 200
 # About twice what 200 English tokens take; a model reads far less of a passage than this anyway.
 MAX_CHARS = 2000
 _WORD = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class Passage:
 
 
 def estimate_tokens(text: str) -> float:
-    cjk = len(_CJK.findall(text))
+    cjk = len(JAPANESE_CHAR.findall(text))
     latin = len(re.findall(r"[A-Za-z0-9_]+", text))
     return latin + 0.5 * cjk
 
@@ -59,7 +60,7 @@ def _cut_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, in
     piece_start, count = start, 0.0
     for m in _WORD.finditer(text, start, end):
         token = m.group()
-        weight = 0.5 if _CJK.match(token) else (1.0 if token[0].isascii() and token[0].isalnum() else 0.0)
+        weight = 0.5 if JAPANESE_CHAR.match(token) else (1.0 if token[0].isascii() and token[0].isalnum() else 0.0)
         count += weight
         if count > limit:
             pieces.append((piece_start, m.start()))

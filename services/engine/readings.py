@@ -10,12 +10,13 @@ The dictionary loads on first use (never at import); one split-mode-A tokenizer 
 from __future__ import annotations
 
 import functools
-import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
 
-__all__ = ["Reading", "has_japanese", "plain_romaji", "reading_of", "romaji", "to_hiragana"]
+from kernel.language import has_japanese
+from services.engine import sudachi
+
+__all__ = ["Reading", "plain_romaji", "reading_of", "romaji", "to_hiragana"]
 
 _KATAKANA_START, _KATAKANA_END = 0x30A1, 0x30F6
 _KANA_SHIFT = 0x60
@@ -80,16 +81,6 @@ def romaji(kana: str) -> str:
     return "".join(out)
 
 
-def has_japanese(text: str) -> bool:
-    """Whether ``text`` holds kana or kanji."""
-    return any(_is_japanese(c) for c in text)
-
-
-def _is_japanese(c: str) -> bool:
-    o = ord(c)
-    return 0x3040 <= o <= 0x30FF or 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF66 <= o <= 0xFF9F
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     """The readings of a text, with where each morpheme's readings start.
@@ -125,30 +116,6 @@ def plain_romaji(text: str) -> str:
     return text
 
 
-class _Tokenizers:
-    """The Sudachi dictionary, loaded once, and one mode-A tokenizer per thread (short units: finer highlights)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._dictionary: Any = None
-        self._local = threading.local()
-
-    def get(self) -> Any:
-        tokenizer = getattr(self._local, "tokenizer", None)
-        if tokenizer is None:
-            import sudachipy  # type: ignore[import-untyped, unused-ignore]
-
-            with self._lock:
-                if self._dictionary is None:
-                    self._dictionary = sudachipy.Dictionary(dict="core")
-            tokenizer = self._dictionary.tokenizer(mode=sudachipy.SplitMode.A)
-            self._local.tokenizer = tokenizer
-        return tokenizer
-
-
-_TOKENIZERS = _Tokenizers()
-
-
 @functools.lru_cache(maxsize=200_000)
 def reading_of(text: str) -> Reading:
     """The hiragana reading of ``text``: Japanese morphemes by their dictionary reading, other
@@ -165,7 +132,7 @@ def reading_of(text: str) -> Reading:
     plain: list[str] = []
     parts: list[tuple[int, int, int, int]] = []
     hira_size = roma_size = plain_size = 0
-    for m in _TOKENIZERS.get().tokenize(text):
+    for m in sudachi.tokenizer("A").tokenize(text):
         surface = m.surface()
         piece = to_hiragana(m.reading_form()) if has_japanese(surface) else unicodedata.normalize(
             "NFKC", surface).lower()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import ValidationException
+from kernel.times import from_epoch
 from services.api.model import check_as
 
 STRING = "STRING_VALUE"
@@ -116,7 +116,7 @@ def attribute_value(kind: str, value: dict[str, Any], what: str) -> Any:
 
 def wire_value(kind: str, value: Any) -> dict[str, Any]:
     if kind == DATE:
-        return {"DateValue": datetime.fromtimestamp(value, tz=UTC)}
+        return {"DateValue": from_epoch(value)}
     return {VALUE_MEMBER[kind]: value}
 
 

@@ -48,12 +48,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import ResourceNotFoundException, ValidationException
 from kernel.handlers import Handler
 from kernel.paging import page_offset, page_token
+from kernel.times import from_epoch
 from services.api import model
 from services.database import Connection
 from services.files import FileReadError, read_s3_path
@@ -137,10 +137,6 @@ def parse_members(data: bytes) -> Members:
 class _Graph:
     version: int
     parents: dict[str, tuple[str, ...]]  # principal term -> the terms of the groups holding it
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _millis() -> int:
@@ -228,8 +224,8 @@ class PrincipalMappings:
             raise ResourceNotFoundException(f"Group {group}{_of(ds)} has no principal mapping in index {index_id}")
         summaries = []
         for r in reversed(rows):
-            summary = {"Status": r["status"], "LastUpdatedAt": _dt(r["updated_at"]),
-                       "ReceivedAt": _dt(r["received_at"]), "OrderingId": r["ordering_id"]}
+            summary = {"Status": r["status"], "LastUpdatedAt": from_epoch(r["updated_at"]),
+                       "ReceivedAt": from_epoch(r["received_at"]), "OrderingId": r["ordering_id"]}
             if r["failure_reason"]:
                 summary["FailureReason"] = r["failure_reason"]
             summaries.append(summary)

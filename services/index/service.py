@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import (
@@ -18,7 +17,8 @@ from kernel.errors import (
     ServiceQuotaExceededException,
     ValidationException,
 )
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
+from kernel.times import from_epoch
 from services.datasources.jobs import JobTracker, PutRejected
 from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine
@@ -37,10 +37,6 @@ _CONFIG_MEMBERS = (
     "Edition", "RoleArn", "Description", "ServerSideEncryptionConfiguration", "UserTokenConfigurations",
     "UserContextPolicy", "UserGroupResolutionConfiguration", "CapacityUnits",
 )
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _no_faqs(index_id: str) -> int:
@@ -234,8 +230,8 @@ class IndexService:
             "ServerSideEncryptionConfiguration": config.get("ServerSideEncryptionConfiguration"),
             "Status": row["status"],
             "Description": config.get("Description"),
-            "CreatedAt": _dt(row["created_at"]),
-            "UpdatedAt": _dt(row["updated_at"]),
+            "CreatedAt": from_epoch(row["created_at"]),
+            "UpdatedAt": from_epoch(row["updated_at"]),
             "DocumentMetadataConfigurations": json.loads(row["fields"]),
             "IndexStatistics": {
                 "FaqStatistics": {"IndexedQuestionAnswersCount": self.faq_count(row["id"])},
@@ -249,26 +245,22 @@ class IndexService:
         return out
 
     def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
-        start = page_offset(p.get("NextToken"))
-        size = p.get("MaxResults", 100)
         rows = [self._advance(r) for r in self.store.index_rows()]
-        page = rows[start : start + size]
-        out: dict[str, Any] = {
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {
             "IndexConfigurationSummaryItems": [
                 {
                     "Name": r["name"],
                     "Id": r["id"],
                     "Edition": json.loads(r["config"])["Edition"],
-                    "CreatedAt": _dt(r["created_at"]),
-                    "UpdatedAt": _dt(r["updated_at"]),
+                    "CreatedAt": from_epoch(r["created_at"]),
+                    "UpdatedAt": from_epoch(r["updated_at"]),
                     "Status": r["status"],
                 }
-                for r in page
-            ]
+                for r in shown
+            ],
+            **following,
         }
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
 
     def update_index(self, p: dict[str, Any]) -> None:
         row = self._current(p["Id"])

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel.language import script_language
 from services.engine.analysis import QueryWord
 from services.engine.base import DocRef, Reader
-from services.query.hybrid import script_language
 
 BUCKETS = ("VERY_HIGH", "HIGH", "MEDIUM")
 LEXICAL_MODEL = "lexical"  # the model for rankings without vectors (or a model not fit here)

@@ -38,7 +38,8 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
+from kernel.times import from_epoch
 from services.database import Row, open_database
 from services.database.migrations import migrate
 from services.engine.analysis import analyzer_for, normalize
@@ -66,10 +67,6 @@ _ACL_COLUMNS = {"_acl_user_allow": ("USER", "ALLOW"), "_acl_user_deny": ("USER",
 
 class FaqFileError(Exception):
     """The FAQ file cannot be read or parsed (the FAQ becomes FAILED with this message)."""
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def _principals(value: str) -> list[str]:
@@ -245,7 +242,7 @@ class FaqService:
         row = self._row(p["IndexId"], p["Id"])
         out = {
             "Id": row["id"], "IndexId": row["index_id"], "Name": row["name"],
-            "CreatedAt": _dt(row["created_at"]), "UpdatedAt": _dt(row["updated_at"]),
+            "CreatedAt": from_epoch(row["created_at"]), "UpdatedAt": from_epoch(row["updated_at"]),
             "S3Path": {"Bucket": row["bucket"], "Key": row["key"]}, "Status": row["status"],
             "FileFormat": row["file_format"], "LanguageCode": row["language"],
         }
@@ -257,19 +254,15 @@ class FaqService:
     def list_faqs(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        start = page_offset(p.get("NextToken"))
-        size = p.get("MaxResults", 100)
         with self._lock:
             rows = self._db.read().execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
                                     (index_id,)).fetchall()
-        out: dict[str, Any] = {"FaqSummaryItems": [
-            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": _dt(r["created_at"]),
-             "UpdatedAt": _dt(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}
-            for r in rows[start : start + size]
-        ]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"FaqSummaryItems": [
+            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
+             "UpdatedAt": from_epoch(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}
+            for r in shown
+        ], **following}
 
     def delete_faq(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])

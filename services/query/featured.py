@@ -28,7 +28,7 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
 from services.database import Connection, Row
 from services.engine.analysis import normalize
 from services.index.documents import principals as acl_principals
@@ -158,17 +158,14 @@ class FeaturedResults:
     def list_sets(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         rows = self.store.read().execute(
             "SELECT * FROM featured_sets WHERE index_id = ? ORDER BY created_at, id", (index_id,)).fetchall()
-        out: dict[str, Any] = {"FeaturedResultsSetSummaryItems": [
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"FeaturedResultsSetSummaryItems": [
             {"FeaturedResultsSetId": r["id"], "FeaturedResultsSetName": r["name"], "Status": r["status"],
              "CreationTimestamp": r["created_at"], "LastUpdatedTimestamp": r["updated_at"]}
-            for r in rows[start : start + size]
-        ]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+            for r in shown
+        ], **following}
 
     def batch_delete_sets(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]

@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from kernel.language import script_language
 from services.engine.base import DocRef, Found, PassageStore, Reader, StoredPassage
 from services.engine.embedder import Embedder, Vectors
 from services.engine.passages import estimate_tokens
@@ -58,22 +59,12 @@ QUESTION_WEIGHT_MAX = 0.9
 # passages do, more so in the query's own language (0.8: vue-xling R@1 0.76, the others unchanged).
 TITLE_FACTOR = 0.8
 
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-_LETTER = re.compile(r"[^\W\d_]")
 _QUESTION_END = re.compile(r"(\?|？|か[。．]?|の[。．]?|ですか|ますか|ない)$")
 _QUESTION_WORDS = re.compile(
     r"^(how|what|why|when|where|which|who|whom|whose|can|could|should|do|does|did|is|are|was|were|will|would)\b"
     r"|(どう|なぜ|何|なに|どこ|いつ|だれ|誰|どれ|どの|どちら|どんな|いくら|いくつ)",
     re.IGNORECASE,
 )
-
-
-def script_language(text: str) -> str | None:
-    """"ja" if the text is written in Japanese, "en" if in Latin letters, None if it has no letters
-    (a number or a code is in no language: "12" searched in Japanese pages is not cross-language)."""
-    if _JAPANESE.search(text):
-        return "ja"
-    return "en" if _LETTER.search(text) else None
 
 
 def is_question(text: str) -> bool:

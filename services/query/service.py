@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kernel.errors import ValidationException
+from kernel.language import script_language
 from services.engine.analysis import QueryWord, analyzer_for, normalize
 from services.engine.base import Bucket, DocRef, Facet, Hit, Reader, SortKey
 from services.engine.query import Attribute, Bool, NoScore, Query, Term, all_of, any_of
@@ -29,7 +30,7 @@ from services.query.filters import (
     compile_filter,
     languages,
 )
-from services.query.hybrid import Ranked, script_language
+from services.query.hybrid import Ranked
 from services.query.spelling import SpellChecker, term_frequency
 from services.query.structured import Structured, SynonymsOf, compile_tree
 from services.query.synonyms import Alternative

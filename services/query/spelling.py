@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.language import KATAKANA_LETTERS, has_japanese
+from services.engine import sudachi
 from services.engine.analysis import analyzer_for
 from services.engine.base import Reader
 from services.engine.query import Query, Term, all_of
-from services.engine.readings import has_japanese
 from services.index.store import Store
 
 MIN_FREQUENCY = 2
@@ -225,7 +226,7 @@ _VU = str.maketrans({"ヴ": "ブ"})
 _VU_SYLLABLES = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ"}
 _E_ROW = set("エケセテネヘメレゲゼデベペ")
 _O_ROW = set("オコソトノホモヨロゴゾドボポョ")
-_KATAKANA_WORD = re.compile(r"[\u30a1-\u30fa\u30fc]{2,}")
+_KATAKANA_WORD = re.compile(f"[{KATAKANA_LETTERS}]{{2,}}")
 
 
 def _katakana_variants(word: str) -> set[str]:
@@ -255,9 +256,7 @@ def _variants(text: str) -> Iterator[tuple[int, int, str]]:
     for m in _KATAKANA_WORD.finditer(width):
         for variant in _katakana_variants(m.group()):
             yield m.start(), m.end(), variant
-    from services.engine.readings import _TOKENIZERS  # the same Sudachi dictionary as readings
-
-    for morpheme in _TOKENIZERS.get().tokenize(width):
+    for morpheme in sudachi.tokenizer("A").tokenize(width):  # short units, as readings
         surface, normal = morpheme.surface(), morpheme.normalized_form()
         if normal != surface and has_japanese(surface) and not _KATAKANA_WORD.fullmatch(surface):
             yield morpheme.begin(), morpheme.end(), normal

@@ -28,7 +28,6 @@ import threading
 import time
 import unicodedata
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from kernel.errors import (
@@ -38,7 +37,8 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler
-from kernel.paging import page_offset, page_token
+from kernel.paging import page
+from kernel.times import from_epoch
 from services.database import Row
 from services.engine.analysis import QueryWord, analyzer_for
 from services.files import FileReadError, is_local, local_path, read_s3_path
@@ -61,10 +61,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024  # Kendra's quota for a thesaurus file
 _LOADING = ("CREATING", "UPDATING")
 # Languages whose rules are compiled as soon as a file is read (others on their first query).
 _WARM = ("ja", "en")
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
-
 
 def _rules_json(rules: tuple[Rule, ...]) -> str:
     return json.dumps([[r.line, list(r.inputs), None if r.outputs is None else list(r.outputs)] for r in rules],
@@ -131,7 +127,7 @@ class Thesauri:
         row = self._row(p["IndexId"], p["Id"])
         out: dict[str, Any] = {
             "Id": row["id"], "IndexId": row["index_id"], "Name": row["name"], "Status": row["status"],
-            "CreatedAt": _dt(row["created_at"]), "UpdatedAt": _dt(row["updated_at"]),
+            "CreatedAt": from_epoch(row["created_at"]), "UpdatedAt": from_epoch(row["updated_at"]),
             "SourceS3Path": json.loads(row["source"]), "FileSizeBytes": row["file_size"],
             "TermCount": row["term_count"], "SynonymRuleCount": row["rule_count"],
         }
@@ -143,16 +139,13 @@ class Thesauri:
     def list_thesauri(self, p: dict[str, Any]) -> dict[str, Any]:
         index_id = p["IndexId"]
         self.indexes.require_active(index_id)
-        start, size = page_offset(p.get("NextToken")), p.get("MaxResults", 100)
         rows = self.store.read().execute(
             "SELECT id, name, status, created_at, updated_at FROM thesauri WHERE index_id = ?"
             " ORDER BY created_at, id", (index_id,)).fetchall()
-        out: dict[str, Any] = {"ThesaurusSummaryItems": [
-            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": _dt(r["created_at"]),
-             "UpdatedAt": _dt(r["updated_at"])} for r in rows[start : start + size]]}
-        if start + size < len(rows):
-            out["NextToken"] = page_token(start + size)
-        return out
+        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        return {"ThesaurusSummaryItems": [
+            {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
+             "UpdatedAt": from_epoch(r["updated_at"])} for r in shown], **following}
 
     def update_thesaurus(self, p: dict[str, Any]) -> None:
         row = self._row(p["IndexId"], p["Id"])
