@@ -406,7 +406,7 @@ class SuggestionService:
         rows = self.store.rows(
             "SELECT id, name, status, created, updated, entries FROM block_lists WHERE index_id = ?"
             " ORDER BY created, id", (index_id,))
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {"BlockListSummaryItems": [
             {"Id": r[0], "Name": r[1], "Status": r[2], "CreatedAt": from_epoch(r[3]), "UpdatedAt": from_epoch(r[4]),
              "ItemCount": len(json.loads(r[5]))} for r in shown

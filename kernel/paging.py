@@ -8,8 +8,8 @@ refused by another. Tokens are not signed: a forged offset only pages a list the
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from kernel.errors import ValidationException
 
@@ -35,9 +35,11 @@ def page_offset(token: str | None, context: str = "") -> int:
     return int(offset)
 
 
-def page(items: Sequence[T], token: str | None, size: int, context: str = "") -> tuple[Sequence[T], dict[str, str]]:
-    """The page of ``items`` a NextToken names (``size`` of them at most), and the response members that
-    name the next page: ``{"NextToken": ...}``, or nothing on the last page."""
-    start = page_offset(token, context)
+def page(items: Sequence[T], request: Mapping[str, Any], default_size: int = 100,
+         context: str = "") -> tuple[Sequence[T], dict[str, str]]:
+    """The page of ``items`` a list request names (its NextToken; MaxResults of them at most, Kendra's
+    ``default_size`` without one), and the response members that name the next page:
+    ``{"NextToken": ...}``, or nothing on the last page."""
+    start, size = page_offset(request.get("NextToken"), context), request.get("MaxResults", default_size)
     following = {"NextToken": page_token(start + size, context)} if start + size < len(items) else {}
     return items[start : start + size], following

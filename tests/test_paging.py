@@ -35,15 +35,16 @@ def test_a_token_of_one_list_is_refused_by_another() -> None:
 
 def test_page_slices_and_names_the_next_page_until_the_last() -> None:
     items = list(range(5))
-    first, following = page(items, None, 2)
+    first, following = page(items, {"MaxResults": 2})
     assert first == [0, 1] and following == {"NextToken": page_token(2)}
-    second, following = page(items, following["NextToken"], 2)
+    second, following = page(items, {"MaxResults": 2, **following})
     assert second == [2, 3]
-    last, following = page(items, following["NextToken"], 2)
+    last, following = page(items, {"MaxResults": 2, **following})
     assert last == [4] and following == {}
-    assert page(items, None, 5) == ([0, 1, 2, 3, 4], {})
+    assert page(items, {}) == ([0, 1, 2, 3, 4], {})  # Kendra's default page size
+    assert page(items, {}, default_size=3) == ([0, 1, 2], {"NextToken": page_token(3)})
     with pytest.raises(ValidationException):
-        page(items, page_token(2), 2, "QUERIES_BY_COUNT:THIS_WEEK")
+        page(items, {"NextToken": page_token(2), "MaxResults": 2}, context="QUERIES_BY_COUNT:THIS_WEEK")
 
 
 def test_from_epoch_is_utc_and_keeps_none() -> None:

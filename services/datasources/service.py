@@ -134,7 +134,7 @@ class DataSourceService:
     def list_data_sources(self, p: dict[str, Any]) -> dict[str, Any]:
         self.indexes.row(p["IndexId"])
         rows = records.data_sources_of(self.store, p["IndexId"])
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {"SummaryItems": [
             {"Name": r["name"], "Id": r["id"], "Type": r["type"], "CreatedAt": from_epoch(r["created_at"]),
              "UpdatedAt": from_epoch(r["updated_at"]), "Status": r["status"],
@@ -208,7 +208,7 @@ class DataSourceService:
             jobs = [j for j in jobs if j.started_at <= window["EndTime"]]
         if "StatusFilter" in p:
             jobs = [j for j in jobs if j.status == p["StatusFilter"]]
-        shown, following = page(jobs, p.get("NextToken"), p.get("MaxResults", 10))
+        shown, following = page(jobs, p, default_size=10)
         return {"History": [self._job_view(j) for j in shown], **following}
 
     def _job_view(self, job: records.SyncJob) -> dict[str, Any]:

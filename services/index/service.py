@@ -246,7 +246,7 @@ class IndexService:
 
     def list_indices(self, p: dict[str, Any]) -> dict[str, Any]:
         rows = [self._advance(r) for r in self.store.index_rows()]
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {
             "IndexConfigurationSummaryItems": [
                 {

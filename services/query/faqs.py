@@ -257,7 +257,7 @@ class FaqService:
         with self._lock:
             rows = self._db.read().execute("SELECT * FROM faqs WHERE index_id = ? ORDER BY created_at, id",
                                     (index_id,)).fetchall()
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {"FaqSummaryItems": [
             {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
              "UpdatedAt": from_epoch(r["updated_at"]), "FileFormat": r["file_format"], "LanguageCode": r["language"]}

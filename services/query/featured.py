@@ -160,7 +160,7 @@ class FeaturedResults:
         self.indexes.require_active(index_id)
         rows = self.store.read().execute(
             "SELECT * FROM featured_sets WHERE index_id = ? ORDER BY created_at, id", (index_id,)).fetchall()
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {"FeaturedResultsSetSummaryItems": [
             {"FeaturedResultsSetId": r["id"], "FeaturedResultsSetName": r["name"], "Status": r["status"],
              "CreationTimestamp": r["created_at"], "LastUpdatedTimestamp": r["updated_at"]}

@@ -142,7 +142,7 @@ class Thesauri:
         rows = self.store.read().execute(
             "SELECT id, name, status, created_at, updated_at FROM thesauri WHERE index_id = ?"
             " ORDER BY created_at, id", (index_id,)).fetchall()
-        shown, following = page(rows, p.get("NextToken"), p.get("MaxResults", 100))
+        shown, following = page(rows, p)
         return {"ThesaurusSummaryItems": [
             {"Id": r["id"], "Name": r["name"], "Status": r["status"], "CreatedAt": from_epoch(r["created_at"]),
              "UpdatedAt": from_epoch(r["updated_at"])} for r in shown], **following}
