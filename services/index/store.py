@@ -38,11 +38,6 @@ _REPLACE_DOCUMENT = (
 _IN_CHUNK = 500  # ids per ``IN (...)`` list: far below SQLite's and PostgreSQL's parameter limits
 
 
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), _IN_CHUNK):
-        yield ids[start:start + _IN_CHUNK]
-
-
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
     doc_id: str
@@ -105,6 +100,14 @@ class Store:
         return self.db.json_text(column, key)
 
     # -- indexes -----------------------------------------------------------------------------
+
+    def _of_ids(self, sql: str, index_id: str, doc_ids: Sequence[str]) -> Iterator[Row]:
+        """The rows of ``sql`` (``index_id = ?`` first, then ``IN ({ids})``) for ``doc_ids``, read in chunks
+        (each id once, so all rows of one document come from one chunk, in the order ``sql`` gives)."""
+        doc_ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(doc_ids), _IN_CHUNK):
+            chunk = doc_ids[start : start + _IN_CHUNK]
+            yield from self.read().execute(sql.format(ids=",".join("?" * len(chunk))), (index_id, *chunk))
 
     def index_rows(self) -> list[IndexRow]:
         return list(self.read().execute("SELECT * FROM indexes ORDER BY created_at, id"))
@@ -183,48 +186,27 @@ class Store:
     # -- documents ---------------------------------------------------------------------------
 
     def documents(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, StoredDocument]:
-        if not doc_ids:
-            return {}
-        marks = ",".join("?" * len(doc_ids))
-        rows = self.read().execute(
-            f"SELECT * FROM documents WHERE index_id = ? AND doc_id IN ({marks})", (index_id, *doc_ids)
-        )
+        rows = self._of_ids("SELECT * FROM documents WHERE index_id = ? AND doc_id IN ({ids})", index_id, doc_ids)
         return {row["doc_id"]: _document(row) for row in rows}
 
     def attributes(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored attribute values of the documents that exist (not their text: cheap for many)."""
-        if not doc_ids:
-            return {}
-        marks = ",".join("?" * len(doc_ids))
-        rows = self.read().execute(
-            f"SELECT doc_id, attributes FROM documents WHERE index_id = ? AND doc_id IN ({marks})", (index_id, *doc_ids)
-        )
+        rows = self._of_ids("SELECT doc_id, attributes FROM documents WHERE index_id = ? AND doc_id IN ({ids})",
+                            index_id, doc_ids)
         return {row["doc_id"]: json.loads(row["attributes"] or "{}") for row in rows}
 
     def pending_ops(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str]:
         """The latest queued put or delete per document id, for those that have one (an "acl" change
         leaves the document as it is: it is not reported)."""
-        ops: dict[str, str] = {}
-        for chunk in _chunks(doc_ids):
-            marks = ",".join("?" * len(chunk))
-            ops.update((row["doc_id"], row["op"]) for row in self.read().execute(
-                f"SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({marks}) AND op != 'acl'"
-                " ORDER BY seq",
-                (index_id, *chunk),
-            ))
-        return ops
+        rows = self._of_ids("SELECT doc_id, op FROM pending WHERE index_id = ? AND doc_id IN ({ids}) AND op != 'acl'"
+                            " ORDER BY seq", index_id, doc_ids)
+        return {row["doc_id"]: row["op"] for row in rows}  # a later change of a document overwrites
 
     def failure_reasons(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str | None]:
         """The failure reason of each of ``doc_ids`` that is FAILED or UPDATE_FAILED."""
-        reasons: dict[str, str | None] = {}
-        for chunk in _chunks(doc_ids):
-            marks = ",".join("?" * len(chunk))
-            reasons.update((row["doc_id"], row["failure_reason"]) for row in self.read().execute(
-                f"SELECT doc_id, failure_reason FROM documents WHERE index_id = ? AND doc_id IN ({marks})"
-                " AND status IN ('FAILED', 'UPDATE_FAILED')",
-                (index_id, *chunk),
-            ))
-        return reasons
+        rows = self._of_ids("SELECT doc_id, failure_reason FROM documents WHERE index_id = ? AND doc_id IN ({ids})"
+                            " AND status IN ('FAILED', 'UPDATE_FAILED')", index_id, doc_ids)
+        return {row["doc_id"]: row["failure_reason"] for row in rows}
 
     def doc_ids_of_source(self, index_id: str, ds_id: str) -> set[str]:
         """The stored documents whose ``_data_source_id`` attribute names the data source ``ds_id``."""
