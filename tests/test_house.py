@@ -130,16 +130,11 @@ _SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(\w+)")
 _BEING_CONSOLIDATED = {"data_sources", "sync_jobs", "sync_batches", "sync_job_docs", "source_items"}
 # Tables whose SQL is known to be in more than one module still, and those modules: each is to move
 # behind its owner's methods (then its entry goes). services/datasources/ reads the index tables (the
-# index store is to give it named methods once that package's rework is merged); analytics' reports
-# query the event tables of analytics/store.py directly.
+# index store is to give it named methods once that package's rework is merged).
 _NOT_YET_OWNED: dict[str, set[str]] = {
     "indexes": {"services/datasources/records.py", "services/datasources/supervisor.py"},
     "documents": {"services/datasources/jobs.py", "services/datasources/service.py"},
     "pending": {"services/datasources/jobs.py"},
-    **{table: {"analytics/learning.py", "analytics/snapshots.py", "analytics/suggest_service.py",
-               "analytics/trends.py"} for table in ("queries", "results")},
-    "clicks": {"analytics/snapshots.py", "analytics/suggest_service.py", "analytics/trends.py"},
-    "votes": {"analytics/snapshots.py"},
 }
 
 
