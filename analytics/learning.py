@@ -21,10 +21,9 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 from analytics.events import Clock, QueryEvent
-from analytics.store import AnalyticsStore
+from analytics.store import AnalyticsStore, FeedbackRow
 from services.engine.base import Hit, Reader
 from services.engine.query import NoScore, Query, Terms, all_of
 from services.settings import Settings
@@ -35,12 +34,6 @@ DAY = 86_400.0
 SATURATION = 3.0      # decayed feedback units at which ~76 % of the bound is reached
 MAX_PENALTY = 0.5
 MAX_LIFTED = 3
-_FEEDBACK = (
-    "SELECT q.normalized_text, r.document_id, f.at, {value} FROM {table} f"
-    " JOIN results r ON r.query_id = f.query_id AND r.result_id = f.result_id"
-    " JOIN queries q ON q.query_id = f.query_id"
-    " WHERE f.orphaned = 0 AND q.index_id = ?{extra}"
-)
 
 Boosts = dict[str, float]  # document id -> multiplier
 
@@ -61,15 +54,7 @@ class ClickLearning:
         bound = self.settings.click_learning_max_boost if decayed_sum >= 0 else MAX_PENALTY
         return 1.0 + bound * math.tanh(decayed_sum / SATURATION)
 
-    def _rows(self, index_id: str, normalized: str | None) -> list[tuple[Any, ...]]:
-        extra = " AND q.normalized_text = ?" if normalized is not None else ""
-        params: tuple[Any, ...] = (index_id, normalized) if normalized is not None else (index_id,)
-        clicks = self.store.rows(_FEEDBACK.format(value="1", table="clicks", extra=extra), params)
-        votes = self.store.rows(_FEEDBACK.format(
-            value="CASE WHEN f.relevance = 'RELEVANT' THEN 1 ELSE -1 END", table="votes", extra=extra), params)
-        return clicks + votes
-
-    def _table(self, rows: Sequence[tuple[Any, ...]]) -> dict[str, Boosts]:
+    def _table(self, rows: Sequence[FeedbackRow]) -> dict[str, Boosts]:
         now = self.clock()
         half_life = self.settings.click_learning_half_life_days * DAY
         sums: dict[str, dict[str, float]] = {}
@@ -88,7 +73,7 @@ class ClickLearning:
         """Multipliers for the documents with feedback for this normalised query (often none)."""
         refresh = self.settings.click_learning_refresh_seconds
         if refresh == 0:
-            return self._table(self._rows(index_id, normalized)).get(normalized, {})
+            return self._table(self.store.query_feedback(index_id, normalized)).get(normalized, {})
         cached = self._tables.get(index_id)
         if cached is None or self.clock() - cached[0] >= refresh:
             self._refresh_in_background(index_id)
@@ -102,7 +87,7 @@ class ClickLearning:
 
         def run() -> None:
             try:
-                self._tables[index_id] = (self.clock(), self._table(self._rows(index_id, None)))
+                self._tables[index_id] = (self.clock(), self._table(self.store.query_feedback(index_id)))
             except Exception:
                 log.exception("click learning: refreshing %s failed", index_id)
             finally:

@@ -33,11 +33,10 @@ then by text; query and document metrics keep the top 100 rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, Protocol
 
+from analytics.store import AnalyticsStore
 from kernel.errors import InvalidRequestException
 
 INTERVALS = ("THIS_WEEK", "ONE_WEEK_AGO", "TWO_WEEKS_AGO", "THIS_MONTH", "ONE_MONTH_AGO", "TWO_MONTHS_AGO")
@@ -59,12 +58,6 @@ HEADERS: dict[str, tuple[str, ...]] = {
                                 "instant_answer_rate", "total_queries"),
 }
 TOP = 100
-
-
-class Rows(Protocol):
-    """The read side of the store that metrics need."""
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +117,7 @@ def time_filter(w: Window, zone: tzinfo) -> dict[str, datetime]:
     return {"StartTime": start, "EndTime": end}
 
 
-def snapshot(store: Rows, metric: str, index_id: str, w: Window, zone: tzinfo,
+def snapshot(store: AnalyticsStore, metric: str, index_id: str, w: Window, zone: tzinfo,
              total_documents: int) -> tuple[list[str], list[list[str]]]:
     """The header and every row of ``metric`` for one index over one window.
 
@@ -152,46 +145,21 @@ def _rate(part: int | float, whole: int | float) -> str:
     return str(round(part / whole, 4)) if whole else "0.0"
 
 
-# A row per query in the window, with whether any of its results was clicked.
-_PER_QUERY = (
-    "SELECT q.query_id, q.normalized_text, q.total_results, q.instant_answer,"
-    " CASE WHEN EXISTS (SELECT 1 FROM clicks c WHERE c.query_id = q.query_id AND c.orphaned = 0)"
-    " THEN 1 ELSE 0 END AS clicked"
-    " FROM queries q WHERE q.index_id = ? AND q.at >= ? AND q.at < ?"
-)
-
-
-def _kpis(store: Rows, index_id: str, start: float, end: float) -> list[str]:
+def _kpis(store: AnalyticsStore, index_id: str, start: float, end: float) -> list[str]:
     """click_through_rate, zero_click_rate, zero_result_rate, instant_answer_rate, total_queries."""
-    (total, clicked, zero, instant), = store.rows(
-        "SELECT COUNT(*), COALESCE(SUM(clicked), 0),"
-        " COALESCE(SUM(CASE WHEN total_results = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(instant_answer), 0)"
-        f" FROM ({_PER_QUERY}) AS per_query",
-        (index_id, start, end),
-    )
+    total, clicked, zero, instant = store.query_totals(index_id, start, end)
     return [_rate(clicked, total), _rate(total - clicked, total), _rate(zero, total), _rate(instant, total),
             str(total)]
 
 
-def _queries(store: Rows, metric: str, index_id: str, start: float, end: float) -> list[list[str]]:
-    groups = store.rows(
-        "SELECT normalized_text, COUNT(*), SUM(clicked), SUM(CASE WHEN total_results = 0 THEN 1 ELSE 0 END),"
-        f" SUM(instant_answer) FROM ({_PER_QUERY}) AS per_query"
-        " WHERE normalized_text <> '' GROUP BY normalized_text",
-        (index_id, start, end),
-    )
+def _queries(store: AnalyticsStore, metric: str, index_id: str, start: float, end: float) -> list[list[str]]:
+    groups = store.query_text_totals(index_id, start, end)
     rows: list[tuple[int, str, list[str]]] = []
     if metric == "QUERIES_BY_COUNT":
-        depth = dict(store.rows(
-            "SELECT q.normalized_text, AVG(r.rank) FROM queries q"
-            " JOIN clicks c ON c.query_id = q.query_id AND c.orphaned = 0"
-            " JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
-            " WHERE q.index_id = ? AND q.at >= ? AND q.at < ? GROUP BY q.normalized_text",
-            (index_id, start, end),
-        ))
+        depth = store.mean_click_ranks(index_id, start, end)
         for text, n, clicked, _, instant in groups:
             rows.append((n, text, [text, str(n), _rate(clicked, n), _rate(n - clicked, n),
-                                   str(round(float(depth.get(text) or 0), 4)), _rate(instant, n)]))
+                                   str(round(depth.get(text, 0.0), 4)), _rate(instant, n)]))
     elif metric == "QUERIES_BY_ZERO_CLICK_RATE":
         for text, n, clicked, _, instant in groups:
             if n - clicked:
@@ -206,17 +174,11 @@ def _queries(store: Rows, metric: str, index_id: str, start: float, end: float) 
     return [r[2] for r in rows[:TOP]]
 
 
-def _documents(store: Rows, index_id: str, start: float, end: float) -> list[list[str]]:
-    joins = (" JOIN results r ON r.query_id = f.query_id AND r.result_id = f.result_id"
-             " JOIN queries q ON q.query_id = f.query_id"
-             " WHERE f.orphaned = 0 AND q.index_id = ? AND q.at >= ? AND q.at < ?")
-    params = (index_id, start, end)
+def _documents(store: AnalyticsStore, index_id: str, start: float, end: float) -> list[list[str]]:
     counts: dict[str, list[int]] = {}
-    for doc, n in store.rows(f"SELECT r.document_id, COUNT(*) FROM clicks f{joins} GROUP BY r.document_id", params):
+    for doc, n in store.document_clicks(index_id, start, end):
         counts.setdefault(doc, [0, 0, 0])[0] = n
-    for doc, relevance, n in store.rows(
-        f"SELECT r.document_id, f.relevance, COUNT(*) FROM votes f{joins} GROUP BY r.document_id, f.relevance", params
-    ):
+    for doc, relevance, n in store.document_votes(index_id, start, end):
         counts.setdefault(doc, [0, 0, 0])[1 if relevance == "RELEVANT" else 2] += n
     ordered = sorted(counts.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
     return [[doc, *(str(v) for v in values)] for doc, values in ordered[:TOP]]

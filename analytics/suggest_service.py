@@ -211,7 +211,7 @@ class SuggestionService:
 
     def _marker(self, index_id: str) -> tuple[Any, ...]:
         """Cheap signs of change: the newest query and query count, and the documents' version."""
-        (latest, count), = self.store.rows("SELECT MAX(at), COUNT(*) FROM queries WHERE index_id = ?", (index_id,))
+        latest, count = self.store.latest_query(index_id)
         version = self._documents.version(index_id) if self._documents is not None else None
         return latest, count, version
 
@@ -232,7 +232,7 @@ class SuggestionService:
             attr_config = config["AttributeSuggestionsConfig"]
             names = [c["AttributeName"] for c in attr_config.get("SuggestableConfigList", []) if c.get("Suggestable")]
             if self._documents is not None and names and attr_config.get("AttributeSuggestionsMode") == "ACTIVE":
-                clicks = self._clicks_per_document(index_id, since)
+                clicks = self.store.clicks_per_document(index_id, since)
                 by_value: dict[str, list[tuple[str, str]]] = {}
                 for doc_id, name, value in self._documents.values(index_id, names):
                     if not blocked(suggestion_form(value), entries):
@@ -245,13 +245,7 @@ class SuggestionService:
 
     def _candidates(self, index_id: str, config: dict[str, Any], since: float) -> list[tuple[str, int]]:
         with_users_only = not config["IncludeQueriesWithoutUserInformation"]
-        rows = self.store.rows(
-            "SELECT normalized_text, COUNT(*), COUNT(DISTINCT user_key) FROM queries"
-            " WHERE index_id = ? AND at >= ? AND total_results > 0"
-            + (" AND user_key IS NOT NULL" if with_users_only else "")
-            + " GROUP BY normalized_text",
-            (index_id, since),
-        )
+        rows = self.store.answered_query_texts(index_id, since, with_users_only)
         merged: dict[str, list[int]] = {}
         for text, count, users in rows:
             form = suggestion_form(text)
@@ -263,15 +257,6 @@ class SuggestionService:
         min_users = 0 if config["IncludeQueriesWithoutUserInformation"] else config["MinimumNumberOfQueryingUsers"]
         return [(form, count) for form, (count, users) in merged.items()
                 if count >= config["MinimumQueryCount"] and users >= min_users]
-
-    def _clicks_per_document(self, index_id: str, since: float) -> dict[str, int]:
-        rows = self.store.rows(
-            "SELECT r.document_id, COUNT(*) FROM clicks c JOIN results r"
-            " ON r.query_id = c.query_id AND r.result_id = c.result_id"
-            " WHERE c.index_id = ? AND c.orphaned = 0 AND c.at >= ? GROUP BY r.document_id",
-            (index_id, since),
-        )
-        return {doc: int(n) for doc, n in rows}
 
     def _block_entries(self, index_id: str) -> list[str]:
         entries: list[str] = []

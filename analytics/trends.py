@@ -25,7 +25,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from analytics.events import CHANNELS
-from analytics.snapshots import INTERVALS, Rows, window
+from analytics.snapshots import INTERVALS, window
+from analytics.store import AnalyticsStore
 from kernel.errors import ValidationException
 from services.api.model import JSON_NULL
 from services.relevance import is_weak
@@ -121,20 +122,12 @@ def _groups(groups: dict[str, list[Any]], size: int) -> list[dict[str, Any]]:
     return [{"NormalizedQuery": t, "Count": g[0], "Examples": g[1]} for t, g in ordered]
 
 
-def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, titles: Titles) -> dict[str, Any]:
+def trends(store: AnalyticsStore, request: dict[str, Any], today: datetime, zone: tzinfo,
+           titles: Titles) -> dict[str, Any]:
     """The KensakuGetTrends response for a validated ``request``; ``today`` is now in the analytics zone."""
     index_id, size, channel = request["IndexId"], request["MaxResults"], request["Channel"]
     start, end = window(request["Interval"], today.date()).epochs(zone)
-    where = " AND q.channel = ?" if channel else ""
-    extra: tuple[Any, ...] = (channel,) if channel else ()
-    rows = store.rows(
-        "SELECT q.at, q.channel, q.normalized_text, q.query_text, q.total_results, q.best_confidence,"
-        " (SELECT MIN(r.rank) FROM clicks c JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
-        "  WHERE c.query_id = q.query_id AND c.orphaned = 0) AS best_rank,"
-        " (SELECT COUNT(*) FROM clicks c WHERE c.query_id = q.query_id AND c.orphaned = 0) AS clicks"
-        f" FROM queries q WHERE q.index_id = ? AND q.at >= ? AND q.at < ?{where}",
-        (index_id, start, end, *extra),
-    )
+    rows = store.queries_with_clicks(index_id, start, end, channel)
     buckets = _buckets(start, end, request["Granularity"], zone)
     per_bucket = [_Bucket() for _ in buckets]
     counts: dict[str, int] = {}
@@ -170,27 +163,16 @@ def trends(store: Rows, request: dict[str, Any], today: datetime, zone: tzinfo, 
             zero += 1
     total = len(rows)
 
-    previous = dict(store.rows(
-        "SELECT q.normalized_text, COUNT(*) FROM queries q WHERE q.index_id = ? AND q.at >= ? AND q.at < ?"
-        f"{where} GROUP BY q.normalized_text",
-        (index_id, start - (end - start), start, *extra),
-    )) if end > start else {}
+    previous = store.query_counts(index_id, start - (end - start), start, channel) if end > start else {}
     growing: list[tuple[float, int, int, str]] = []
     for text, n in counts.items():
-        before = int(previous.get(text, 0))
+        before = previous.get(text, 0)
         if n >= RISING_MIN_COUNT and n > before:
             growing.append((round((n - before) / max(before, 1), 4), n, before, text))
     growing.sort(key=lambda r: (-r[0], -r[1], r[3]))
     rising = [{"Query": t, "Count": n, "PreviousCount": b, "Growth": g} for g, n, b, t in growing]
 
-    docs = store.rows(
-        "SELECT r.document_id, COUNT(*) FROM clicks c"
-        " JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
-        " JOIN queries q ON q.query_id = c.query_id"
-        f" WHERE c.orphaned = 0 AND q.index_id = ? AND q.at >= ? AND q.at < ?{where}"
-        " GROUP BY r.document_id ORDER BY COUNT(*) DESC, r.document_id LIMIT ?",
-        (index_id, start, end, *extra, size),
-    )
+    docs = store.most_clicked_documents(index_id, start, end, channel, size)
     names = titles(index_id, [d for d, _ in docs]) if docs else {}
 
     def rate(part: float, whole: float) -> float:

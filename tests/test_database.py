@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from analytics.events import QueryEvent, ReturnedResult
+from analytics.events import FeedbackEvent, QueryEvent, ReturnedResult
 from analytics.store import AnalyticsStore, open_analytics_store
 from services.database import INTEGRITY_ERRORS, DatabaseUnavailable, open_database
 from services.database.migrations import STEPS, STORE, applied, migrate
@@ -89,6 +89,49 @@ def test_analytics_sums_and_averages_are_numbers_as_on_sqlite(settings: Settings
         with pytest.raises(INTEGRITY_ERRORS):  # a redelivered event (analytics/stream.py skips it)
             store.write([QueryEvent("q0", "i", 100.0, "vpn", "vpn", ("en",), "web", None, None, 0, 1.5, ())])
         assert store.counts()["queries"] == 3
+    finally:
+        store.close()
+
+
+def test_the_analytics_reports_answer_the_same_on_both_databases(settings: Settings) -> None:
+    """The report methods of the analytics store (GetSnapshots, KensakuGetTrends, suggestions, learning)."""
+    store = open_analytics_store(settings)
+    try:
+        store.write([
+            QueryEvent("q0", "i", 100.0, "VPN", "vpn", ("en",), "web", "u1", None, 2, 1.0,
+                       (ReturnedResult("r0a", "d1", 1), ReturnedResult("r0b", "d2", 2)), instant_answer=True,
+                       best_confidence="HIGH"),
+            QueryEvent("q1", "i", 101.0, "vpn", "vpn", ("en",), "chat", None, None, 1, 1.0,
+                       (ReturnedResult("r1", "d2", 1),)),
+            QueryEvent("q2", "i", 102.0, "", "", ("en",), "web", None, None, 0, 1.0, ()),
+            QueryEvent("q3", "i", 200.0, "printer", "printer", ("en",), "web", None, None, 1, 1.0,
+                       (ReturnedResult("r3", "d3", 1),)),
+            FeedbackEvent("i", "q0", "r0b", 110.0, click_time=110.0),
+            FeedbackEvent("i", "q1", "r1", 111.0, click_time=111.0),
+            FeedbackEvent("i", "q0", "r0a", 112.0, relevance="RELEVANT"),
+            FeedbackEvent("i", "q1", "r1", 113.0, relevance="NOT_RELEVANT"),
+            FeedbackEvent("i", "qx", "rx", 114.0, click_time=114.0),  # orphaned: counts nowhere
+        ])
+        assert store.query_totals("i", 100, 150) == (3, 2, 1, 1)
+        assert store.query_text_totals("i", 100, 150) == [("vpn", 2, 2, 0, 1)]
+        assert store.mean_click_ranks("i", 100, 150) == {"vpn": 1.5}
+        assert store.document_clicks("i", 100, 150) == [("d2", 2)]
+        assert sorted(store.document_votes("i", 100, 150)) == [("d1", "RELEVANT", 1), ("d2", "NOT_RELEVANT", 1)]
+        assert sorted(store.queries_with_clicks("i", 100, 150), key=lambda q: q.at) == [
+            (100.0, "web", "vpn", "VPN", 2, "HIGH", 2, 1), (101.0, "chat", "vpn", "vpn", 1, None, 1, 1),
+            (102.0, "web", "", "", 0, None, None, 0)]
+        assert [q.query_text for q in store.queries_with_clicks("i", 100, 150, "chat")] == ["vpn"]
+        assert store.query_counts("i", 100, 150) == {"vpn": 2, "": 1}
+        assert store.query_counts("i", 100, 150, "web") == {"vpn": 1, "": 1}
+        assert store.most_clicked_documents("i", 100, 150, None, 10) == [("d2", 2)]
+        assert store.most_clicked_documents("i", 100, 150, "chat", 10) == [("d2", 1)]
+        assert store.latest_query("i") == (200.0, 4) and store.latest_query("none") == (None, 0)
+        assert sorted(store.answered_query_texts("i", 0, False)) == [("printer", 1, 0), ("vpn", 2, 1)]
+        assert store.answered_query_texts("i", 0, True) == [("vpn", 1, 1)]
+        assert store.clicks_per_document("i", 0) == {"d2": 2} and store.clicks_per_document("i", 111) == {"d2": 1}
+        assert sorted(store.query_feedback("i")) == [("vpn", "d1", 112.0, 1), ("vpn", "d2", 110.0, 1),
+                                                    ("vpn", "d2", 111.0, 1), ("vpn", "d2", 113.0, -1)]
+        assert store.query_feedback("i", "printer") == []
     finally:
         store.close()
 

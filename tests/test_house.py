@@ -125,16 +125,6 @@ def test_every_built_operation_is_called_by_a_test(server: Server) -> None:
 SQL_PACKAGES = ("services", "analytics", "connectors")
 _SQL = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(\w+)")
 
-# Tables whose SQL is still in more than one module, and those modules (each entry goes when its SQL
-# moves behind the owner's methods): the analytics reports query the event tables directly.
-_NOT_YET_OWNED: dict[str, set[str]] = {
-    **{table: {"analytics/learning.py", "analytics/snapshots.py", "analytics/suggest_service.py",
-               "analytics/trends.py"} for table in ("queries", "results")},
-    "clicks": {"analytics/snapshots.py", "analytics/suggest_service.py", "analytics/trends.py"},
-    "votes": {"analytics/snapshots.py"},
-}
-
-
 def schema_tables() -> set[str]:
     """Every table the migrations create (services/database/migrations.py)."""
     from services.database.migrations import STEPS
@@ -166,22 +156,16 @@ def sql_modules(root: Path, tables: set[str]) -> dict[str, set[str]]:
     return found
 
 
-def shared_tables(found: dict[str, set[str]], tables: set[str], allowed: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Tables whose SQL is in no module or in more than one (``allowed`` modules aside): table -> modules."""
-    out = {}
-    for table in sorted(tables):
-        modules = found.get(table, set())
-        owners = modules - allowed.get(table, set())
-        if len(owners) != 1:
-            out[table] = sorted(modules)
-    return out
+def shared_tables(found: dict[str, set[str]], tables: set[str]) -> dict[str, list[str]]:
+    """Tables whose SQL is in no module or in more than one: table -> modules."""
+    return {table: sorted(found.get(table, set())) for table in sorted(tables) if len(found.get(table, set())) != 1}
 
 
 def test_every_table_has_its_sql_in_one_module() -> None:
     """A table is read and written by one module (its store, behind named methods); the others call it."""
     tables = schema_tables()
     assert {"indexes", "documents", "pending", "faqs", "queries"} <= tables  # the schema was read
-    shared = shared_tables(sql_modules(REPO, tables), tables, _NOT_YET_OWNED)
+    shared = shared_tables(sql_modules(REPO, tables), tables)
     assert not shared, f"tables with SQL in no module or in several: {shared}"
 
 
@@ -192,11 +176,10 @@ def test_the_ownership_check_finds_a_second_module(tmp_path: Path) -> None:
     (tmp_path / "connectors").mkdir()
     (tmp_path / "services" / "query" / "faqs.py").write_text(
         'SQL = "SELECT * FROM faqs WHERE id = ?"\nT = "INSERT INTO thesauri (id) VALUES (?)"\n')
-    assert shared_tables(sql_modules(tmp_path, tables), tables, {}) == {}
+    assert shared_tables(sql_modules(tmp_path, tables), tables) == {}
     (tmp_path / "analytics" / "offender.py").write_text(
         'def f(conn, t):\n    conn.execute(f"DELETE FROM faqs WHERE index_id = {t}")\n')
     found = sql_modules(tmp_path, tables)
-    assert shared_tables(found, tables, {}) == {"faqs": ["analytics/offender.py", "services/query/faqs.py"]}
-    assert shared_tables(found, tables, {"faqs": {"analytics/offender.py"}}) == {}
+    assert shared_tables(found, tables) == {"faqs": ["analytics/offender.py", "services/query/faqs.py"]}
     (tmp_path / "services" / "query" / "faqs.py").write_text('SQL = "SELECT * FROM faqs"\n')
-    assert "thesauri" in shared_tables(sql_modules(tmp_path, tables), tables, {})  # no module: no owner
+    assert "thesauri" in shared_tables(sql_modules(tmp_path, tables), tables)  # no module: no owner
