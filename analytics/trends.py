@@ -28,7 +28,7 @@ from analytics.events import CHANNELS
 from analytics.snapshots import INTERVALS, window
 from analytics.store import AnalyticsStore
 from kernel.errors import ValidationException
-from services.api.model import JSON_NULL
+from kernel.model import JSON_NULL
 from services.relevance import is_weak
 
 GRANULARITIES = ("HOUR", "DAY")

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from metrics import eval_dir, load_set  # noqa: E402
 
+from services.datasources.jobs import JobTracker  # noqa: E402
 from services.index.service import IndexService  # noqa: E402
 from services.index.store import Store  # noqa: E402
 from services.query import confidence  # noqa: E402
@@ -88,7 +89,7 @@ class Recording(QueryService):
 def services(data: Path, mode: str) -> Iterator[tuple[Store, Recording]]:
     settings = Settings(data_dir=data, search_mode=mode, analytics_capture="off")
     store = Store(data / "kensaku.sqlite3")
-    indexes = IndexService(settings, store)
+    indexes = IndexService(settings, store, jobs=JobTracker(store))
     try:
         yield store, Recording(indexes)
     finally:

@@ -56,6 +56,7 @@ from harness import (  # noqa: E402
 )
 from metrics import load_set, markdown_table  # noqa: E402
 
+from services.datasources.jobs import JobTracker  # noqa: E402
 from services.engine.passages import Passage, embedding_text, split_passages  # noqa: E402
 from services.index.documents import lexical_document  # noqa: E402
 from services.index.service import IndexService  # noqa: E402
@@ -105,7 +106,7 @@ def build(settings: Settings, size: int) -> str:
     store's rows, the lexical index, the passage store); the index id."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.data_dir / "kensaku.sqlite3")
-    service = IndexService(settings, store)
+    service = IndexService(settings, store, jobs=JobTracker(store))
     index_id = service.create_index({"Name": "scale", "RoleArn": ROLE})["Id"]
     service.require_active(index_id)
     fields = service.fields(index_id)

@@ -39,7 +39,7 @@ from harness import (  # noqa: E402
     process_tree,
 )
 
-from services.api.model import operation_names  # noqa: E402
+from kernel.model import operation_names  # noqa: E402
 from tests.hostile_docs import hostile_set  # noqa: E402
 from tests.kendra_fuzz import request_bodies  # noqa: E402
 

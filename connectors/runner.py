@@ -56,8 +56,9 @@ class RunnerConfig:
     options: ConnectorOptions = field(default_factory=ConnectorOptions)
 
 
-def with_retries(action: Callable[[], Any], retries: int, backoff: float, what: str) -> Any:
-    """Run ``action``; on SourceUnavailable wait backoff, 2*backoff, ... and try again."""
+def with_retries(action: Callable[[], Any], retries: int, backoff: float, what: str,
+                 sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Run ``action``; on SourceUnavailable wait backoff, 2*backoff, ... (with ``sleep``) and try again."""
     for attempt in range(retries + 1):
         try:
             return action()
@@ -66,7 +67,7 @@ def with_retries(action: Callable[[], Any], retries: int, backoff: float, what: 
                 raise
             delay = backoff * 2**attempt
             log.warning("%s: source unavailable (%s); retry %d in %.1fs", what, error, attempt + 1, delay)
-            time.sleep(delay)
+            sleep(delay)
     raise AssertionError("unreachable")
 
 

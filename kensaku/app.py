@@ -16,6 +16,7 @@ from analytics.service import AnalyticsService
 from kensaku.operations import operations
 from services.api.wire import current_channel, kendra_router
 from services.datasources import records
+from services.datasources.jobs import JobTracker
 from services.datasources.launch import runner_config, sync_components
 from services.datasources.probe import ConnectionTester
 from services.datasources.service import DataSourceService
@@ -76,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
                    lambda index_id: access_configs.drop_index(index_id),
                    lambda index_id: mappings.drop_index(index_id), lambda index_id: sources.drop_index(index_id)),
     )
-    indexes = IndexService(settings, store, companions=companions, follow_commits=distributed)
+    indexes = IndexService(settings, store, jobs=JobTracker(store), companions=companions, follow_commits=distributed)
     analytics = AnalyticsService(
         settings, require_index=indexes.require_active,
         document_count=lambda index_id: store.statistics(index_id)[0], channel=current_channel,

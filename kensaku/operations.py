@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.service import AnalyticsService
 from kernel.handlers import Handler, NotBuilt
-from services.api.model import operation_names
+from kernel.model import operation_names
 from services.datasources.service import DataSourceService
 from services.index.service import IndexService
 from services.query.service import QueryService

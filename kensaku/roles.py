@@ -43,12 +43,13 @@ def check_distributed(settings: Settings, role: str) -> None:
 @contextmanager
 def _indexes(settings: Settings, companions: IndexCompanions | None = None) -> Iterator[IndexService]:
     """The store and the index service of a role, closed when it ends."""
+    from services.datasources.jobs import JobTracker
     from services.index.service import IndexService
     from services.index.store import open_store
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)
-    indexes = IndexService(settings, store, companions=companions)
+    indexes = IndexService(settings, store, jobs=JobTracker(store), companions=companions)
     try:
         yield indexes
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.model import Shape
 from hypothesis import strategies as st
 
-from services.api.model import service_model
+from kernel.model import service_model
 
 # Strings that have broken parsers before: control characters, lone surrogates, RTL marks, NUL,
 # file URLs, huge numbers as text, Japanese.

@@ -228,6 +228,7 @@ def test_supervisor_starts_scheduled_syncs(tmp_path: Path) -> None:
     """The schedule check of the server's supervisor, in-process with a recording launcher."""
     import time
 
+    from services.datasources.jobs import JobTracker
     from services.datasources.service import DataSourceService
     from services.datasources.supervisor import Supervisor
     from services.index.service import IndexService
@@ -242,7 +243,8 @@ def test_supervisor_starts_scheduled_syncs(tmp_path: Path) -> None:
         def launch(self, job_id: str) -> None:
             launched.append(job_id)
 
-    service = DataSourceService(IndexService(settings, store), store, Recorder(), local_policy(tmp_path))
+    indexes = IndexService(settings, store, jobs=JobTracker(store))
+    service = DataSourceService(indexes, store, Recorder(), local_policy(tmp_path))
     index = service.indexes.create_index({"Name": "i"})["Id"]
     config = {"TemplateConfiguration": {"Template": {"type": "FILESYSTEM", "connectionConfiguration": {
         "repositoryEndpointMetadata": {"path": str(tmp_path)}}}}}
@@ -268,18 +270,17 @@ def test_transient_source_errors_are_retried_with_backoff() -> None:
     from connectors.contract import SourceUnavailable
     from connectors.runner import with_retries
 
-    calls: list[float] = []
+    calls: list[int] = []
+    waits: list[float] = []
 
     def flaky() -> str:
-        import time
-
-        calls.append(time.monotonic())
+        calls.append(1)
         if len(calls) < 3:
             raise SourceUnavailable("try later")
         return "ok"
 
-    assert with_retries(flaky, retries=3, backoff=0.01, what="flaky") == "ok"
-    assert len(calls) == 3 and calls[2] - calls[1] >= calls[1] - calls[0]  # the wait grows
+    assert with_retries(flaky, retries=3, backoff=0.5, what="flaky", sleep=waits.append) == "ok"
+    assert len(calls) == 3 and waits == [0.5, 1.0]  # the wait doubles
     attempts: list[int] = []
 
     def down() -> str:
@@ -287,5 +288,5 @@ def test_transient_source_errors_are_retried_with_backoff() -> None:
         raise SourceUnavailable("down")
 
     with pytest.raises(SourceUnavailable):
-        with_retries(down, retries=2, backoff=0.0, what="down")
-    assert len(attempts) == 3
+        with_retries(down, retries=2, backoff=0.5, what="down", sleep=waits.append)
+    assert len(attempts) == 3 and waits == [0.5, 1.0, 0.5, 1.0]  # no wait after the last try

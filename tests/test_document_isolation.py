@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.api.model import parse_input
+from kernel.model import parse_input
+from services.datasources.jobs import JobTracker
 from services.engine.lexical import LexicalIndex
 from services.index.indexer import Indexer
 from services.index.service import IndexService
@@ -122,7 +123,7 @@ def test_a_document_that_breaks_the_indexer_thread_fails_alone(tmp_path: Path,
         "data_dir": tmp_path, "embedder": "none", "analysis_workers": 0, "index_creating_seconds": 0,
         "commit_interval_seconds": 0.01})
     store = Store(tmp_path / "kensaku.sqlite3")
-    indexes = IndexService(settings, store)
+    indexes = IndexService(settings, store, jobs=JobTracker(store))
     indexer = Indexer(indexes)
     index_id = indexes.create_index(parse_input("CreateIndex", {"Name": "x", "RoleArn": ROLE}))["Id"]
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kensaku.operations import NO_EXPERIENCES
-from services.api.model import operation_names
+from kernel.model import operation_names
 from services.settings import Settings
 from tests.conftest import Server
 from tests.test_wire import TARGET, raw_post

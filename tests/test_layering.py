@@ -1,5 +1,6 @@
 """The product's top-level packages form layers: each imports only those below it, so the import graph
-between them has no cycle. Every import counts, also one inside a function or under TYPE_CHECKING."""
+between them has no cycle; inside ``services`` the parts (api, index, query, engine, ...) import each
+other without a cycle too. Every import counts, also one inside a function or under TYPE_CHECKING."""
 
 from __future__ import annotations
 
@@ -54,3 +55,54 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
         (tmp_path / package / "__init__.py").write_text("")
         (tmp_path / package / "mod.py").write_text(source)
     assert upward_imports(tmp_path, ("low", "high")) == {("low", "high"): ["low/mod.py:2"]}
+
+
+def part_imports(root: Path, package: str) -> dict[str, set[str]]:
+    """part -> the other parts it imports, for the parts of ``package`` (its subpackages and modules)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for path in sorted((root / package).rglob("*.py")):
+        part = path.relative_to(root / package).parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            for name in names:
+                top, _, rest = name.partition(".")
+                if top == package and rest and rest.split(".")[0] != part:
+                    found[part].add(rest.split(".")[0])
+    return dict(found)
+
+
+def a_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``graph`` (its nodes in order, the first again at the end), or [] when it has none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_the_parts_of_services_import_each_other_without_a_cycle() -> None:
+    graph = part_imports(REPO, "services")
+    assert {"index", "engine"} <= graph["query"]  # the graph was read
+    assert a_cycle(graph) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert a_cycle({"api": {"index"}, "index": {"engine"}, "engine": set()}) == []
+    assert a_cycle({"api": {"index"}, "index": {"engine", "datasources"}, "datasources": {"index"}}) == [
+        "index", "datasources", "index"]

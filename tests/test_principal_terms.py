@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from services.datasources.jobs import JobTracker
 from services.index.documents import build_version, lexical_document
 from services.index.service import IndexService
 from services.index.store import Store
@@ -74,7 +75,7 @@ def test_an_index_with_the_old_colliding_terms_is_rebuilt_on_start(tmp_path: Pat
 def _write_old_terms(data_dir: Path, index_id: str) -> None:
     """Rewrite the document's lexical entry with the term the first format gave ``hr`` of ``ds1``."""
     settings = Settings.model_validate({"data_dir": data_dir, "embedder": "none"})
-    indexes = IndexService(settings, Store(data_dir / "kensaku.sqlite3"))
+    indexes = IndexService(settings, store := Store(data_dir / "kensaku.sqlite3"), jobs=JobTracker(store))
     try:
         (doc,) = indexes.store.documents(index_id, ["ds-hr"]).values()
         lexical = lexical_document(doc.doc_id, doc.title, doc.body, doc.attributes, doc.acl,

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from services.api.model import operation_names
+from kernel.model import operation_names
 from tests.conftest import ROLE, Server, make_client, text_doc, wait_active, wait_for, wait_indexed
 from tests.kendra_fuzz import document_batches, request_bodies
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from kensaku.operations import EXPERIENCES, NO_EXPERIENCES, feature_of
 from kernel import errors
-from services.api.model import operation_names
+from kernel.model import operation_names
 from tests.conftest import ROLE, TEST_MAX_DOCUMENT_BYTES, Server, make_client, text_doc, wait_indexed
 
 TARGET = "AWSKendraFrontendService."

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from kernel import model
 from kernel.errors import (
     InternalServerException,
     KendraError,
@@ -26,7 +27,6 @@ from kernel.errors import (
     ValidationException,
 )
 from kernel.handlers import Handler, NotBuilt
-from services.api import model
 from services.api.auth import verify_sigv4
 from services.api.body import parse as parse_body
 from services.api.body import read_limited

@@ -14,15 +14,14 @@ from typing import Any
 
 from services.datasources import records
 from services.index.store import Store
+from services.index.sync_jobs import PutRejected
 
 _EXISTING = ("INDEXED", "UPDATED", "UPDATE_FAILED")
 
 
-class PutRejected(Exception):
-    """A document whose data source or sync job cannot take it (a per-document failure)."""
-
-
 class JobTracker:
+    """The data source side of :class:`services.index.sync_jobs.SyncJobs`."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from connectors import registry
 from connectors.contract import Failure, SourceError, Upsert
+from kernel import model
 from kernel.errors import ValidationException
-from services.api import model
 from services.datasources.service import DataSourceService, check_config
 
 TIME_LIMIT_SECONDS = 10.0

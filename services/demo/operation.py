@@ -22,9 +22,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from kernel import model
 from kernel.errors import ValidationException
 from kernel.handlers import NotBuilt
-from services.api import model
 from services.demo.loader import DEMO_INDEX_NAME, Call, DemoReport, load_demo
 
 log = logging.getLogger("kensaku.demo")

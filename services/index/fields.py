@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 from kernel.errors import ValidationException
+from kernel.model import check_as
 from kernel.times import from_epoch
-from services.api.model import check_as
 
 STRING = "STRING_VALUE"
 STRING_LIST = "STRING_LIST_VALUE"

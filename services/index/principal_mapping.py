@@ -50,11 +50,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kernel import model
 from kernel.errors import ResourceNotFoundException, ValidationException
 from kernel.handlers import Handler
 from kernel.paging import page_offset, page_token
 from kernel.times import from_epoch
-from services.api import model
 from services.database import Connection
 from services.files import FileReadError, read_s3_path
 from services.index.documents import principal_term

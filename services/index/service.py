@@ -19,12 +19,12 @@ from kernel.errors import (
 )
 from kernel.paging import page
 from kernel.times import from_epoch
-from services.datasources.jobs import JobTracker, PutRejected
 from services.engine.base import Engine, EngineUnavailable, SearchIndex
 from services.engine.factory import make_engine
 from services.index.documents import DocumentRejected, build_version, check_document, field_specs
 from services.index.fields import apply_updates, default_fields
 from services.index.store import IndexRow, Store
+from services.index.sync_jobs import PutRejected, SyncJobs
 from services.index.vectors import VectorStores
 from services.settings import Settings
 
@@ -68,7 +68,7 @@ class IndexCompanions:
 class IndexService:
     """Index lifecycle, documents, and the lexical index of every index (one per process)."""
 
-    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None, *,
+    def __init__(self, settings: Settings, store: Store, engine: Engine | None = None, *, jobs: SyncJobs,
                  companions: IndexCompanions | None = None, follow_commits: bool = False) -> None:
         companions = companions or IndexCompanions()
         self.settings = settings
@@ -77,7 +77,7 @@ class IndexService:
         self._lexical: dict[str, SearchIndex] = {}
         self._lock = threading.RLock()
         self.changed = threading.Event()  # set when work is queued for the indexer
-        self.jobs = JobTracker(store)  # sync jobs that documents with _data_source_id belong to
+        self.jobs = jobs  # sync jobs that documents with _data_source_id belong to
         self.vectors = VectorStores(settings, self.engine)
         self.faq_count = companions.faq_count
         self.access_lists = companions.access_lists

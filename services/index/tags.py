@@ -25,13 +25,13 @@ from typing import Any
 
 import regex
 
+from kernel import model
 from kernel.errors import (
     ResourceNotFoundException,
     ResourceUnavailableException,
     ValidationException,
 )
 from kernel.handlers import Handler, NotBuilt
-from services.api import model
 from services.index.service import IndexService
 
 MAX_TAGS = 200
