@@ -11,9 +11,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 RUN python -m venv /opt/kensaku
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY services services
+COPY kernel kernel
 COPY connectors connectors
+COPY services services
 COPY analytics analytics
+COPY kensaku kensaku
 # distributed: Celery and Redis clients; connectors: boto3 (the S3 connector).
 RUN /opt/kensaku/bin/pip install --no-cache-dir ".[distributed,connectors]"
 
