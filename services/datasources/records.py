@@ -329,12 +329,6 @@ def batches_left(store: Store, job_id: str) -> int:
 # -- the end of a job --------------------------------------------------------------------------------
 
 
-def _job_doc_ids(store: Store, job_id: str, actions: tuple[str, ...] | None = None) -> list[str]:
-    """The documents a job recorded (those of ``actions`` only, when given)."""
-    rows = store.read().execute("SELECT doc_id, action FROM sync_job_docs WHERE job_id = ?", (job_id,))
-    return sorted({row["doc_id"] for row in rows if actions is None or row["action"] in actions})
-
-
 def failed_sync_items(store: Store, index_id: str, limit: int) -> list[Row]:
     """Items the latest sync of each of the index's data sources could not deliver: doc_id, reason,
     job, data_source_id and at (when the job ended, or started)."""
@@ -355,13 +349,16 @@ def settle(store: Store, current: SyncJob, changed: threading.Event | None = Non
     next checkpoint becomes the source's. While some are queued, ``changed`` is set (wakes the indexer)."""
     if current.status != "SYNCING_INDEXING":
         return current
-    if store.pending_ops(current.index_id, _job_doc_ids(store, current.id)):
+    recorded = list(store.read().execute("SELECT doc_id, action FROM sync_job_docs WHERE job_id = ?",
+                                         (current.id,)))
+    if store.has_pending(current.index_id, [row["doc_id"] for row in recorded]):
         if changed is not None:
             changed.set()
         return current
     # Puts the indexer could not read (the documents' rows are the index store's); a job in
     # SYNCING_INDEXING delivers nothing more, so they cannot change before the write below.
-    failed = store.failure_reasons(current.index_id, _job_doc_ids(store, current.id, ("added", "modified")))
+    failed = store.failure_reasons(current.index_id, [row["doc_id"] for row in recorded
+                                                      if row["action"] in ("added", "modified")])
     with store.write() as conn:
         conn.executemany(
             "UPDATE sync_job_docs SET action = 'failed', reason = ? WHERE job_id = ? AND doc_id = ? AND kind = 'put'",

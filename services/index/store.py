@@ -202,6 +202,13 @@ class Store:
                             " ORDER BY seq", index_id, doc_ids)
         return {row["doc_id"]: row["op"] for row in rows}  # a later change of a document overwrites
 
+    def has_pending(self, index_id: str, doc_ids: Sequence[str]) -> bool:
+        """Whether a put or delete of any of ``doc_ids`` is still queued (reads up to the first chunk that
+        has one)."""
+        return any(True for _ in self._of_ids(
+            "SELECT 1 FROM pending WHERE index_id = ? AND doc_id IN ({ids}) AND op != 'acl' LIMIT 1",
+            index_id, doc_ids))
+
     def failure_reasons(self, index_id: str, doc_ids: Sequence[str]) -> dict[str, str | None]:
         """The failure reason of each of ``doc_ids`` that is FAILED or UPDATE_FAILED."""
         rows = self._of_ids("SELECT doc_id, failure_reason FROM documents WHERE index_id = ? AND doc_id IN ({ids})"
