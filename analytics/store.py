@@ -41,17 +41,14 @@ class QueryClicks(NamedTuple):
     clicks: int
 
 
-# Clicks or votes (``f``) on results of a query of one index, with the result and the query joined.
-_FEEDBACK = (
-    "SELECT q.normalized_text, r.document_id, f.at, {value} FROM {table} f"
-    " JOIN results r ON r.query_id = f.query_id AND r.result_id = f.result_id"
-    " JOIN queries q ON q.query_id = f.query_id"
-    " WHERE f.orphaned = 0 AND q.index_id = ?{extra}"
-)
+# Clicks or votes (``f``, not orphaned) on results of a query of one index (the parameter), with the
+# result (``r``) and the query (``q``) joined.
+_FEEDBACK_OF_INDEX = (" JOIN results r ON r.query_id = f.query_id AND r.result_id = f.result_id"
+                      " JOIN queries q ON q.query_id = f.query_id"
+                      " WHERE f.orphaned = 0 AND q.index_id = ?")
+_FEEDBACK = "SELECT q.normalized_text, r.document_id, f.at, {value} FROM {table} f" + _FEEDBACK_OF_INDEX + "{extra}"
 # The same for the queries of a window (index, start, end).
-_WINDOW_FEEDBACK = (" JOIN results r ON r.query_id = f.query_id AND r.result_id = f.result_id"
-                    " JOIN queries q ON q.query_id = f.query_id"
-                    " WHERE f.orphaned = 0 AND q.index_id = ? AND q.at >= ? AND q.at < ?")
+_WINDOW_FEEDBACK = _FEEDBACK_OF_INDEX + " AND q.at >= ? AND q.at < ?"
 # A row per query of a window (index, start, end), with whether any of its results was clicked.
 _PER_QUERY = (
     "SELECT q.query_id, q.normalized_text, q.total_results, q.instant_answer,"
@@ -208,10 +205,7 @@ class AnalyticsStore:
         given): (document id, clicks), most clicks first, then by id."""
         where, extra = _channel(channel)
         return [(doc, int(n)) for doc, n in self.rows(
-            "SELECT r.document_id, COUNT(*) FROM clicks c"
-            " JOIN results r ON r.query_id = c.query_id AND r.result_id = c.result_id"
-            " JOIN queries q ON q.query_id = c.query_id"
-            f" WHERE c.orphaned = 0 AND q.index_id = ? AND q.at >= ? AND q.at < ?{where}"
+            f"SELECT r.document_id, COUNT(*) FROM clicks f{_WINDOW_FEEDBACK}{where}"
             " GROUP BY r.document_id ORDER BY COUNT(*) DESC, r.document_id LIMIT ?",
             (index_id, start, end, *extra, limit),
         )]
